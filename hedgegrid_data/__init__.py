@@ -1,0 +1,1 @@
+"""hedgegrid-data: verified public crypto market data into NautilusTrader catalogs."""

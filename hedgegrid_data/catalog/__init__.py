@@ -1,0 +1,1 @@
+"""Writing NautilusTrader ParquetDataCatalog data: one atomic file per (type, identifier, UTC day)."""

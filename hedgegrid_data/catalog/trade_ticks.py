@@ -1,0 +1,104 @@
+"""Normalized trades → Nautilus ``TradeTick`` parquet, Arrow-direct, exact and streaming.
+
+A Nautilus price or size on disk is its value × 10^16 as a 16-byte little-endian integer: the data
+buffer of an Arrow ``decimal128(38, 16)`` array. Decimals are rescaled by Arrow (exact) and the
+buffer is reinterpreted, so no Python object is made per row and the bytes equal what
+``ParquetDataCatalog.write_data`` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from nautilus_trader.core.nautilus_pyo3 import FIXED_SCALAR, PRECISION_BYTES
+from nautilus_trader.model.data import TradeTick
+from nautilus_trader.model.instruments import Instrument
+
+from hedgegrid_data.catalog import day_files
+
+RAW_SCALE = 16
+READ_BATCH_ROWS = 1 << 18
+
+
+def _check_high_precision_build() -> None:
+    if PRECISION_BYTES != 16 or FIXED_SCALAR != 1e16:
+        raise RuntimeError(
+            f"nautilus_trader build stores {PRECISION_BYTES}-byte raws (scale {FIXED_SCALAR}); "
+            "the Arrow-direct writer needs the 16-byte high-precision build"
+        )
+
+
+def fixed_point(values: pa.Array) -> pa.Array:
+    """Exact decimal array → Nautilus raw fixed-point ``fixed_size_binary(16)``."""
+    raw = pc.cast(values, pa.decimal128(38, RAW_SCALE))
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(PRECISION_BYTES), len(raw), [None, raw.buffers()[1]], offset=raw.offset
+    )
+
+
+def trade_tick_schema(instrument: Instrument) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("price", pa.binary(PRECISION_BYTES), nullable=False),
+            pa.field("size", pa.binary(PRECISION_BYTES), nullable=False),
+            pa.field("aggressor_side", pa.uint8(), nullable=False),
+            pa.field("trade_id", pa.string(), nullable=False),
+            pa.field("ts_event", pa.uint64(), nullable=False),
+            pa.field("ts_init", pa.uint64(), nullable=False),
+        ],
+        metadata={
+            "instrument_id": instrument.id.value,
+            "price_precision": str(instrument.price_precision),
+            "size_precision": str(instrument.size_precision),
+        },
+    )
+
+
+def trade_tick_batch(normalized: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    ts = normalized.column("ts_event").cast(pa.int64()).cast(pa.uint64())
+    return pa.RecordBatch.from_arrays(
+        [
+            fixed_point(normalized.column("price")),
+            fixed_point(normalized.column("qty")),
+            normalized.column("aggressor_side"),
+            pc.cast(normalized.column("trade_id"), pa.string()),
+            ts,
+            ts,
+        ],
+        schema=schema,
+    )
+
+
+@dataclass(frozen=True)
+class CatalogDay:
+    path: Path
+    rows: int
+    bytes: int
+
+
+def write_trade_ticks_day(normalized_path: Path, catalog_root: Path, instrument: Instrument,
+                          day: dt.date) -> CatalogDay:
+    """Write one day of ``TradeTick``s from a normalized trades parquet, streaming row group by row group."""
+    _check_high_precision_build()
+    source = pq.ParquetFile(normalized_path)
+    price_type = source.schema_arrow.field("price").type
+    size_type = source.schema_arrow.field("qty").type
+    if (price_type.scale, size_type.scale) != (instrument.price_precision, instrument.size_precision):
+        raise ValueError(
+            f"{normalized_path}: decimals ({price_type.scale}, {size_type.scale}) differ from "
+            f"{instrument.id} precision ({instrument.price_precision}, {instrument.size_precision})"
+        )
+    schema = trade_tick_schema(instrument)
+    rows = 0
+    with day_files.day_file_writer(catalog_root, TradeTick, instrument.id.value, day, schema) as writer:
+        for batch in source.iter_batches(batch_size=READ_BATCH_ROWS,
+                                         columns=["trade_id", "price", "qty", "ts_event", "aggressor_side"]):
+            writer.write_batch(trade_tick_batch(batch, schema), row_group_size=day_files.ROW_GROUP_SIZE)
+            rows += batch.num_rows
+    path = day_files.day_file_path(catalog_root, TradeTick, instrument.id.value, day)
+    return CatalogDay(path=path, rows=rows, bytes=path.stat().st_size)

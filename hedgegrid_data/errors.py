@@ -1,0 +1,29 @@
+"""Errors the pipeline fails closed with; each names the file (and line) it is about."""
+
+from __future__ import annotations
+
+
+class HedgegridDataError(Exception):
+    """Base class: the day is not published, not verified or not valid; nothing was written."""
+
+
+class NotPublishedError(HedgegridDataError):
+    """The archive answered 404/403: the file is not published (yet)."""
+
+
+class ChecksumMismatchError(HedgegridDataError):
+    """The downloaded bytes do not hash to the published CHECKSUM."""
+
+
+class DownloadError(HedgegridDataError):
+    """Transient failures persisted beyond the retry budget."""
+
+
+class ArchiveDataError(HedgegridDataError):
+    """The content of a verified archive file is unreadable or invalid."""
+
+    def __init__(self, file: str, message: str, line: int | None = None):
+        self.file = file
+        self.line = line
+        where = f"{file}, line {line}" if line is not None else file
+        super().__init__(f"{where}: {message}")

@@ -1,0 +1,63 @@
+"""Nautilus instrument definitions built from the symbol universe, one id scheme per market.
+
+Ids follow Nautilus' own Binance adapter so that backtests line up with live trading:
+spot ``BTCUSDT.BINANCE`` (CurrencyPair), USD-M ``BTCUSDT-PERP.BINANCE`` and COIN-M
+``BTCUSD-PERP.BINANCE`` (inverse CryptoPerpetual whose multiplier is the contract size).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from nautilus_trader.model.currencies import Currency
+from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
+from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Instrument
+from nautilus_trader.model.objects import Price, Quantity
+
+from hedgegrid_data.markets import Market
+from hedgegrid_data.symbols import SymbolSpec
+
+BINANCE = Venue("BINANCE")
+
+
+def instrument_id(market: Market, symbol: str) -> InstrumentId:
+    if market is Market.SPOT:
+        return InstrumentId(Symbol(symbol), BINANCE)
+    if market is Market.COINM:
+        return InstrumentId(Symbol(symbol.replace("_PERP", "-PERP")), BINANCE)
+    return InstrumentId(Symbol(f"{symbol}-PERP"), BINANCE)
+
+
+def _currency(code: str) -> Currency:
+    return Currency.from_str(code)
+
+
+def build_instrument(spec: SymbolSpec) -> Instrument:
+    """The instrument for ``spec``, with price/size precision from the normalized increments."""
+    price_increment = Price(Decimal(spec.tick_size), spec.price_precision)
+    size_increment = Quantity(Decimal(spec.step_size), spec.size_precision)
+    common = dict(
+        instrument_id=instrument_id(spec.market, spec.symbol),
+        raw_symbol=Symbol(spec.symbol),
+        base_currency=_currency(spec.base),
+        quote_currency=_currency(spec.quote),
+        price_precision=spec.price_precision,
+        size_precision=spec.size_precision,
+        price_increment=price_increment,
+        size_increment=size_increment,
+        margin_init=Decimal(0),
+        margin_maint=Decimal(0),
+        maker_fee=Decimal(0),
+        taker_fee=Decimal(0),
+        ts_event=0,
+        ts_init=0,
+    )
+    if spec.market is Market.SPOT:
+        return CurrencyPair(**common)
+    inverse = spec.market is Market.COINM
+    return CryptoPerpetual(
+        settlement_currency=_currency(spec.base if inverse else spec.quote),
+        is_inverse=inverse,
+        multiplier=Quantity.from_str(spec.contract_size) if inverse else Quantity.from_int(1),
+        **common,
+    )

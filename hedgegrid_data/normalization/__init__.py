@@ -1,0 +1,1 @@
+"""Archive CSV → exact, validated, sorted normalized tables (pure functions, no Dagster)."""

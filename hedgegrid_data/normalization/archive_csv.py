@@ -1,0 +1,198 @@
+"""Reading Binance archive CSVs out of their zips: header detection, streaming blocks, line-accurate errors.
+
+Every value is read as text; the dataset modules turn text into exact types. Nothing here knows
+what the columns mean.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.markets import TimeUnit
+
+BLOCK_SIZE = 16 << 20
+DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
+INTEGER_TEXT = r"^[0-9]+$"
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """A block of CSV rows as string columns; ``first_line`` is the file line of its first row."""
+
+    batch: pa.RecordBatch
+    first_line: int
+
+    def column(self, name: str) -> pa.Array:
+        return self.batch.column(name)
+
+
+@contextmanager
+def _open_member(zip_path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    name = zip_path.name
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise ArchiveDataError(name, f"expected one CSV in the zip, found {[m.filename for m in members]}")
+            with zf.open(members[0]) as f:
+                yield members[0].filename, f
+    except ArchiveDataError:
+        raise
+    except ZIP_ERRORS as exc:
+        raise ArchiveDataError(name, f"corrupt or truncated zip: {exc}") from exc
+
+
+def has_header(first_line: bytes) -> bool:
+    """Binance archive files carry a header row in some periods only: a first byte that is a digit means none."""
+    return not first_line[:1].isdigit()
+
+
+def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextBlock]:
+    """Stream the zip's CSV as blocks of string columns named ``columns``.
+
+    A header, when present, must name exactly ``columns``. Malformed rows, truncated or corrupt
+    zips raise :class:`ArchiveDataError` naming the file and, where it can be found, the line.
+    """
+    name = zip_path.name
+    with _open_member(zip_path) as (_, probe):
+        try:
+            first = probe.readline()
+        except ZIP_ERRORS as exc:
+            raise ArchiveDataError(name, f"corrupt or truncated zip: {exc}") from exc
+    if not first.strip():
+        raise ArchiveDataError(name, "the CSV is empty", line=1)
+    header = has_header(first)
+    if header:
+        found = tuple(first.decode("utf-8", "replace").strip().split(","))
+        if found != columns:
+            raise ArchiveDataError(name, f"header {found} does not match the expected columns {columns}", line=1)
+    line = 2 if header else 1
+    with _open_member(zip_path) as (_, f):
+        try:
+            reader = pcsv.open_csv(
+                f,
+                read_options=pcsv.ReadOptions(column_names=list(columns), skip_rows=int(header), block_size=BLOCK_SIZE),
+                parse_options=pcsv.ParseOptions(),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={c: pa.string() for c in columns}, strings_can_be_null=False
+                ),
+            )
+            for batch in reader:
+                if batch.num_rows:
+                    yield TextBlock(batch, line)
+                    line += batch.num_rows
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            raise ArchiveDataError(name, message, line=_locate_bad_line(zip_path, message, len(columns))) from exc
+        except ZIP_ERRORS as exc:
+            raise ArchiveDataError(name, f"corrupt or truncated zip: {exc}", line=line) from exc
+
+
+def _locate_bad_line(zip_path: Path, message: str, n_columns: int) -> int | None:
+    """Error path only: find the first line whose field count is wrong (pyarrow does not say which)."""
+    try:
+        with _open_member(zip_path) as (_, f):
+            for number, raw in enumerate(f, start=1):
+                if raw.count(b",") != n_columns - 1 and raw.strip():
+                    return number
+    except ArchiveDataError:
+        return None
+    return None
+
+
+def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, str] | None:
+    """(line, text) of the first value of ``column`` not matching ``pattern``, or None."""
+    values = block.column(column)
+    ok = pc.match_substring_regex(values, pattern)
+    if pc.all(ok).as_py():
+        return None
+    index = pc.index(ok, False).as_py()
+    return block.first_line + index, values[index].as_py()
+
+
+def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
+    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale`` is an error."""
+    values = block.column(column)
+    try:
+        return pc.cast(values, pa.decimal128(38, scale))
+    except pa.ArrowInvalid:
+        bad = first_mismatch(block, column, DECIMAL_TEXT)
+        if bad is not None:
+            raise ArchiveDataError(file, f"{column} {bad[1]!r} is not a decimal number", line=bad[0]) from None
+        excess = first_mismatch(block, column, rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$")
+        if excess is not None:
+            raise ArchiveDataError(
+                file, f"{column} {excess[1]!r} has more decimals than {what} allows ({scale})", line=excess[0]
+            ) from None
+        raise
+
+
+def parse_integer(block: TextBlock, column: str, file: str) -> pa.Array:
+    bad = first_mismatch(block, column, INTEGER_TEXT)
+    if bad is not None:
+        raise ArchiveDataError(file, f"{column} {bad[1]!r} is not an integer", line=bad[0])
+    return pc.cast(block.column(column), pa.int64())
+
+
+def parse_boolean(block: TextBlock, column: str, true: str, false: str, file: str) -> pa.Array:
+    """Binance booleans are ``True/False`` on spot and ``true/false`` on futures; anything else is an error."""
+    values = block.column(column)
+    is_true = pc.equal(values, true)
+    valid = pc.or_(is_true, pc.equal(values, false))
+    if not pc.all(valid).as_py():
+        index = pc.index(valid, False).as_py()
+        raise ArchiveDataError(
+            file, f"{column} {values[index].as_py()!r} is not {true}/{false}", line=block.first_line + index
+        )
+    return is_true
+
+
+def detect_time_unit(block: TextBlock, column: str, file: str) -> TimeUnit:
+    """The unit of a file's epoch timestamps, from the digit count of its first value."""
+    first = block.column(column)[0].as_py()
+    for unit in TimeUnit:
+        if len(first) == unit.digits:
+            return unit
+    raise ArchiveDataError(file, f"{column} {first!r} is neither epoch milliseconds nor microseconds", line=block.first_line)
+
+
+def check_time_unit(detected: TimeUnit, expected: TimeUnit, file: str, rule: str) -> None:
+    if detected is not expected:
+        raise ArchiveDataError(
+            file,
+            f"timestamps are in {detected.name.lower()} ({detected.digits} digits) but {rule} are in "
+            f"{expected.name.lower()}: refusing to guess",
+        )
+
+
+def parse_epoch_ns(block: TextBlock, column: str, unit: TimeUnit, bounds: tuple[int, int], file: str) -> pa.Array:
+    """Epoch integers in ``unit`` → int64 nanoseconds, each inside ``bounds`` (the file's UTC day)."""
+    values = block.column(column)
+    lengths = pc.utf8_length(values)
+    same_unit = pc.equal(lengths, unit.digits)
+    if not pc.all(same_unit).as_py():
+        index = pc.index(same_unit, False).as_py()
+        raise ArchiveDataError(
+            file, f"{column} {values[index].as_py()!r} is not in {unit.name.lower()} like the rest of the file",
+            line=block.first_line + index,
+        )
+    ns = pc.multiply(parse_integer(block, column, file), unit.nanos)
+    inside = pc.and_(pc.greater_equal(ns, bounds[0]), pc.less_equal(ns, bounds[1]))
+    if not pc.all(inside).as_py():
+        index = pc.index(inside, False).as_py()
+        raise ArchiveDataError(
+            file, f"{column} {values[index].as_py()!r} lies outside the file's UTC day", line=block.first_line + index
+        )
+    return ns

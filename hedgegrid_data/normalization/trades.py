@@ -1,0 +1,209 @@
+"""Binance trades CSV → normalized trades table: exact decimals, ns timestamps, aggressor side, validated.
+
+The normalized table is market-specific only in its notional column (``quote_qty`` on spot and
+USD-M, ``base_qty`` on COIN-M, whose ``qty`` is in contracts) and in spot's ``is_best_match``.
+A day streams through in blocks; a file that is not already sorted and free of duplicate ids is
+loaded whole, de-duplicated and sorted (conflicting duplicates are an error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandera.polars as pa_pl
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from hedgegrid_data.atomic import atomic_path
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.normalization import archive_csv
+from hedgegrid_data.symbols import SymbolSpec
+
+NOTIONAL_SCALE = 12
+BUYER, SELLER = 1, 2  # nautilus_trader AggressorSide values
+
+
+def normalized_trades_schema(spec: SymbolSpec) -> pa.Schema:
+    fields = [
+        pa.field("trade_id", pa.int64(), nullable=False),
+        pa.field("price", pa.decimal128(38, spec.price_precision), nullable=False),
+        pa.field("qty", pa.decimal128(38, spec.size_precision), nullable=False),
+        pa.field(spec.market.trades_notional_column, pa.decimal128(38, NOTIONAL_SCALE), nullable=False),
+        pa.field("ts_event", pa.timestamp("ns", tz="UTC"), nullable=False),
+        pa.field("is_buyer_maker", pa.bool_(), nullable=False),
+        pa.field("aggressor_side", pa.uint8(), nullable=False),
+    ]
+    if spec.market is Market.SPOT:
+        fields.append(pa.field("is_best_match", pa.bool_(), nullable=False))
+    return pa.schema(fields)
+
+
+def pandera_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrameSchema:
+    """Value rules of a normalized trades day (types are fixed by the Arrow schema)."""
+    start, end = day_bounds_ns(day)
+    columns = {
+        "trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
+        "price": pa_pl.Column(pl.Decimal(38, spec.price_precision), pa_pl.Check.gt(0)),
+        "qty": pa_pl.Column(pl.Decimal(38, spec.size_precision), pa_pl.Check.gt(0)),
+        spec.market.trades_notional_column: pa_pl.Column(pl.Decimal(38, NOTIONAL_SCALE), pa_pl.Check.ge(0)),
+        "ts_event": pa_pl.Column(
+            pl.Datetime("ns", "UTC"),
+            pa_pl.Check.in_range(
+                dt.datetime.fromtimestamp(start / 1e9, dt.timezone.utc),
+                dt.datetime.fromtimestamp((end + 1) / 1e9, dt.timezone.utc),
+                include_max=False,
+            ),
+        ),
+        "is_buyer_maker": pa_pl.Column(pl.Boolean),
+        "aggressor_side": pa_pl.Column(pl.UInt8, pa_pl.Check.isin([BUYER, SELLER])),
+    }
+    if spec.market is Market.SPOT:
+        columns["is_best_match"] = pa_pl.Column(pl.Boolean)
+    return pa_pl.DataFrameSchema(columns, strict=True, name=f"{spec.market.value} trades {spec.symbol} {day}")
+
+
+@dataclass
+class TradesDaySummary:
+    """What a normalized trades day contains; reported as materialization metadata."""
+
+    rows: int = 0
+    first_trade_id: int | None = None
+    last_trade_id: int | None = None
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    time_unit: TimeUnit | None = None
+    header: bool = False
+    duplicates_dropped: int = 0
+    resorted: bool = False
+    source_rows: int = 0
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        ids = batch.column("trade_id")
+        ts = batch.column("ts_event").cast(pa.int64())
+        if self.first_trade_id is None:
+            self.first_trade_id = ids[0].as_py()
+            self.first_ts_ns = ts[0].as_py()
+        self.last_trade_id = ids[-1].as_py()
+        self.last_ts_ns = ts[-1].as_py()
+        self.rows += batch.num_rows
+
+
+class _NotSorted(Exception):
+    """Internal: the streamed file is out of order or repeats ids; take the in-memory path."""
+
+
+def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
+                   schema: pa.Schema, file: str) -> pa.RecordBatch:
+    market = spec.market
+    true, false = ("True", "False") if market is Market.SPOT else ("true", "false")
+    is_buyer_maker = archive_csv.parse_boolean(block, "is_buyer_maker", true, false, file)
+    columns = {
+        "trade_id": archive_csv.parse_integer(block, "id", file),
+        "price": archive_csv.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision"),
+        "qty": archive_csv.parse_decimal(block, "qty", spec.size_precision, file, "the instrument's size precision"),
+        market.trades_notional_column: archive_csv.parse_decimal(
+            block, market.trades_notional_column, NOTIONAL_SCALE, file, "the notional scale"
+        ),
+        "ts_event": archive_csv.parse_epoch_ns(block, "time", unit, bounds, file).cast(pa.timestamp("ns", tz="UTC")),
+        "is_buyer_maker": is_buyer_maker,
+        # the buyer resting (maker) means the seller took liquidity
+        "aggressor_side": pc.if_else(is_buyer_maker, pa.scalar(SELLER, pa.uint8()), pa.scalar(BUYER, pa.uint8())),
+    }
+    if market is Market.SPOT:
+        columns["is_best_match"] = archive_csv.parse_boolean(block, "is_best_match", true, false, file)
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def _validate(batch: pa.RecordBatch, schema: pa_pl.DataFrameSchema, first_line: int, file: str) -> None:
+    try:
+        schema.validate(pl.from_arrow(batch), lazy=False)
+    except (pa_pl.errors.SchemaError,) as exc:  # type: ignore[attr-defined]
+        line = None
+        cases = getattr(exc, "failure_cases", None)
+        if isinstance(cases, pl.DataFrame) and "index" in cases.columns and cases.height:
+            index = cases["index"][0]
+            line = first_line + int(index) if index is not None else None
+        raise ArchiveDataError(file, f"schema validation failed: {exc}", line=line) from None
+
+
+def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec,
+                           summary: TradesDaySummary, *, check_order: bool = True) -> Iterator[pa.RecordBatch]:
+    """Stream a verified trades zip as normalized, validated batches.
+
+    With ``check_order`` the stream must already be in (ts_event, trade_id) order without repeated
+    ids; ``_NotSorted`` is raised before the first batch that breaks it.
+    """
+    file = archive_file.file_name
+    schema = normalized_trades_schema(spec)
+    rules = pandera_trades_schema(spec, archive_file.day)
+    bounds = day_bounds_ns(archive_file.day)
+    expected_unit = spec.market.time_unit_for(archive_file.day)
+    last_id = last_ts = None
+    for block in archive_csv.iter_text_blocks(zip_path, spec.market.trades_columns):
+        if summary.time_unit is None:
+            summary.header = block.first_line == 2
+            summary.time_unit = archive_csv.detect_time_unit(block, "time", file)
+            archive_csv.check_time_unit(
+                summary.time_unit, expected_unit, file,
+                f"{spec.market.value} trades dated {archive_file.day.isoformat()}",
+            )
+        batch = _convert_block(block, spec, summary.time_unit, bounds, schema, file)
+        _validate(batch, rules, block.first_line, file)
+        summary.source_rows += batch.num_rows
+        if check_order:
+            ids = batch.column("trade_id")
+            ts = batch.column("ts_event").cast(pa.int64())
+            if last_id is not None and not (ids[0].as_py() > last_id and ts[0].as_py() >= last_ts):
+                raise _NotSorted
+            if batch.num_rows > 1 and not (
+                pc.min(pc.pairwise_diff(ids)).as_py() > 0 and pc.min(pc.pairwise_diff(ts)).as_py() >= 0
+            ):
+                raise _NotSorted
+            last_id, last_ts = ids[-1].as_py(), ts[-1].as_py()
+        yield batch
+
+
+def _sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str) -> tuple[pa.Table, int]:
+    """All rows sorted by (ts_event, trade_id) with exact duplicates dropped; returns the drop count."""
+    frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+    assert isinstance(frame, pl.DataFrame)
+    unique = frame.unique(maintain_order=True)
+    conflicting = unique.filter(pl.col("trade_id").is_duplicated())
+    if conflicting.height:
+        ids = conflicting["trade_id"].unique().sort().head(5).to_list()
+        raise ArchiveDataError(file, f"trade ids appear more than once with different values: {ids}")
+    return unique.sort(["ts_event", "trade_id"]).to_arrow().cast(schema), frame.height - unique.height
+
+
+def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec,
+                            out_path: Path) -> TradesDaySummary:
+    """Normalize a verified trades zip into ``out_path`` (parquet, written atomically)."""
+    schema = normalized_trades_schema(spec)
+    summary = TradesDaySummary()
+    try:
+        with atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+            for batch in iter_normalized_trades(zip_path, archive_file, spec, summary):
+                writer.write_batch(batch)
+                summary.observe(batch)
+            _require_rows(summary, archive_file.file_name)
+    except _NotSorted:
+        summary = TradesDaySummary(resorted=True)
+        batches = list(iter_normalized_trades(zip_path, archive_file, spec, summary, check_order=False))
+        table, summary.duplicates_dropped = _sorted_unique(batches, schema, archive_file.file_name)
+        for batch in table.to_batches():
+            summary.observe(batch)
+        _require_rows(summary, archive_file.file_name)
+        with atomic_path(out_path) as tmp:
+            pq.write_table(table, tmp)
+    return summary
+
+
+def _require_rows(summary: TradesDaySummary, file: str) -> None:
+    if summary.rows == 0:
+        raise ArchiveDataError(file, "no trades in the file")

@@ -1,0 +1,36 @@
+"""Public configuration read from the environment: where data goes, where the archive is, which symbols."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_BINANCE_URL = "https://data.binance.vision"
+DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
+
+
+def data_dir() -> Path:
+    """Root of everything the platform writes (``HEDGEGRID_DATA_DIR``, default ``./data``)."""
+    return Path(os.environ.get("HEDGEGRID_DATA_DIR", "data")).absolute()
+
+
+def catalog_dir() -> Path:
+    """The NautilusTrader ``ParquetDataCatalog`` root."""
+    return data_dir() / "catalog"
+
+
+def raw_dir() -> Path:
+    return data_dir() / "raw"
+
+
+def normalized_dir() -> Path:
+    return data_dir() / "normalized"
+
+
+def binance_url() -> str:
+    """Archive base: an http(s) URL or a local directory in the archive's key layout."""
+    return os.environ.get("HEDGEGRID_BINANCE_URL", DEFAULT_BINANCE_URL)
+
+
+def symbols_file() -> Path:
+    return Path(os.environ.get("HEDGEGRID_SYMBOLS_FILE", DEFAULT_SYMBOLS_FILE))

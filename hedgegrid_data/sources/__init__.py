@@ -1,0 +1,1 @@
+"""Where raw data comes from: each module fetches one source and hands back verified local files."""
