@@ -14,19 +14,6 @@ def data_dir() -> Path:
     return Path(os.environ.get("HEDGEGRID_DATA_DIR", "data")).absolute()
 
 
-def catalog_dir() -> Path:
-    """The NautilusTrader ``ParquetDataCatalog`` root."""
-    return data_dir() / "catalog"
-
-
-def raw_dir() -> Path:
-    return data_dir() / "raw"
-
-
-def normalized_dir() -> Path:
-    return data_dir() / "normalized"
-
-
 def binance_url() -> str:
     """Archive base: an http(s) URL or a local directory in the archive's key layout."""
     return os.environ.get("HEDGEGRID_BINANCE_URL", DEFAULT_BINANCE_URL)

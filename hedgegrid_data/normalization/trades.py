@@ -122,13 +122,12 @@ def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUni
 
 def _validate(batch: pa.RecordBatch, schema: pa_pl.DataFrameSchema, first_line: int, file: str) -> None:
     try:
-        schema.validate(pl.from_arrow(batch), lazy=False)
-    except (pa_pl.errors.SchemaError,) as exc:  # type: ignore[attr-defined]
+        schema.validate(pl.from_arrow(batch))
+    except pa_pl.errors.SchemaError as exc:
         line = None
-        cases = getattr(exc, "failure_cases", None)
-        if isinstance(cases, pl.DataFrame) and "index" in cases.columns and cases.height:
-            index = cases["index"][0]
-            line = first_line + int(index) if index is not None else None
+        if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
+            failed = exc.check_output["check_output"].arg_min()
+            line = None if failed is None else first_line + failed
         raise ArchiveDataError(file, f"schema validation failed: {exc}", line=line) from None
 
 

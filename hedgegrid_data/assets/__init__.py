@@ -1,0 +1,1 @@
+"""Dagster assets: thin glue from partitions and resources to the pure pipeline functions."""

@@ -1,0 +1,123 @@
+"""Binance trades, one asset group per market: raw archive zip → normalized table → Nautilus TradeTicks.
+
+Groups ``binance_spot_trades``, ``binance_um_trades`` and ``binance_cm_trades``; asset keys
+``binance_<market>_trades_{raw,normalized,catalog}``.
+"""
+
+import pyarrow.parquet as pq
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
+
+from hedgegrid_data.assets.common import fail_closed, path_metadata, utc_text
+from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.trade_ticks import write_trade_ticks_day
+from hedgegrid_data.instruments import build_instrument
+from hedgegrid_data.markets import ArchiveFile, Market
+from hedgegrid_data.normalization.trades import write_normalized_trades
+from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.symbols import symbol_spec
+
+DATA_TYPE = "trades"
+
+
+def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
+    prefix = f"binance_{market.value}_trades"
+    partitions = daily_symbol_partitions(market)
+    raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
+
+    @asset(
+        name=raw_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        pool="binance_http",
+        kinds={"binance", "zip"},
+        description=f"Binance {market.value} daily trades zip, sha256-verified against its CHECKSUM.",
+        check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],
+    )
+    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
+            data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
+        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
+            verified = archive.fetch_verified(archive_file)
+        p = verified.provenance
+        return MaterializeResult(
+            metadata={
+                "url": p.url, "sha256": p.sha256, "bytes": p.size, "etag": p.etag or "",
+                "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
+                "reused_local_copy": verified.reused, "path": path_metadata(verified.path),
+            },
+            check_results=[AssetCheckResult(check_name="checksum_verified", passed=True,
+                                            metadata={"sha256": p.sha256, "bytes": p.size})],
+        )
+
+    @asset(
+        name=normalized_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[raw],
+        kinds={"parquet", "polars"},
+        description=f"Binance {market.value} trades for one day: exact decimals, ns times, aggressor side; pandera-validated.",
+        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+    )
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        store = data_store.store
+        archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
+        out = store.normalized_file(market, DATA_TYPE, symbol, day)
+        with fail_closed():
+            summary = write_normalized_trades(store.raw / archive_file.key, archive_file,
+                                              symbol_spec(market, symbol), out)
+        metadata = {
+            "rows": summary.rows, "source_rows": summary.source_rows,
+            "duplicates_dropped": summary.duplicates_dropped, "resorted": summary.resorted,
+            "first_event_time": utc_text(summary.first_ts_ns), "last_event_time": utc_text(summary.last_ts_ns),
+            "first_trade_id": summary.first_trade_id, "last_trade_id": summary.last_trade_id,
+            "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
+            "bytes": out.stat().st_size, "path": path_metadata(out),
+        }
+        return MaterializeResult(
+            metadata=metadata,
+            check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
+                                            metadata={"rows_validated": summary.source_rows})],
+        )
+
+    @asset(
+        name=catalog_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[normalized],
+        kinds={"nautilus", "parquet"},
+        description=f"Nautilus TradeTick day file (and instrument) for Binance {market.value} trades.",
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+    )
+    def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        store = data_store.store
+        source = store.normalized_file(market, DATA_TYPE, symbol, day)
+        instrument = build_instrument(symbol_spec(market, symbol))
+        with fail_closed():
+            write_instrument(store.catalog, instrument)
+            written = write_trade_ticks_day(source, store.catalog, instrument, day)
+        rows_in = pq.ParquetFile(source).metadata.num_rows
+        rows_out = pq.ParquetFile(written.path).metadata.num_rows
+        return MaterializeResult(
+            metadata={
+                "rows": rows_out, "instrument_id": instrument.id.value, "bytes": written.bytes,
+                "path": path_metadata(written.path),
+            },
+            check_results=[AssetCheckResult(
+                check_name="rows_in_equals_rows_out", passed=rows_in == rows_out,
+                severity=AssetCheckSeverity.ERROR, metadata={"rows_in": rows_in, "rows_out": rows_out},
+            )],
+        )
+
+    return [raw, normalized, catalog]

@@ -1,0 +1,27 @@
+"""Where each layer keeps its files under ``HEDGEGRID_DATA_DIR``: raw archive mirror, normalized tables, catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from hedgegrid_data.markets import Market
+
+
+@dataclass(frozen=True)
+class DataStore:
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        """Verified archive files in the archive's own key layout."""
+        return self.root / "raw"
+
+    @property
+    def catalog(self) -> Path:
+        """The NautilusTrader ParquetDataCatalog root."""
+        return self.root / "catalog"
+
+    def normalized_file(self, market: Market, dataset: str, symbol: str, day: dt.date) -> Path:
+        return self.root / "normalized" / "binance" / market.value / dataset / symbol / f"{day.isoformat()}.parquet"

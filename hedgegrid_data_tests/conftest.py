@@ -1,0 +1,64 @@
+"""Shared fixtures: the real samples beside the repo, a loopback archive server, a fresh data store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hedgegrid_data.markets import Market
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.testing.archive_generator import GeneratedDay, write_trades_day
+from hedgegrid_data.testing.archive_server import ArchiveServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+SAMPLES_BINANCE = SHARED / "samples" / "binance"
+
+
+@pytest.fixture(scope="session")
+def binance_samples() -> Path:
+    """The real Binance archive samples in the archive's key layout (``../shared/samples/binance``)."""
+    if not (SAMPLES_BINANCE / "data").is_dir():
+        pytest.skip(f"real Binance samples not found at {SAMPLES_BINANCE} (../shared is absent in a user's clone)")
+    return SAMPLES_BINANCE
+
+
+@pytest.fixture
+def archive_root(tmp_path: Path) -> Path:
+    """An empty archive-layout directory; tests generate days into it (and may copy real samples in)."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def archive_with_samples(archive_root: Path, binance_samples: Path) -> Path:
+    shutil.copytree(binance_samples / "data", archive_root / "data", dirs_exist_ok=True)
+    return archive_root
+
+
+@pytest.fixture
+def archive_server(archive_root: Path) -> Iterator[ArchiveServer]:
+    with ArchiveServer(archive_root) as server:
+        yield server
+
+
+@pytest.fixture
+def data_store(tmp_path: Path) -> DataStore:
+    return DataStore(tmp_path / "hedgegrid")
+
+
+def generate_trades(root: Path, market: Market, symbol: str, day: str | dt.date, n_trades: int,
+                    **kwargs: object) -> GeneratedDay:
+    """A generated trades day at the configured instrument's precision."""
+    spec = symbol_spec(market, symbol)
+    day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    if market is Market.COINM:
+        kwargs.setdefault("contract_size", int(spec.contract_size or 1))
+    return write_trades_day(root, market, symbol, day, n_trades, price_precision=spec.price_precision,
+                            size_precision=spec.size_precision, **kwargs)
