@@ -1,0 +1,1 @@
+"""Test tools: a generator of Binance archive files and a local server that serves them."""

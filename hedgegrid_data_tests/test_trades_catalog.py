@@ -1,0 +1,142 @@
+"""Normalized trades → Nautilus catalog: exact round trip, equality with Nautilus' own path, idempotent days,
+and a real BacktestNode run over the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.config import (
+    BacktestDataConfig,
+    BacktestEngineConfig,
+    BacktestRunConfig,
+    BacktestVenueConfig,
+    ImportableActorConfig,
+    LoggingConfig,
+)
+from nautilus_trader.model.data import TradeTick
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.trade_ticks import write_trade_ticks_day
+from hedgegrid_data.instruments import build_instrument
+from hedgegrid_data.markets import Market, TimeUnit
+from hedgegrid_data.normalization.trades import write_normalized_trades
+from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.testing.archive_generator import GeneratedDay, read_csv_rows
+from hedgegrid_data.testing.nautilus_reference import write_trades_documented_path
+from hedgegrid_data_tests.conftest import generate_trades
+
+
+def _ingest(day: GeneratedDay, catalog_root: Path, tmp_path: Path) -> None:
+    market, symbol = day.archive_file.market, day.archive_file.symbol
+    spec = symbol_spec(market, symbol)
+    normalized = tmp_path / f"{market.value}-{symbol}-{day.archive_file.day}.parquet"
+    write_normalized_trades(day.zip_path, day.archive_file, spec, normalized)
+    instrument = build_instrument(spec)
+    write_instrument(catalog_root, instrument)
+    write_trade_ticks_day(normalized, catalog_root, instrument, day.archive_file.day)
+
+
+def _tick_tuples(ticks: list[TradeTick]) -> list[tuple]:
+    return [(t.trade_id.value, str(t.price), str(t.size), int(t.aggressor_side), t.ts_event, t.ts_init) for t in ticks]
+
+
+def _expected_from_csv(day: GeneratedDay, price_precision: int, size_precision: int, unit: TimeUnit) -> list[tuple]:
+    from decimal import Decimal
+
+    true_text = "True" if day.archive_file.market is Market.SPOT else "true"
+    rows = read_csv_rows(day.zip_path)
+    if not rows[0][0].isdigit():
+        rows = rows[1:]
+    return [
+        (row[0], f"{Decimal(row[1]):.{price_precision}f}", f"{Decimal(row[2]):.{size_precision}f}",
+         2 if row[5] == true_text else 1, int(row[4]) * unit.nanos, int(row[4]) * unit.nanos)
+        for row in rows
+    ]
+
+
+def test_200k_trades_round_trip_exactly_and_equal_the_documented_path(archive_root: Path, tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.SPOT, "BTCUSDT", "2025-02-03", 200_000)
+    ours, reference = tmp_path / "ours", tmp_path / "reference"
+    _ingest(day, ours, tmp_path)
+    instrument = build_instrument(symbol_spec(Market.SPOT, "BTCUSDT"))
+    write_trades_documented_path(day.zip_path, day.archive_file, instrument, reference, TimeUnit.MICROSECONDS)
+
+    got = _tick_tuples(ParquetDataCatalog(str(ours)).trade_ticks())
+    assert len(got) == 200_000
+    assert got == _expected_from_csv(day, 2, 5, TimeUnit.MICROSECONDS)
+    assert got == _tick_tuples(ParquetDataCatalog(str(reference)).trade_ticks())
+    assert ParquetDataCatalog(str(ours)).instruments() == [instrument]
+
+
+@pytest.mark.parametrize(("market", "symbol", "precisions"),
+                         [(Market.USDM, "BTCUSDT", (1, 3)), (Market.COINM, "BTCUSD_PERP", (1, 0))])
+def test_futures_round_trip(archive_root: Path, tmp_path: Path, market: Market, symbol: str,
+                            precisions: tuple[int, int]) -> None:
+    day = generate_trades(archive_root, market, symbol, "2024-03-04", 20_000, header=True)
+    _ingest(day, tmp_path / "catalog", tmp_path)
+    catalog = ParquetDataCatalog(str(tmp_path / "catalog"))
+    assert _tick_tuples(catalog.trade_ticks()) == _expected_from_csv(day, *precisions, TimeUnit.MILLISECONDS)
+    [instrument] = catalog.instruments()
+    assert instrument == build_instrument(symbol_spec(market, symbol))
+    assert (instrument.price_precision, instrument.size_precision) == precisions
+
+
+def test_rematerializing_a_day_replaces_exactly_that_day(archive_root: Path, tmp_path: Path) -> None:
+    catalog_root = tmp_path / "catalog"
+    monday = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-01", 5_000)
+    tuesday = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, seed=1)
+    _ingest(monday, catalog_root, tmp_path)
+    _ingest(tuesday, catalog_root, tmp_path)
+    _ingest(tuesday, catalog_root, tmp_path)
+    directory = day_file_path(catalog_root, TradeTick, "BTCUSDT-PERP.BINANCE", dt.date(2024, 1, 2)).parent
+    assert len(list(directory.glob("*.parquet"))) == 2
+
+    # the archive re-publishes Tuesday with different trades: only Tuesday changes
+    tuesday = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 4_000, seed=7, first_id=5_000_000)
+    # a stale file from another writer overlapping Tuesday is removed as well
+    (directory / "2024-01-02T10-00-00-000000000Z_2024-01-02T11-00-00-000000000Z.parquet").write_bytes(
+        day_file_path(catalog_root, TradeTick, "BTCUSDT-PERP.BINANCE", dt.date(2024, 1, 2)).read_bytes())
+    _ingest(tuesday, catalog_root, tmp_path)
+    files = sorted(p.name for p in directory.iterdir())
+    assert files == [
+        "2024-01-01T00-00-00-000000000Z_2024-01-01T23-59-59-999999999Z.parquet",
+        "2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet",
+    ]
+    ticks = ParquetDataCatalog(str(catalog_root)).trade_ticks()
+    ids = [int(t.trade_id.value) for t in ticks]
+    assert len(ids) == len(set(ids)) == 9_000
+    assert ids[5_000] == 5_000_000
+
+
+def test_backtest_node_receives_every_tick_in_time_order(archive_root: Path, tmp_path: Path) -> None:
+    catalog_root = tmp_path / "catalog"
+    day = generate_trades(archive_root, Market.SPOT, "BTCUSDT", "2024-01-02", 30_000)
+    _ingest(day, catalog_root, tmp_path)
+    output = tmp_path / "received.jsonl"
+    instrument_id = "BTCUSDT.BINANCE"
+    config = BacktestRunConfig(
+        engine=BacktestEngineConfig(
+            logging=LoggingConfig(log_level="ERROR"),
+            actors=[ImportableActorConfig(
+                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
+                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
+                config={"output_path": str(output), "trade_instruments": [instrument_id]},
+            )],
+        ),
+        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="CASH",
+                                    starting_balances=["1000000 USDT", "10 BTC"])],
+        data=[BacktestDataConfig(catalog_path=str(catalog_root), data_cls=TradeTick, instrument_id=instrument_id)],
+        dispose_on_completion=True,
+    )
+    BacktestNode(configs=[config]).run()
+    received = [json.loads(line) for line in output.read_text().splitlines()]
+    expected = _expected_from_csv(day, 2, 5, TimeUnit.MILLISECONDS)
+    assert [tuple(r[2:]) for r in received] == expected
+    ts = [r[6] for r in received]
+    assert ts == sorted(ts)
