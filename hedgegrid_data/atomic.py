@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 @contextmanager
@@ -25,3 +28,11 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def atomic_write_bytes(target: Path, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+@contextmanager
+def atomic_parquet_writer(target: Path, schema: pa.Schema,
+                          row_group_size: int | None = None) -> Iterator[Callable[[pa.RecordBatch], None]]:
+    """Yield ``write(batch)`` streaming into a parquet file that appears at ``target`` only if the block succeeds."""
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        yield lambda batch: writer.write_batch(batch, row_group_size=row_group_size)

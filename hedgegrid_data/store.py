@@ -23,5 +23,10 @@ class DataStore:
         """The NautilusTrader ParquetDataCatalog root."""
         return self.root / "catalog"
 
+    @property
+    def staging(self) -> Path:
+        """Catalog day files written and verified, not yet promoted into the catalog (same layout)."""
+        return self.root / "staging" / "catalog"
+
     def normalized_file(self, market: Market, dataset: str, symbol: str, day: dt.date) -> Path:
         return self.root / "normalized" / "binance" / market.value / dataset / symbol / f"{day.isoformat()}.parquet"

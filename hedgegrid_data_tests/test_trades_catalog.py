@@ -21,25 +21,20 @@ from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.trade_ticks import write_trade_ticks_day
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import Market, TimeUnit
-from hedgegrid_data.normalization.trades import write_normalized_trades
+from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import GeneratedDay, read_csv_rows
 from hedgegrid_data.testing.nautilus_reference import write_trades_documented_path
+from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
 from hedgegrid_data_tests.conftest import generate_trades
 
 
-def _ingest(day: GeneratedDay, catalog_root: Path, tmp_path: Path) -> None:
-    market, symbol = day.archive_file.market, day.archive_file.symbol
-    spec = symbol_spec(market, symbol)
-    normalized = tmp_path / f"{market.value}-{symbol}-{day.archive_file.day}.parquet"
-    write_normalized_trades(day.zip_path, day.archive_file, spec, normalized)
-    instrument = build_instrument(spec)
-    write_instrument(catalog_root, instrument)
-    write_trade_ticks_day(normalized, catalog_root, instrument, day.archive_file.day)
+def _ingest(day: GeneratedDay, store: DataStore) -> None:
+    """Run the pipeline on a day generated into ``store.raw`` (where the raw asset keeps verified zips)."""
+    normalize_trades_day(store, day.archive_file)
+    publish_trades_day(store, day.archive_file)
 
 
 def _tick_tuples(ticks: list[TradeTick]) -> list[tuple]:
@@ -60,10 +55,10 @@ def _expected_from_csv(day: GeneratedDay, price_precision: int, size_precision: 
     ]
 
 
-def test_200k_trades_round_trip_exactly_and_equal_the_documented_path(archive_root: Path, tmp_path: Path) -> None:
-    day = generate_trades(archive_root, Market.SPOT, "BTCUSDT", "2025-02-03", 200_000)
-    ours, reference = tmp_path / "ours", tmp_path / "reference"
-    _ingest(day, ours, tmp_path)
+def test_200k_trades_round_trip_exactly_and_equal_the_documented_path(data_store: DataStore, tmp_path: Path) -> None:
+    day = generate_trades(data_store.raw, Market.SPOT, "BTCUSDT", "2025-02-03", 200_000)
+    ours, reference = data_store.catalog, tmp_path / "reference"
+    _ingest(day, data_store)
     instrument = build_instrument(symbol_spec(Market.SPOT, "BTCUSDT"))
     write_trades_documented_path(day.zip_path, day.archive_file, instrument, reference, TimeUnit.MICROSECONDS)
 
@@ -72,37 +67,40 @@ def test_200k_trades_round_trip_exactly_and_equal_the_documented_path(archive_ro
     assert got == _expected_from_csv(day, 2, 5, TimeUnit.MICROSECONDS)
     assert got == _tick_tuples(ParquetDataCatalog(str(reference)).trade_ticks())
     assert ParquetDataCatalog(str(ours)).instruments() == [instrument]
+    [our_file] = (ours / "data" / "trade_tick").rglob("*.parquet")
+    [reference_file] = (reference / "data" / "trade_tick").rglob("*.parquet")
+    assert our_file.read_bytes() == reference_file.read_bytes()
 
 
 @pytest.mark.parametrize(("market", "symbol", "precisions"),
                          [(Market.USDM, "BTCUSDT", (1, 3)), (Market.COINM, "BTCUSD_PERP", (1, 0))])
-def test_futures_round_trip(archive_root: Path, tmp_path: Path, market: Market, symbol: str,
+def test_futures_round_trip(data_store: DataStore, market: Market, symbol: str,
                             precisions: tuple[int, int]) -> None:
-    day = generate_trades(archive_root, market, symbol, "2024-03-04", 20_000, header=True)
-    _ingest(day, tmp_path / "catalog", tmp_path)
-    catalog = ParquetDataCatalog(str(tmp_path / "catalog"))
+    day = generate_trades(data_store.raw, market, symbol, "2024-03-04", 20_000, header=True)
+    _ingest(day, data_store)
+    catalog = ParquetDataCatalog(str(data_store.catalog))
     assert _tick_tuples(catalog.trade_ticks()) == _expected_from_csv(day, *precisions, TimeUnit.MILLISECONDS)
     [instrument] = catalog.instruments()
     assert instrument == build_instrument(symbol_spec(market, symbol))
     assert (instrument.price_precision, instrument.size_precision) == precisions
 
 
-def test_rematerializing_a_day_replaces_exactly_that_day(archive_root: Path, tmp_path: Path) -> None:
-    catalog_root = tmp_path / "catalog"
-    monday = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-01", 5_000)
-    tuesday = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, seed=1)
-    _ingest(monday, catalog_root, tmp_path)
-    _ingest(tuesday, catalog_root, tmp_path)
-    _ingest(tuesday, catalog_root, tmp_path)
+def test_rematerializing_a_day_replaces_exactly_that_day(data_store: DataStore) -> None:
+    catalog_root = data_store.catalog
+    monday = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-01-01", 5_000)
+    tuesday = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, seed=1)
+    _ingest(monday, data_store)
+    _ingest(tuesday, data_store)
+    _ingest(tuesday, data_store)
     directory = day_file_path(catalog_root, TradeTick, "BTCUSDT-PERP.BINANCE", dt.date(2024, 1, 2)).parent
     assert len(list(directory.glob("*.parquet"))) == 2
 
     # the archive re-publishes Tuesday with different trades: only Tuesday changes
-    tuesday = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 4_000, seed=7, first_id=5_000_000)
+    tuesday = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-01-02", 4_000, seed=7, first_id=5_000_000)
     # a stale file from another writer overlapping Tuesday is removed as well
     (directory / "2024-01-02T10-00-00-000000000Z_2024-01-02T11-00-00-000000000Z.parquet").write_bytes(
         day_file_path(catalog_root, TradeTick, "BTCUSDT-PERP.BINANCE", dt.date(2024, 1, 2)).read_bytes())
-    _ingest(tuesday, catalog_root, tmp_path)
+    _ingest(tuesday, data_store)
     files = sorted(p.name for p in directory.iterdir())
     assert files == [
         "2024-01-01T00-00-00-000000000Z_2024-01-01T23-59-59-999999999Z.parquet",
@@ -114,10 +112,10 @@ def test_rematerializing_a_day_replaces_exactly_that_day(archive_root: Path, tmp
     assert ids[5_000] == 5_000_000
 
 
-def test_backtest_node_receives_every_tick_in_time_order(archive_root: Path, tmp_path: Path) -> None:
-    catalog_root = tmp_path / "catalog"
-    day = generate_trades(archive_root, Market.SPOT, "BTCUSDT", "2024-01-02", 30_000)
-    _ingest(day, catalog_root, tmp_path)
+def test_backtest_node_receives_every_tick_in_time_order(data_store: DataStore, tmp_path: Path) -> None:
+    catalog_root = data_store.catalog
+    day = generate_trades(data_store.raw, Market.SPOT, "BTCUSDT", "2024-01-02", 30_000)
+    _ingest(day, data_store)
     output = tmp_path / "received.jsonl"
     instrument_id = "BTCUSDT.BINANCE"
     config = BacktestRunConfig(

@@ -4,7 +4,6 @@ Groups ``binance_spot_trades``, ``binance_um_trades`` and ``binance_cm_trades``;
 ``binance_<market>_trades_{raw,normalized,catalog}``.
 """
 
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -16,14 +15,10 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import fail_closed, path_metadata, utc_text
-from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.trade_ticks import write_trade_ticks_day
-from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import ArchiveFile, Market
-from hedgegrid_data.normalization.trades import write_normalized_trades
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
-from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
 
 DATA_TYPE = "trades"
 
@@ -72,10 +67,9 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
         day, symbol = day_and_symbol(context.partition_key)
         store = data_store.store
         archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
-        out = store.normalized_file(market, DATA_TYPE, symbol, day)
         with fail_closed():
-            summary = write_normalized_trades(store.raw / archive_file.key, archive_file,
-                                              symbol_spec(market, symbol), out)
+            summary = normalize_trades_day(store, archive_file)
+        out = store.normalized_file(market, DATA_TYPE, symbol, day)
         metadata = {
             "rows": summary.rows, "source_rows": summary.source_rows,
             "duplicates_dropped": summary.duplicates_dropped, "resorted": summary.resorted,
@@ -83,6 +77,7 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
             "first_trade_id": summary.first_trade_id, "last_trade_id": summary.last_trade_id,
             "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
             "bytes": out.stat().st_size, "path": path_metadata(out),
+            "staged_catalog_file": path_metadata(staged_trades_path(store, archive_file)),
         }
         return MaterializeResult(
             metadata=metadata,
@@ -101,22 +96,17 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
-        store = data_store.store
-        source = store.normalized_file(market, DATA_TYPE, symbol, day)
-        instrument = build_instrument(symbol_spec(market, symbol))
         with fail_closed():
-            write_instrument(store.catalog, instrument)
-            written = write_trade_ticks_day(source, store.catalog, instrument, day)
-        rows_in = pq.ParquetFile(source).metadata.num_rows
-        rows_out = pq.ParquetFile(written.path).metadata.num_rows
+            published = publish_trades_day(data_store.store, ArchiveFile(market, DATA_TYPE, symbol, day))
         return MaterializeResult(
             metadata={
-                "rows": rows_out, "instrument_id": instrument.id.value, "bytes": written.bytes,
-                "path": path_metadata(written.path),
+                "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
+                "path": path_metadata(published.path),
             },
             check_results=[AssetCheckResult(
-                check_name="rows_in_equals_rows_out", passed=rows_in == rows_out,
-                severity=AssetCheckSeverity.ERROR, metadata={"rows_in": rows_in, "rows_out": rows_out},
+                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
             )],
         )
 

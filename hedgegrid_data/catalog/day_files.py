@@ -1,27 +1,29 @@
-"""Day files of a Nautilus catalog: naming by the day's bounds, atomic replacement, no overlaps.
+"""Day files of a Nautilus catalog: naming by the day's bounds, staging, atomic promotion, no overlaps.
 
 Nautilus reads and plans intervals from file names only and is not idempotent on re-writes, so
-every write here replaces exactly one UTC day: overlapping files of the same identifier are
-removed, then the new file is renamed into place.
+every day is written whole into a staging tree with the catalog's layout, then promoted: files of
+the same identifier overlapping the day are removed and the staged file is linked into place by
+an atomic rename. The staged file stays, so promoting again is cheap and exact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from nautilus_trader.persistence.catalog.parquet import _parse_filename_timestamps, _timestamps_to_filename
 from nautilus_trader.persistence.funcs import class_to_filename
 
-from hedgegrid_data.atomic import atomic_path
+from hedgegrid_data.atomic import atomic_parquet_writer, atomic_path
+from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.markets import day_bounds_ns
 
-ROW_GROUP_SIZE = 5000  # what ParquetDataCatalog.write_data uses
+ROW_GROUP_SIZE = 5000  # what ParquetDataCatalog.write_data uses; with its defaults the bytes are identical
 
 
 def data_directory(catalog_root: Path, data_cls: type, identifier: str) -> Path:
@@ -50,23 +52,53 @@ def overlapping_files(directory: Path, start: int, end: int) -> list[Path]:
 
 
 @contextmanager
-def day_file_writer(catalog_root: Path, data_cls: type, identifier: str, day: dt.date,
-                    schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """A ParquetWriter for one day file; on success the day is replaced as a whole, on error nothing changes."""
+def day_file_writer(root: Path, data_cls: type, identifier: str, day: dt.date,
+                    schema: pa.Schema) -> Iterator[Callable[[pa.RecordBatch], None]]:
+    """Yield ``write(batch)`` for one day file under ``root``; the file appears only if the block succeeds.
+
+    Row groups hold exactly ``ROW_GROUP_SIZE`` rows whatever the batch sizes, as ``write_data``
+    writes them, so the file is byte-identical to Nautilus' own.
+    """
+    pending: list[pa.RecordBatch] = []
+    with atomic_parquet_writer(day_file_path(root, data_cls, identifier, day), schema, ROW_GROUP_SIZE) as write:
+
+        def write_whole_groups(batch: pa.RecordBatch) -> None:
+            if pending:
+                batch = pa.Table.from_batches([*pending, batch]).combine_chunks().to_batches()[0]
+                pending.clear()
+            whole = batch.num_rows - batch.num_rows % ROW_GROUP_SIZE
+            if whole:
+                write(batch.slice(0, whole))
+            if whole < batch.num_rows:
+                pending.append(batch.slice(whole))
+
+        yield write_whole_groups
+        if pending:
+            write(pending[0])
+
+
+def promote_day(staging_root: Path, catalog_root: Path, data_cls: type, identifier: str, day: dt.date) -> Path:
+    """Replace ``day`` of ``identifier`` in the catalog with its staged file; returns the catalog path."""
+    staged = day_file_path(staging_root, data_cls, identifier, day)
+    if not staged.exists():
+        raise HedgegridDataError(f"{staged}: no staged {data_cls.__name__} day to promote; materialize it first")
     target = day_file_path(catalog_root, data_cls, identifier, day)
     start, end = day_bounds_ns(day)
+    for stale in overlapping_files(target.parent, start, end):
+        if stale != target:
+            os.remove(stale)
     with atomic_path(target) as tmp:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            yield writer
-        for stale in overlapping_files(target.parent, start, end):
-            if stale != target:
-                os.remove(stale)
+        try:
+            os.link(staged, tmp)
+        except OSError:
+            shutil.copyfile(staged, tmp)
+    return target
 
 
-def remove_day(catalog_root: Path, data_cls: type, identifier: str, day: dt.date) -> list[Path]:
-    """Remove every file of ``identifier`` that overlaps ``day`` (used when a day fails its checks)."""
+def remove_day(root: Path, data_cls: type, identifier: str, day: dt.date) -> list[Path]:
+    """Remove every file of ``identifier`` under ``root`` that overlaps ``day``."""
     start, end = day_bounds_ns(day)
-    removed = overlapping_files(data_directory(catalog_root, data_cls, identifier), start, end)
+    removed = overlapping_files(data_directory(root, data_cls, identifier), start, end)
     for path in removed:
         os.remove(path)
     return removed

@@ -9,12 +9,12 @@ buffer is reinterpreted, so no Python object is made per row and the bytes equal
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from nautilus_trader.core.nautilus_pyo3 import FIXED_SCALAR, PRECISION_BYTES
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.instruments import Instrument
@@ -22,7 +22,6 @@ from nautilus_trader.model.instruments import Instrument
 from hedgegrid_data.catalog import day_files
 
 RAW_SCALE = 16
-READ_BATCH_ROWS = 1 << 18
 
 
 def _check_high_precision_build() -> None:
@@ -74,31 +73,10 @@ def trade_tick_batch(normalized: pa.RecordBatch, schema: pa.Schema) -> pa.Record
     )
 
 
-@dataclass(frozen=True)
-class CatalogDay:
-    path: Path
-    rows: int
-    bytes: int
-
-
-def write_trade_ticks_day(normalized_path: Path, catalog_root: Path, instrument: Instrument,
-                          day: dt.date) -> CatalogDay:
-    """Write one day of ``TradeTick``s from a normalized trades parquet, streaming row group by row group."""
+@contextmanager
+def trade_tick_day_sink(root: Path, instrument: Instrument, day: dt.date) -> Iterator[Callable[[pa.RecordBatch], None]]:
+    """Yield ``write(normalized_batch)`` that streams one day of ``TradeTick``s into a day file under ``root``."""
     _check_high_precision_build()
-    source = pq.ParquetFile(normalized_path)
-    price_type = source.schema_arrow.field("price").type
-    size_type = source.schema_arrow.field("qty").type
-    if (price_type.scale, size_type.scale) != (instrument.price_precision, instrument.size_precision):
-        raise ValueError(
-            f"{normalized_path}: decimals ({price_type.scale}, {size_type.scale}) differ from "
-            f"{instrument.id} precision ({instrument.price_precision}, {instrument.size_precision})"
-        )
     schema = trade_tick_schema(instrument)
-    rows = 0
-    with day_files.day_file_writer(catalog_root, TradeTick, instrument.id.value, day, schema) as writer:
-        for batch in source.iter_batches(batch_size=READ_BATCH_ROWS,
-                                         columns=["trade_id", "price", "qty", "ts_event", "aggressor_side"]):
-            writer.write_batch(trade_tick_batch(batch, schema), row_group_size=day_files.ROW_GROUP_SIZE)
-            rows += batch.num_rows
-    path = day_files.day_file_path(catalog_root, TradeTick, instrument.id.value, day)
-    return CatalogDay(path=path, rows=rows, bytes=path.stat().st_size)
+    with day_files.day_file_writer(root, TradeTick, instrument.id.value, day, schema) as write:
+        yield lambda batch: write(trade_tick_batch(batch, schema))

@@ -9,7 +9,8 @@ loaded whole, de-duplicated and sorted (conflicting duplicates are an error).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,8 @@ import pandera.polars as pa_pl
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from hedgegrid_data.atomic import atomic_path
+from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization import archive_csv
@@ -180,29 +180,38 @@ def _sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str) 
     return unique.sort(["ts_event", "trade_id"]).to_arrow().cast(schema), frame.height - unique.height
 
 
-def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec,
-                            out_path: Path) -> TradesDaySummary:
-    """Normalize a verified trades zip into ``out_path`` (parquet, written atomically)."""
+BatchSink = Callable[[], AbstractContextManager[Callable[[pa.RecordBatch], None]]]
+
+
+def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec, out_path: Path,
+                            *, sinks: Sequence[BatchSink] = ()) -> TradesDaySummary:
+    """Normalize a verified trades zip into ``out_path`` (parquet), streaming.
+
+    Every normalized batch also goes to each of ``sinks`` in the same pass (e.g. the catalog's
+    staged day file). Each output appears, atomically, only if the whole day is valid.
+    """
     schema = normalized_trades_schema(spec)
-    summary = TradesDaySummary()
+    outputs = [lambda: atomic_parquet_writer(out_path, schema), *sinks]
+    file = archive_file.file_name
     try:
-        with atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-            for batch in iter_normalized_trades(zip_path, archive_file, spec, summary):
-                writer.write_batch(batch)
-                summary.observe(batch)
-            _require_rows(summary, archive_file.file_name)
+        summary = TradesDaySummary()
+        _drain(iter_normalized_trades(zip_path, archive_file, spec, summary), outputs, summary, file)
     except _NotSorted:
         summary = TradesDaySummary(resorted=True)
         batches = list(iter_normalized_trades(zip_path, archive_file, spec, summary, check_order=False))
-        table, summary.duplicates_dropped = _sorted_unique(batches, schema, archive_file.file_name)
-        for batch in table.to_batches():
-            summary.observe(batch)
-        _require_rows(summary, archive_file.file_name)
-        with atomic_path(out_path) as tmp:
-            pq.write_table(table, tmp)
+        table, summary.duplicates_dropped = _sorted_unique(batches, schema, file)
+        del batches
+        _drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs, summary, file)
     return summary
 
 
-def _require_rows(summary: TradesDaySummary, file: str) -> None:
-    if summary.rows == 0:
-        raise ArchiveDataError(file, "no trades in the file")
+def _drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summary: TradesDaySummary,
+           file: str) -> None:
+    with ExitStack() as stack:
+        writers = [stack.enter_context(open_output()) for open_output in outputs]
+        for batch in batches:
+            for write in writers:
+                write(batch)
+            summary.observe(batch)
+        if summary.rows == 0:
+            raise ArchiveDataError(file, "no trades in the file")

@@ -1,0 +1,65 @@
+"""The trades pipeline, step by step, as the assets and the benchmark run it.
+
+1. ``normalize_trades_day``: verified zip → normalized parquet and a staged ``TradeTick`` day file, in
+   one streaming pass (nothing appears unless the whole day is valid).
+2. ``publish_trades_day``: write the instrument, promote the staged day into the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from nautilus_trader.model.data import TradeTick
+
+from hedgegrid_data.catalog.day_files import day_file_path, promote_day
+from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
+from hedgegrid_data.instruments import build_instrument
+from hedgegrid_data.markets import ArchiveFile
+from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.symbols import symbol_spec
+
+
+def normalize_trades_day(store: DataStore, archive_file: ArchiveFile) -> TradesDaySummary:
+    spec = symbol_spec(archive_file.market, archive_file.symbol)
+    instrument = build_instrument(spec)
+    return write_normalized_trades(
+        store.raw / archive_file.key,
+        archive_file,
+        spec,
+        store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day),
+        sinks=[lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day)],
+    )
+
+
+@dataclass(frozen=True)
+class PublishedDay:
+    path: Path
+    instrument_id: str
+    rows_in: int
+    rows_out: int
+    bytes: int
+
+
+def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
+    """Promote the staged day; ``rows_in`` counts the normalized table, ``rows_out`` the catalog file."""
+    instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
+    normalized = store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol,
+                                       archive_file.day)
+    write_instrument(store.catalog, instrument)
+    path = promote_day(store.staging, store.catalog, TradeTick, instrument.id.value, archive_file.day)
+    return PublishedDay(
+        path=path,
+        instrument_id=instrument.id.value,
+        rows_in=pq.ParquetFile(normalized).metadata.num_rows,
+        rows_out=pq.ParquetFile(path).metadata.num_rows,
+        bytes=path.stat().st_size,
+    )
+
+
+def staged_trades_path(store: DataStore, archive_file: ArchiveFile) -> Path:
+    instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
+    return day_file_path(store.staging, TradeTick, instrument.id.value, archive_file.day)

@@ -1,0 +1,139 @@
+"""The trades asset groups in a real Dagster instance, against the loopback archive server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
+from hedgegrid_data.markets import Market
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import (
+    inject_malformed_row,
+    rewrite_checksum_wrong,
+    truncate_zip_with_matching_checksum,
+)
+from hedgegrid_data.markets import TimeUnit
+from hedgegrid_data.testing.archive_server import ArchiveServer, Fault
+from hedgegrid_data_tests.conftest import REPO_ROOT, generate_trades
+
+
+def _resources(server: ArchiveServer, store: DataStore) -> dict:
+    return {
+        "data_store": DataStoreResource(data_dir=str(store.root)),
+        "binance_archive": BinanceArchiveResource(base_url=server.url, download_attempts=2),
+    }
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+@pytest.mark.parametrize(("market", "symbol", "instrument_id"), [
+    (Market.SPOT, "BTCUSDT", "BTCUSDT.BINANCE"),
+    (Market.USDM, "BTCUSDT", "BTCUSDT-PERP.BINANCE"),
+    (Market.COINM, "BTCUSD_PERP", "BTCUSD-PERP.BINANCE"),
+])
+def test_materialize_trades_group(archive_root: Path, archive_server: ArchiveServer, data_store: DataStore,
+                                  market: Market, symbol: str, instrument_id: str) -> None:
+    day = generate_trades(archive_root, market, symbol, "2024-01-02", 10_000)
+    with instance_for_test() as instance:
+        result = materialize(build_binance_trades_assets(market), partition_key=f"2024-01-02|{symbol}",
+                             resources=_resources(archive_server, data_store), instance=instance)
+        assert result.success
+        prefix = f"binance_{market.value}_trades"
+        normalized = instance.get_latest_materialization_event(AssetKey(f"{prefix}_normalized"))
+        metadata = normalized.asset_materialization.metadata
+        assert metadata["rows"].value == 10_000
+        assert metadata["time_unit"].value == "ms"
+        assert (metadata["first_trade_id"].value, metadata["last_trade_id"].value) == (day.first_id, day.last_id)
+        raw = instance.get_latest_materialization_event(AssetKey(f"{prefix}_raw")).asset_materialization.metadata
+        assert len(raw["sha256"].value) == 64
+        checks = result.get_asset_check_evaluations()
+        assert {(c.check_name, c.passed) for c in checks} == {
+            ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True)}
+    ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks(instrument_ids=[instrument_id])
+    assert len(ticks) == 10_000
+
+
+def _break_checksum(day, server):
+    rewrite_checksum_wrong(day)
+
+
+def _corrupt_zip(day, server):
+    truncate_zip_with_matching_checksum(day)
+
+
+def _truncate_download(day, server):
+    server.inject(day.archive_file.key, Fault.truncate(0.5), Fault.truncate(0.5))
+
+
+def _malformed_row(day, server):
+    inject_malformed_row(day, 777, "1000776,42000.1,0.001")
+
+
+def _wrong_time_unit(day, server):
+    return "time_unit"
+
+
+FAULTS = {
+    "wrong CHECKSUM": (_break_checksum, "does not match the published CHECKSUM"),
+    "corrupted zip": (_corrupt_zip, "corrupt or truncated zip"),
+    "truncated download": (_truncate_download, "gave up after 2 attempts"),
+    "malformed row": (_malformed_row, "line 777: CSV parse error"),
+    "wrong time unit": (_wrong_time_unit, "timestamps are in microseconds"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_faults_fail_the_run_and_leave_nothing(archive_root: Path, archive_server: ArchiveServer,
+                                               data_store: DataStore, fault: str) -> None:
+    inject, message = FAULTS[fault]
+    unit = TimeUnit.MICROSECONDS if fault == "wrong time unit" else None
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, time_unit=unit)
+    inject(day, archive_server)
+    with instance_for_test() as instance:
+        result = materialize(build_binance_trades_assets(Market.USDM), partition_key="2024-01-02|BTCUSDT",
+                             resources=_resources(archive_server, data_store), instance=instance,
+                             raise_on_error=False)
+        assert not result.success
+        failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        description = failures[0].event_specific_data.error.message + str(
+            failures[0].event_specific_data.user_failure_data)
+        assert message in description
+        assert "BTCUSDT-trades-2024-01-02.zip" in description
+        assert instance.get_latest_materialization_event(AssetKey("binance_um_trades_catalog")) is None
+    assert _files(data_store.catalog) == []
+    assert _files(data_store.root / "normalized") == []
+    assert _files(data_store.staging) == []
+
+
+def test_dagster_cli_materializes_the_day(archive_root: Path, tmp_path: Path) -> None:
+    generate_trades(archive_root, Market.SPOT, "BTCUSDT", "2024-01-02", 20_000)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    data_dir = tmp_path / "data"
+    with ArchiveServer(archive_root) as server:
+        env = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEGRID_DATA_DIR": str(data_dir),
+               "HEDGEGRID_BINANCE_URL": server.url}
+        completed = subprocess.run(
+            [str(Path(sys.executable).with_name("dagster")), "asset", "materialize",
+             "-m", "hedgegrid_data.definitions", "--select", "group:binance_spot_trades",
+             "--partition", "2024-01-02|BTCUSDT"],
+            cwd=home, env=env, capture_output=True, text=True, check=False,
+        )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "RUN_SUCCESS" in completed.stdout + completed.stderr
+    day_file = (data_dir / "catalog/data/trade_tick/BTCUSDT.BINANCE/"
+                "2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet")
+    assert day_file.exists()
+    assert len(ParquetDataCatalog(str(data_dir / "catalog")).trade_ticks()) == 20_000
