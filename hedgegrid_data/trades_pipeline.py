@@ -20,6 +20,7 @@ from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import ArchiveFile
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.streaming import on_worker_thread
 from hedgegrid_data.symbols import symbol_spec
 
 
@@ -31,7 +32,7 @@ def normalize_trades_day(store: DataStore, archive_file: ArchiveFile) -> TradesD
         archive_file,
         spec,
         store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day),
-        sinks=[lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day)],
+        sinks=[lambda: on_worker_thread(lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day))],
     )
 
 

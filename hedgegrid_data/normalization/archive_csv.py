@@ -6,6 +6,9 @@ what the columns mean.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -21,7 +24,9 @@ import pyarrow.csv as pcsv
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.markets import TimeUnit
 
-BLOCK_SIZE = 16 << 20
+BLOCK_SIZE = 4 << 20
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe buffer
 DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
 INTEGER_TEXT = r"^[0-9]+$"
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
@@ -59,6 +64,44 @@ def has_header(first_line: bytes) -> bool:
     return not first_line[:1].isdigit()
 
 
+@contextmanager
+def _decompressed_pipe(zip_path: Path) -> Iterator[tuple[IO[bytes], list[BaseException]]]:
+    """The zip's CSV, inflated on a worker thread into a pipe that Arrow reads natively.
+
+    Inflating runs beside parsing (zlib releases the GIL) and only a pipe's worth of text is in
+    flight, so memory does not grow with the file. Errors of the worker land in the yielded list.
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass
+    errors: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            with _open_member(zip_path) as (_, member):
+                while chunk := member.read(PIPE_SIZE):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(write_fd, view):]
+        except BrokenPipeError:
+            pass  # the reader stopped early; it reports its own error
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            os.close(write_fd)
+
+    worker = threading.Thread(target=pump, name="zip-inflate", daemon=True)
+    worker.start()
+    reader = os.fdopen(read_fd, "rb", buffering=0)
+    try:
+        yield reader, errors
+    finally:
+        reader.close()
+        worker.join()
+
+
 def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextBlock]:
     """Stream the zip's CSV as blocks of string columns named ``columns``.
 
@@ -79,28 +122,23 @@ def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextB
         if found != columns:
             raise ArchiveDataError(name, f"header {found} does not match the expected columns {columns}", line=1)
     line = 2 if header else 1
-    with _open_member(zip_path) as (_, f):
+    read_options = pcsv.ReadOptions(column_names=list(columns), skip_rows=int(header), block_size=BLOCK_SIZE,
+                                    use_threads=False)
+    convert_options = pcsv.ConvertOptions(column_types={c: pa.string() for c in columns}, strings_can_be_null=False)
+    with _decompressed_pipe(zip_path) as (stream, inflate_errors):
         try:
-            reader = pcsv.open_csv(
-                f,
-                read_options=pcsv.ReadOptions(column_names=list(columns), skip_rows=int(header), block_size=BLOCK_SIZE),
-                parse_options=pcsv.ParseOptions(),
-                convert_options=pcsv.ConvertOptions(
-                    column_types={c: pa.string() for c in columns}, strings_can_be_null=False
-                ),
-            )
-            for batch in reader:
+            for batch in pcsv.open_csv(stream, read_options=read_options, convert_options=convert_options):
                 if batch.num_rows:
                     yield TextBlock(batch, line)
                     line += batch.num_rows
         except pa.ArrowInvalid as exc:
-            message = str(exc)
-            raise ArchiveDataError(name, message, line=_locate_bad_line(zip_path, message, len(columns))) from exc
-        except ZIP_ERRORS as exc:
-            raise ArchiveDataError(name, f"corrupt or truncated zip: {exc}", line=line) from exc
+            if not inflate_errors:
+                raise ArchiveDataError(name, str(exc), line=_locate_bad_line(zip_path, len(columns))) from exc
+        if inflate_errors:
+            raise ArchiveDataError(name, f"corrupt or truncated zip: {inflate_errors[0]}") from inflate_errors[0]
 
 
-def _locate_bad_line(zip_path: Path, message: str, n_columns: int) -> int | None:
+def _locate_bad_line(zip_path: Path, n_columns: int) -> int | None:
     """Error path only: find the first line whose field count is wrong (pyarrow does not say which)."""
     try:
         with _open_member(zip_path) as (_, f):

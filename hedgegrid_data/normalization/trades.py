@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization import archive_csv
+from hedgegrid_data.streaming import BatchWriter, on_worker_thread
 from hedgegrid_data.symbols import SymbolSpec
 
 NOTIONAL_SCALE = 12
@@ -120,15 +121,46 @@ def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUni
     return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-def _validate(batch: pa.RecordBatch, schema: pa_pl.DataFrameSchema, first_line: int, file: str) -> None:
-    try:
-        schema.validate(pl.from_arrow(batch))
-    except pa_pl.errors.SchemaError as exc:
-        line = None
-        if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
-            failed = exc.check_output["check_output"].arg_min()
-            line = None if failed is None else first_line + failed
-        raise ArchiveDataError(file, f"schema validation failed: {exc}", line=line) from None
+VALIDATION_ROWS = 1 << 18
+
+
+@contextmanager
+def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str,
+                            line_of: Callable[[int], int | None]) -> Iterator[BatchWriter]:
+    """Yield ``write(batch)`` validating the stream with ``rules`` in groups of about ``VALIDATION_ROWS`` rows.
+
+    ``line_of`` maps a row's position in the stream to its line in the file (None once re-sorted).
+    """
+    pending: list[pa.RecordBatch] = []
+    validated = 0
+
+    def flush() -> None:
+        nonlocal validated
+        if not pending:
+            return
+        frame = pl.from_arrow(pa.Table.from_batches(pending))
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            rules.validate(frame)
+        except pa_pl.errors.SchemaError as exc:
+            failed = None
+            if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
+                failed = exc.check_output["check_output"].arg_min()
+            if failed is None:
+                raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
+            trade_id = frame["trade_id"][failed]
+            raise ArchiveDataError(file, f"schema validation failed for trade {trade_id}: {exc}",
+                                   line=line_of(validated + failed)) from None
+        validated += frame.height
+        pending.clear()
+
+    def write(batch: pa.RecordBatch) -> None:
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) >= VALIDATION_ROWS:
+            flush()
+
+    yield write
+    flush()
 
 
 def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec,
@@ -140,7 +172,6 @@ def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Symb
     """
     file = archive_file.file_name
     schema = normalized_trades_schema(spec)
-    rules = pandera_trades_schema(spec, archive_file.day)
     bounds = day_bounds_ns(archive_file.day)
     expected_unit = spec.market.time_unit_for(archive_file.day)
     last_id = last_ts = None
@@ -153,7 +184,6 @@ def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Symb
                 f"{spec.market.value} trades dated {archive_file.day.isoformat()}",
             )
         batch = _convert_block(block, spec, summary.time_unit, bounds, schema, file)
-        _validate(batch, rules, block.first_line, file)
         summary.source_rows += batch.num_rows
         if check_order:
             ids = batch.column("trade_id")
@@ -180,33 +210,41 @@ def _sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str) 
     return unique.sort(["ts_event", "trade_id"]).to_arrow().cast(schema), frame.height - unique.height
 
 
-BatchSink = Callable[[], AbstractContextManager[Callable[[pa.RecordBatch], None]]]
+BatchSink = Callable[[], AbstractContextManager[BatchWriter]]
 
 
 def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec, out_path: Path,
                             *, sinks: Sequence[BatchSink] = ()) -> TradesDaySummary:
-    """Normalize a verified trades zip into ``out_path`` (parquet), streaming.
+    """Normalize a verified trades zip into ``out_path`` (parquet), streaming, validated with pandera.
 
     Every normalized batch also goes to each of ``sinks`` in the same pass (e.g. the catalog's
     staged day file). Each output appears, atomically, only if the whole day is valid.
     """
     schema = normalized_trades_schema(spec)
-    outputs = [lambda: atomic_parquet_writer(out_path, schema), *sinks]
+    rules = pandera_trades_schema(spec, archive_file.day)
     file = archive_file.file_name
+    summary = TradesDaySummary()
+
+    def outputs(line_of: Callable[[int], int | None]) -> list[BatchSink]:
+        # entered last, so it finishes (and may fail) before any output is committed
+        validation = lambda: on_worker_thread(lambda: pandera_validation_sink(rules, file, line_of))  # noqa: E731
+        return [lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False), *sinks, validation]
+
     try:
-        summary = TradesDaySummary()
-        _drain(iter_normalized_trades(zip_path, archive_file, spec, summary), outputs, summary, file)
+        _drain(iter_normalized_trades(zip_path, archive_file, spec, summary),
+               outputs(lambda row: row + (2 if summary.header else 1)), summary, file)
     except _NotSorted:
         summary = TradesDaySummary(resorted=True)
         batches = list(iter_normalized_trades(zip_path, archive_file, spec, summary, check_order=False))
         table, summary.duplicates_dropped = _sorted_unique(batches, schema, file)
         del batches
-        _drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs, summary, file)
+        _drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs(lambda row: None), summary, file)
     return summary
 
 
 def _drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summary: TradesDaySummary,
            file: str) -> None:
+    """Feed every batch to every output; outputs close in reverse order, a failure discards those not yet closed."""
     with ExitStack() as stack:
         writers = [stack.enter_context(open_output()) for open_output in outputs]
         for batch in batches:
