@@ -51,6 +51,13 @@ class Market(enum.Enum):
         return ("id", "price", "qty", "base_qty", "time", "is_buyer_maker")
 
     @property
+    def agg_trades_columns(self) -> tuple[str, ...]:
+        """Column names of an aggTrades CSV of this market, in file order."""
+        columns = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time",
+                   "is_buyer_maker")
+        return (*columns, "is_best_match") if self is Market.SPOT else columns
+
+    @property
     def trades_notional_column(self) -> str:
         """COIN-M quantities are contracts and its notional column is in the base asset."""
         return "base_qty" if self is Market.COINM else "quote_qty"
@@ -62,23 +69,41 @@ class Market(enum.Enum):
         return TimeUnit.MILLISECONDS
 
 
+KLINE_LIKE_TYPES = ("klines", "markPriceKlines", "indexPriceKlines", "premiumIndexKlines")
+
+
 @dataclass(frozen=True)
 class ArchiveFile:
-    """One daily archive file, identified by market, data type, symbol and day."""
+    """One archive file: market, data type, symbol, period (a day, or a month when ``monthly``), kline interval.
+
+    For monthly files ``day`` is any day of the month; kline-like types need ``interval``.
+    """
 
     market: Market
     data_type: str
     symbol: str
     day: dt.date
+    interval: str | None = None
+    monthly: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.data_type in KLINE_LIKE_TYPES) != (self.interval is not None):
+            raise ValueError(f"{self.data_type}: an interval is required exactly for kline-like types")
+
+    @property
+    def period(self) -> str:
+        return self.day.strftime("%Y-%m") if self.monthly else self.day.isoformat()
 
     @property
     def file_name(self) -> str:
-        return f"{self.symbol}-{self.data_type}-{self.day.isoformat()}.zip"
+        return f"{self.symbol}-{self.interval or self.data_type}-{self.period}.zip"
 
     @property
     def key(self) -> str:
         """The archive key, e.g. ``data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-01-02.zip``."""
-        return f"{self.market.archive_prefix}/daily/{self.data_type}/{self.symbol}/{self.file_name}"
+        folder = f"{self.symbol}/{self.interval}" if self.interval else self.symbol
+        cadence = "monthly" if self.monthly else "daily"
+        return f"{self.market.archive_prefix}/{cadence}/{self.data_type}/{folder}/{self.file_name}"
 
     @property
     def checksum_key(self) -> str:

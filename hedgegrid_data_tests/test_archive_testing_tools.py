@@ -20,7 +20,6 @@ from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.testing.archive_generator import (
     DEFAULT_PRECISIONS,
     GeneratedDay,
-    agg_trades_columns,
     inject_malformed_row,
     main,
     read_csv_rows,
@@ -172,7 +171,7 @@ def test_agg_trades_day(tmp_path: Path, market: Market) -> None:
     assert day.zip_path == tmp_path / ArchiveFile(market, "aggTrades", "BTCUSDT", DAY_2025).key
     assert _checksum_ok(day)
     header, *rows = read_csv_rows(day.zip_path)
-    assert header == list(agg_trades_columns(market))
+    assert header == list(market.agg_trades_columns)
     assert all(len(row) == len(header) for row in rows)
     assert [int(row[0]) for row in rows] == list(range(10, 10 + N))
     first_ids, last_ids = [int(row[3]) for row in rows], [int(row[4]) for row in rows]

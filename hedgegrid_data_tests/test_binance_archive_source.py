@@ -37,21 +37,23 @@ def test_parse_checksum_with_and_without_newline() -> None:
         parse_checksum("<html>oops</html>", "X.zip", "src")
 
 
+REAL_SAMPLES = [
+    *(ArchiveFile(Market.SPOT, "klines", "BTCUSDT", dt.date(2020, 1, d), interval="1m") for d in (1, 2, 3)),
+    *(ArchiveFile(Market.SPOT, "klines", "BTCUSDT", dt.date(2026, 5, d), interval="1h") for d in (8, 9)),
+    ArchiveFile(Market.USDM, "fundingRate", "BTCUSDT", dt.date(2026, 4, 1), monthly=True),
+    ArchiveFile(Market.COINM, "aggTrades", "BTCUSD_PERP", dt.date(2026, 5, 8)),
+]
+
+
 def test_real_samples_download_and_verify(archive_with_samples: Path, tmp_path: Path) -> None:
-    keys = sorted(p.relative_to(archive_with_samples).as_posix()
-                  for p in archive_with_samples.rglob("*.zip"))
-    assert len(keys) == 7
+    assert sorted(f.key for f in REAL_SAMPLES) == sorted(
+        p.relative_to(archive_with_samples).as_posix() for p in archive_with_samples.rglob("*.zip"))
     with ArchiveServer(archive_with_samples) as server, _archive(server, tmp_path) as archive:
-        for key in keys:
-            parts = key.split("/")
-            name = parts[-1]
-            # the verification only needs the key and the file name; build an ArchiveFile-like target
-            checksum_text = (archive_with_samples / f"{key}.CHECKSUM").read_text()
-            expected = parse_checksum(checksum_text, name, key)
-            local = tmp_path / "copy" / name
-            local.parent.mkdir(exist_ok=True)
-            archive._download(key, local)
-            assert hashlib.sha256(local.read_bytes()).hexdigest() == expected
+        for archive_file in REAL_SAMPLES:
+            verified = archive.fetch_verified(archive_file)
+            assert verified.path.read_bytes() == (archive_with_samples / archive_file.key).read_bytes()
+            assert verified.provenance.sha256 == parse_checksum(
+                (archive_with_samples / archive_file.checksum_key).read_text(), archive_file.file_name, "sample")
 
 
 def test_fetch_verified_keeps_zip_checksum_and_provenance(archive_root: Path, archive_server: ArchiveServer,

@@ -30,13 +30,6 @@ DEFAULT_PRECISIONS: dict[Market, tuple[int, int]] = {
 _INT64_MAX = 2**63 - 1
 
 
-def agg_trades_columns(market: Market) -> tuple[str, ...]:
-    """Column names of an aggTrades CSV of ``market``, in file order."""
-    columns = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time")
-    columns += ("is_buyer_maker",)
-    return columns + ("is_best_match",) if market is Market.SPOT else columns
-
-
 @dataclass(frozen=True)
 class GeneratedDay:
     """Files written for one day; ``n_trades`` counts CSV rows (aggregate trades for aggTrades)."""
@@ -338,7 +331,7 @@ def write_agg_trades_day(
         archive_file,
         n_agg_trades,
         first_id,
-        agg_trades_columns(market) if header else None,
+        market.agg_trades_columns if header else None,
         lambda start_row, n: _agg_trades_chunk(walk, first_id, start_row, n),
         estimated_row_bytes=120,
     )
