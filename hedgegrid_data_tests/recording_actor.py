@@ -6,7 +6,7 @@ import json
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
-from nautilus_trader.model.data import Bar, BarType, TradeTick
+from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate, IndexPriceUpdate, MarkPriceUpdate, TradeTick
 from nautilus_trader.model.identifiers import InstrumentId
 
 
@@ -14,6 +14,9 @@ class RecordingActorConfig(ActorConfig, frozen=True):
     output_path: str
     trade_instruments: list[str] = []
     bar_types: list[str] = []
+    mark_price_instruments: list[str] = []
+    index_price_instruments: list[str] = []
+    funding_rate_instruments: list[str] = []
 
 
 class RecordingActor(Actor):
@@ -24,6 +27,9 @@ class RecordingActor(Actor):
         self._output_path = config.output_path
         self._trade_instruments = config.trade_instruments
         self._bar_types = config.bar_types
+        self._mark_price_instruments = config.mark_price_instruments
+        self._index_price_instruments = config.index_price_instruments
+        self._funding_rate_instruments = config.funding_rate_instruments
         self._lines: list[str] = []
 
     def on_start(self) -> None:
@@ -31,6 +37,12 @@ class RecordingActor(Actor):
             self.subscribe_trade_ticks(InstrumentId.from_str(instrument_id))
         for bar_type in self._bar_types:
             self.subscribe_bars(BarType.from_str(bar_type))
+        for instrument_id in self._mark_price_instruments:
+            self.subscribe_mark_prices(InstrumentId.from_str(instrument_id))
+        for instrument_id in self._index_price_instruments:
+            self.subscribe_index_prices(InstrumentId.from_str(instrument_id))
+        for instrument_id in self._funding_rate_instruments:
+            self.subscribe_funding_rates(InstrumentId.from_str(instrument_id))
 
     def on_trade_tick(self, tick: TradeTick) -> None:
         self._lines.append(json.dumps(
@@ -41,6 +53,19 @@ class RecordingActor(Actor):
         self._lines.append(json.dumps(
             ["Bar", str(bar.bar_type), str(bar.open), str(bar.high), str(bar.low), str(bar.close), str(bar.volume),
              bar.ts_event, bar.ts_init]))
+
+    def on_mark_price(self, update: MarkPriceUpdate) -> None:
+        self._lines.append(json.dumps(
+            ["MarkPriceUpdate", update.instrument_id.value, str(update.value), update.ts_event, update.ts_init]))
+
+    def on_index_price(self, update: IndexPriceUpdate) -> None:
+        self._lines.append(json.dumps(
+            ["IndexPriceUpdate", update.instrument_id.value, str(update.value), update.ts_event, update.ts_init]))
+
+    def on_funding_rate(self, update: FundingRateUpdate) -> None:
+        self._lines.append(json.dumps(
+            ["FundingRateUpdate", update.instrument_id.value, str(update.rate), update.next_funding_ns,
+             update.ts_event, update.ts_init]))
 
     def on_stop(self) -> None:
         with open(self._output_path, "w") as f:
