@@ -118,3 +118,11 @@ def day_bounds_ns(day: dt.date) -> tuple[int, int]:
     """First and last nanosecond of a UTC day."""
     start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) * 10**9
     return start, start + 86_400 * 10**9 - 1
+
+
+def utc_text(ns: int | None) -> str:
+    """Epoch nanoseconds as ISO-8601 UTC with all nine decimals; empty for None."""
+    if ns is None:
+        return ""
+    seconds, rest = divmod(ns, 10**9)
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest:09d}Z"

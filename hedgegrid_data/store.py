@@ -30,3 +30,7 @@ class DataStore:
 
     def normalized_file(self, market: Market, dataset: str, symbol: str, day: dt.date) -> Path:
         return self.root / "normalized" / "binance" / market.value / dataset / symbol / f"{day.isoformat()}.parquet"
+
+    def quality_file(self, market: Market, dataset: str, symbol: str, day: dt.date) -> Path:
+        """The day's quality verdicts (JSON), written before anything reaches the catalog."""
+        return self.root / "quality" / "binance" / market.value / dataset / symbol / f"{day.isoformat()}.json"

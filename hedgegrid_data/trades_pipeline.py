@@ -1,39 +1,70 @@
 """The trades pipeline, step by step, as the assets and the benchmark run it.
 
-1. ``normalize_trades_day``: verified zip → normalized parquet and a staged ``TradeTick`` day file, in
-   one streaming pass (nothing appears unless the whole day is valid).
-2. ``publish_trades_day``: write the instrument, promote the staged day into the catalog.
+1. ``normalize_trades_day``: verified zip → normalized parquet, a staged ``TradeTick`` day file and the
+   day's quality verdicts, in one streaming pass (nothing appears unless the whole day is valid). A day
+   failing a blocking check loses its staged file and its catalog day: bad data never stays visible.
+2. ``publish_trades_day``: write the instrument, promote the staged day into the catalog — refused for
+   a day whose verdicts block.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import TradeTick
 
-from hedgegrid_data.catalog.day_files import day_file_path, promote_day
+from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
 from hedgegrid_data.instruments import build_instrument
-from hedgegrid_data.markets import ArchiveFile
+from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.markets import ArchiveFile, day_bounds_ns
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
+from hedgegrid_data.quality.findings import Verdict, blocking, read_verdicts, write_verdicts
+from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
 from hedgegrid_data.symbols import symbol_spec
 
 
-def normalize_trades_day(store: DataStore, archive_file: ArchiveFile) -> TradesDaySummary:
+@dataclass(frozen=True)
+class NormalizedTradesDay:
+    summary: TradesDaySummary
+    verdicts: list[Verdict]
+
+
+def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
+                         thresholds: TradeCheckThresholds = TradeCheckThresholds()) -> NormalizedTradesDay:
     spec = symbol_spec(archive_file.market, archive_file.symbol)
     instrument = build_instrument(spec)
-    return write_normalized_trades(
+    checker = TradesDayChecker(day_bounds_ns(archive_file.day), thresholds)
+    summary = write_normalized_trades(
         store.raw / archive_file.key,
         archive_file,
         spec,
-        store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day),
-        sinks=[lambda: on_worker_thread(lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day))],
+        _normalized_path(store, archive_file),
+        sinks=[
+            lambda: on_worker_thread(lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day)),
+            lambda: on_worker_thread(lambda: nullcontext(checker.add)),
+        ],
     )
+    verdicts = checker.verdicts()
+    write_verdicts(_quality_path(store, archive_file), verdicts)
+    if blocking(verdicts):
+        remove_day(store.staging, TradeTick, instrument.id.value, archive_file.day)
+        remove_day(store.catalog, TradeTick, instrument.id.value, archive_file.day)
+    return NormalizedTradesDay(summary, verdicts)
+
+
+def _normalized_path(store: DataStore, archive_file: ArchiveFile) -> Path:
+    return store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day)
+
+
+def _quality_path(store: DataStore, archive_file: ArchiveFile) -> Path:
+    return store.quality_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day)
 
 
 @dataclass(frozen=True)
@@ -48,8 +79,14 @@ class PublishedDay:
 def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
     """Promote the staged day; ``rows_in`` counts the normalized table, ``rows_out`` the catalog file."""
     instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
-    normalized = store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol,
-                                       archive_file.day)
+    normalized = _normalized_path(store, archive_file)
+    quality = _quality_path(store, archive_file)
+    failed = blocking(read_verdicts(quality)) if quality.exists() else []
+    if failed:
+        raise HedgegridDataError(
+            f"{archive_file.file_name}: not published to the catalog, blocking checks failed: "
+            + "; ".join(f"{v.check}: {v.summary}" for v in failed)
+        )
     write_instrument(store.catalog, instrument)
     path = promote_day(store.staging, store.catalog, TradeTick, instrument.id.value, archive_file.day)
     return PublishedDay(

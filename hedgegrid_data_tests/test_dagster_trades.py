@@ -18,6 +18,8 @@ from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     inject_malformed_row,
+    read_csv_text,
+    replace_csv,
     rewrite_checksum_wrong,
     truncate_zip_with_matching_checksum,
 )
@@ -59,7 +61,9 @@ def test_materialize_trades_group(archive_root: Path, archive_server: ArchiveSer
         assert len(raw["sha256"].value) == 64
         checks = result.get_asset_check_evaluations()
         assert {(c.check_name, c.passed) for c in checks} == {
-            ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True)}
+            ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True),
+            ("trade_id_gaps", True), ("trade_silences", True), ("day_coverage", True), ("price_spikes", True),
+            ("volume_spikes", True)}
     ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks(instrument_ids=[instrument_id])
     assert len(ticks) == 10_000
 
@@ -114,6 +118,41 @@ def test_faults_fail_the_run_and_leave_nothing(archive_root: Path, archive_serve
     assert _files(data_store.catalog) == []
     assert _files(data_store.root / "normalized") == []
     assert _files(data_store.staging) == []
+
+
+def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 20_000)
+    rows = read_csv_text(day.zip_path).splitlines()
+    day_file = (data_store.catalog / "data/trade_tick/BTCUSDT-PERP.BINANCE/"
+                "2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet")
+    assets = build_binance_trades_assets(Market.USDM)
+    with instance_for_test() as instance:
+        def run():
+            return materialize(assets, partition_key="2024-01-02|BTCUSDT", instance=instance,
+                               resources=_resources(archive_server, data_store), raise_on_error=False)
+
+        assert run().success and day_file.exists()
+        # the archive re-publishes the day with 300 trades missing (ids 1005000..1005299)
+        replace_csv(day, "\n".join(rows[:5000] + rows[5300:]) + "\n")
+        result = run()
+        [gaps] = [c for c in result.get_asset_check_evaluations() if c.check_name == "trade_id_gaps"]
+        assert not gaps.passed and gaps.severity.value == "ERROR"
+        assert gaps.metadata["missing_ids"].value == 300
+        assert gaps.metadata["missing_ranges"].value == [[1_005_000, 1_005_299]]
+        assert not day_file.exists()
+        catalog_runs = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_SUCCESS
+                        and e.step_key == "binance_um_trades_catalog"]
+        assert catalog_runs == []
+        # publishing alone is refused too: the gate is on the write, not only on Dagster's blocking check
+        [catalog_asset] = [a for a in assets if a.key == AssetKey("binance_um_trades_catalog")]
+        alone = materialize([catalog_asset], partition_key="2024-01-02|BTCUSDT", instance=instance,
+                            resources=_resources(archive_server, data_store), raise_on_error=False)
+        assert not alone.success and not day_file.exists()
+        # fixed at the source: the day comes back
+        replace_csv(day, "\n".join(rows) + "\n")
+        assert run().success and day_file.exists()
+    assert len(ParquetDataCatalog(str(data_store.catalog)).trade_ticks()) == 20_000
 
 
 def test_dagster_cli_materializes_the_day(archive_root: Path, tmp_path: Path) -> None:

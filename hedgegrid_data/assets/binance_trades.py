@@ -14,13 +14,20 @@ from dagster import (
     asset,
 )
 
-from hedgegrid_data.assets.common import fail_closed, path_metadata, utc_text
-from hedgegrid_data.markets import ArchiveFile, Market
+from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
+from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
 
 DATA_TYPE = "trades"
+TRADE_CHECKS = (
+    ("trade_id_gaps", True, "Missing trade ids (Binance ids are consecutive): exact count and ranges."),
+    ("trade_silences", False, "Silences far longer than the day's own trade spacing."),
+    ("day_coverage", False, "First and last trades near the day's bounds."),
+    ("price_spikes", False, "Consecutive-trade jumps and robust outliers against the minute's median/MAD."),
+    ("volume_spikes", False, "Minutes whose volume dwarfs the preceding hour's mean."),
+)
 
 
 def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
@@ -61,14 +68,19 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
         deps=[raw],
         kinds={"parquet", "polars"},
         description=f"Binance {market.value} trades for one day: exact decimals, ns times, aggressor side; pandera-validated.",
-        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+        check_specs=[
+            AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True),
+            *(AssetCheckSpec(name, asset=normalized_name, blocking=blocks, description=text)
+              for name, blocks, text in TRADE_CHECKS),
+        ],
     )
     def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         store = data_store.store
         archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
         with fail_closed():
-            summary = normalize_trades_day(store, archive_file)
+            normalized_day = normalize_trades_day(store, archive_file)
+        summary = normalized_day.summary
         out = store.normalized_file(market, DATA_TYPE, symbol, day)
         metadata = {
             "rows": summary.rows, "source_rows": summary.source_rows,
@@ -81,8 +93,11 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
         }
         return MaterializeResult(
             metadata=metadata,
-            check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
-                                            metadata={"rows_validated": summary.source_rows})],
+            check_results=[
+                AssetCheckResult(check_name="schema_valid", passed=True,
+                                 metadata={"rows_validated": summary.source_rows}),
+                *(check_result(v) for v in normalized_day.verdicts),
+            ],
         )
 
     @asset(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster import Failure, MetadataValue
+from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MetadataValue
 
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
+from hedgegrid_data.quality.findings import Severity, Verdict
 
 
 @contextmanager
@@ -25,12 +25,17 @@ def fail_closed() -> Iterator[None]:
         raise Failure(description=str(exc), metadata=metadata, allow_retries=isinstance(exc, DownloadError)) from exc
 
 
-def utc_text(ns: int | None) -> str:
-    if ns is None:
-        return ""
-    seconds, rest = divmod(ns, 10**9)
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest:09d}Z"
-
-
 def path_metadata(path: object) -> MetadataValue:
     return MetadataValue.path(str(path))
+
+
+def check_result(verdict: Verdict) -> AssetCheckResult:
+    """A quality verdict as a Dagster asset-check result; lists and mappings become JSON metadata."""
+    metadata = {k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in verdict.metadata.items()}
+    return AssetCheckResult(
+        check_name=verdict.check,
+        passed=verdict.passed,
+        severity=AssetCheckSeverity.ERROR if verdict.severity is Severity.ERROR else AssetCheckSeverity.WARN,
+        description=verdict.summary,
+        metadata={"summary": verdict.summary, **metadata},
+    )

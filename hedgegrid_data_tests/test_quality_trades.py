@@ -1,0 +1,100 @@
+"""Trades quality checks on generated days with injected faults: each found with its exact count and place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hedgegrid_data.markets import Market, day_bounds_ns
+from hedgegrid_data.normalization.trades import write_normalized_trades
+from hedgegrid_data.quality.findings import Severity
+from hedgegrid_data.quality.trades import TradesDayChecker, check_trades
+from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data_tests.conftest import generate_trades
+
+DAY = dt.date(2024, 1, 2)
+BOUNDS = day_bounds_ns(DAY)
+
+
+@pytest.fixture(scope="module")
+def clean_day(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    root = tmp_path_factory.mktemp("quality")
+    day = generate_trades(root, Market.USDM, "BTCUSDT", DAY, 50_000)
+    out = root / "normalized.parquet"
+    write_normalized_trades(day.zip_path, day.archive_file, symbol_spec(Market.USDM, "BTCUSDT"), out)
+    return pl.read_parquet(out)
+
+
+def _by_check(trades: pl.DataFrame) -> dict:
+    return {v.check: v for v in check_trades(trades, BOUNDS)}
+
+
+def test_clean_day_passes_every_check(clean_day: pl.DataFrame) -> None:
+    verdicts = _by_check(clean_day)
+    assert {name: v.passed for name, v in verdicts.items()} == {
+        "trade_id_gaps": True, "trade_silences": True, "day_coverage": True, "price_spikes": True,
+        "volume_spikes": True}
+
+
+def test_streaming_equals_whole_day(clean_day: pl.DataFrame) -> None:
+    broken = clean_day.filter(~pl.col("trade_id").is_between(1_010_000, 1_010_009))
+    checker = TradesDayChecker(BOUNDS)
+    for chunk in broken.iter_slices(7_777):
+        checker.add(chunk)
+    assert [v.metadata for v in checker.verdicts()] == [v.metadata for v in check_trades(broken, BOUNDS)]
+
+
+def test_removed_id_ranges_are_counted_exactly(clean_day: pl.DataFrame) -> None:
+    broken = clean_day.filter(~pl.col("trade_id").is_between(1_010_000, 1_010_009)
+                              & ~pl.col("trade_id").is_between(1_030_500, 1_030_500))
+    verdict = _by_check(broken)["trade_id_gaps"]
+    assert not verdict.passed and verdict.blocks and verdict.severity is Severity.ERROR
+    assert verdict.metadata["missing_ids"] == 11
+    assert verdict.metadata["missing_ranges"] == [[1_010_000, 1_010_009], [1_030_500, 1_030_500]]
+
+
+def test_fifteen_minute_silence_is_reported_with_its_window(clean_day: pl.DataFrame) -> None:
+    start = BOUNDS[0] + 10 * 3600 * 10**9
+    ts = pl.col("ts_event").cast(pl.Int64)
+    broken = clean_day.filter(~ts.is_between(start, start + 15 * 60 * 10**9))
+    before = int(broken.filter(ts < start)["ts_event"].cast(pl.Int64).max())
+    after = int(broken.filter(ts > start)["ts_event"].cast(pl.Int64).min())
+    verdict = _by_check(broken)["trade_silences"]
+    assert not verdict.passed and verdict.severity is Severity.WARN and not verdict.blocks
+    assert verdict.metadata["silences"] == 1
+    [window] = verdict.metadata["windows"]
+    assert window["seconds"] == (after - before) / 1e9 >= 900
+
+
+def test_thirty_percent_spike_is_one_outlier_and_two_jumps(clean_day: pl.DataFrame) -> None:
+    spike_id = 1_025_000
+    original = clean_day.filter(pl.col("trade_id") == spike_id)["price"][0]
+    spiked_price = (original * Decimal("1.3")).quantize(Decimal("0.1"))
+    broken = clean_day.with_columns(
+        price=pl.when(pl.col("trade_id") == spike_id).then(pl.lit(spiked_price, pl.Decimal(38, 1)))
+        .otherwise(pl.col("price")))
+    verdict = _by_check(broken)["price_spikes"]
+    assert not verdict.passed and verdict.severity is Severity.WARN
+    assert verdict.metadata["outliers"] == 1 and verdict.metadata["jumps"] == 2
+    [outlier] = verdict.metadata["outlier_trades"]
+    assert outlier["trade_id"] == spike_id and outlier["price"] == str(spiked_price)
+    assert str(spiked_price) in outlier["neighbours"] and len(outlier["neighbours"]) == 5
+    assert [j["trade_id"] for j in verdict.metadata["jump_trades"]] == [spike_id, spike_id + 1]
+
+
+def test_volume_spike_and_uncovered_day(clean_day: pl.DataFrame) -> None:
+    whale = 1_040_000
+    broken = clean_day.with_columns(
+        qty=pl.when(pl.col("trade_id") == whale).then(pl.lit(Decimal("5000.000"), pl.Decimal(38, 3)))
+        .otherwise(pl.col("qty")))
+    volume = _by_check(broken)["volume_spikes"]
+    whale_minute = clean_day.filter(pl.col("trade_id") == whale)["ts_event"][0].replace(second=0, microsecond=0)
+    assert volume.metadata["spikes"] == 1
+    assert volume.metadata["examples"][0]["minute"] == whale_minute.strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+    late_start = clean_day.filter(pl.col("ts_event").cast(pl.Int64) > BOUNDS[0] + 3600 * 10**9)
+    coverage = _by_check(late_start)["day_coverage"]
+    assert not coverage.passed and coverage.metadata["seconds_uncovered_at_start"] > 3600
