@@ -13,6 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import TradeTick
 
@@ -23,6 +24,7 @@ from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.markets import ArchiveFile, day_bounds_ns
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
+from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
 from hedgegrid_data.quality.findings import Verdict, blocking, read_verdicts, write_verdicts
 from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
 from hedgegrid_data.store import DataStore
@@ -74,10 +76,31 @@ class PublishedDay:
     rows_in: int
     rows_out: int
     bytes: int
+    integrity: Verdict
+
+
+def trade_tick_tuple(tick: TradeTick) -> tuple:
+    return tick.trade_id.value, str(tick.price), str(tick.size), int(tick.aggressor_side), tick.ts_event, tick.ts_init
+
+
+def _normalized_edge_rows(path: Path) -> tuple[int, tuple, tuple]:
+    """Row count and the first/last normalized rows in ``trade_tick_tuple`` form."""
+    parquet = pq.ParquetFile(path)
+    columns = ["trade_id", "price", "qty", "aggressor_side", "ts_event"]
+
+    def row(group: pa.Table, index: int) -> tuple:
+        one = group.slice(index, 1)
+        values = one.set_column(4, "ts_event", one.column("ts_event").cast(pa.int64())).to_pylist()[0]
+        ts = values["ts_event"]
+        return str(values["trade_id"]), f"{values['price']:f}", f"{values['qty']:f}", values["aggressor_side"], ts, ts
+
+    first_group = parquet.read_row_group(0, columns=columns)
+    last_group = parquet.read_row_group(parquet.num_row_groups - 1, columns=columns)
+    return parquet.metadata.num_rows, row(first_group, 0), row(last_group, last_group.num_rows - 1)
 
 
 def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
-    """Promote the staged day; ``rows_in`` counts the normalized table, ``rows_out`` the catalog file."""
+    """Check the staged day reads back through Nautilus as normalized, then promote it into the catalog."""
     instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
     normalized = _normalized_path(store, archive_file)
     quality = _quality_path(store, archive_file)
@@ -87,14 +110,25 @@ def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> Published
             f"{archive_file.file_name}: not published to the catalog, blocking checks failed: "
             + "; ".join(f"{v.check}: {v.summary}" for v in failed)
         )
+    staged = staged_trades_path(store, archive_file)
+    if not staged.exists():
+        raise HedgegridDataError(f"{staged}: no staged TradeTick day to promote; materialize the normalized day first")
+    rows_in, first, last = _normalized_edge_rows(normalized)
+    integrity = check_day_file(staged, TradeTick, rows_in, first, last, trade_tick_tuple)
+    if integrity.blocks:
+        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
     write_instrument(store.catalog, instrument)
     path = promote_day(store.staging, store.catalog, TradeTick, instrument.id.value, archive_file.day)
+    overlapping = overlapping_files(store.catalog, TradeTick, instrument.id.value)
+    if overlapping:
+        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
     return PublishedDay(
         path=path,
         instrument_id=instrument.id.value,
-        rows_in=pq.ParquetFile(normalized).metadata.num_rows,
+        rows_in=rows_in,
         rows_out=pq.ParquetFile(path).metadata.num_rows,
         bytes=path.stat().st_size,
+        integrity=integrity,
     )
 
 

@@ -63,7 +63,7 @@ def test_materialize_trades_group(archive_root: Path, archive_server: ArchiveSer
         assert {(c.check_name, c.passed) for c in checks} == {
             ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True),
             ("trade_id_gaps", True), ("trade_silences", True), ("day_coverage", True), ("price_spikes", True),
-            ("volume_spikes", True)}
+            ("volume_spikes", True), ("catalog_integrity", True)}
     ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks(instrument_ids=[instrument_id])
     assert len(ticks) == 10_000
 

@@ -107,7 +107,11 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
         deps=[normalized],
         kinds={"nautilus", "parquet"},
         description=f"Nautilus TradeTick day file (and instrument) for Binance {market.value} trades.",
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+        check_specs=[
+            AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
+            AssetCheckSpec("catalog_integrity", asset=catalog_name, blocking=True,
+                           description="The day reads back through Nautilus as published; no overlapping files."),
+        ],
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
@@ -122,7 +126,7 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
                 check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            )],
+            ), check_result(published.integrity)],
         )
 
     return [raw, normalized, catalog]
