@@ -26,6 +26,7 @@ from hedgegrid_data.markets import ArchiveFile, day_bounds_ns
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
 from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
 from hedgegrid_data.quality.findings import Verdict, blocking, read_verdicts, write_verdicts
+from hedgegrid_data.quality.report import day_report, write_day_report
 from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
@@ -36,6 +37,7 @@ from hedgegrid_data.symbols import symbol_spec
 class NormalizedTradesDay:
     summary: TradesDaySummary
     verdicts: list[Verdict]
+    report: dict
 
 
 def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
@@ -54,11 +56,14 @@ def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
         ],
     )
     verdicts = checker.verdicts()
-    write_verdicts(_quality_path(store, archive_file), verdicts)
+    quality = _quality_path(store, archive_file)
+    write_verdicts(quality, verdicts)
+    report = day_report(f"{archive_file.day.isoformat()}|{archive_file.symbol}", verdicts)
+    write_day_report(quality.parent, archive_file.day, report)
     if blocking(verdicts):
         remove_day(store.staging, TradeTick, instrument.id.value, archive_file.day)
         remove_day(store.catalog, TradeTick, instrument.id.value, archive_file.day)
-    return NormalizedTradesDay(summary, verdicts)
+    return NormalizedTradesDay(summary, verdicts, report)
 
 
 def _normalized_path(store: DataStore, archive_file: ArchiveFile) -> Path:

@@ -149,9 +149,18 @@ def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
         alone = materialize([catalog_asset], partition_key="2024-01-02|BTCUSDT", instance=instance,
                             resources=_resources(archive_server, data_store), raise_on_error=False)
         assert not alone.success and not day_file.exists()
+        [report_asset] = [a for a in assets if a.key == AssetKey("binance_um_trades_quality_report")]
+        report = materialize([report_asset], instance=instance, resources=_resources(archive_server, data_store))
+        summary = report.asset_materializations_for_node("binance_um_trades_quality_report")[0].metadata
+        assert summary["BTCUSDT_blocked_days"].value == 1
+        assert "| 2024-01-02|BTCUSDT | 0.00 |" in summary["summary"].value
+        day_markdown = (data_store.root / "quality/binance/um/trades/BTCUSDT/2024-01-02.report.md").read_text()
+        assert "| trade_id_gaps | ERROR | FAIL | 300 missing trade ids in 1 gaps |" in day_markdown
         # fixed at the source: the day comes back
         replace_csv(day, "\n".join(rows) + "\n")
         assert run().success and day_file.exists()
+        score = instance.get_latest_materialization_event(AssetKey("binance_um_trades_normalized"))
+        assert score.asset_materialization.metadata["quality_score"].value == 1.0
     assert len(ParquetDataCatalog(str(data_store.catalog)).trade_ticks()) == 20_000
 
 

@@ -11,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
@@ -18,6 +19,7 @@ from hedgegrid_data.assets.common import check_result, fail_closed, path_metadat
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
 
 DATA_TYPE = "trades"
@@ -90,6 +92,9 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
             "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
             "bytes": out.stat().st_size, "path": path_metadata(out),
             "staged_catalog_file": path_metadata(staged_trades_path(store, archive_file)),
+            "quality_score": normalized_day.report["quality_score"],
+            "completeness": normalized_day.report["completeness"],
+            "validity": normalized_day.report["validity"],
         }
         return MaterializeResult(
             metadata=metadata,
@@ -129,4 +134,20 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
             ), check_result(published.integrity)],
         )
 
-    return [raw, normalized, catalog]
+    @asset(
+        name=f"{prefix}_quality_report",
+        group_name=prefix,
+        deps=[normalized],
+        kinds={"json", "markdown"},
+        description=f"Rolling quality summary of Binance {market.value} trades days per symbol (last 30 days).",
+    )
+    def quality_report(data_store: DataStoreResource) -> MaterializeResult:
+        summaries = write_quality_summaries(data_store.store, market, DATA_TYPE)
+        metadata: dict[str, object] = {
+            "summary": MetadataValue.md("\n".join(s.markdown for s in summaries.values()) or "no days checked yet")}
+        for symbol, summary in summaries.items():
+            metadata[f"{symbol}_mean_quality_score"] = summary.summary["mean_quality_score"]
+            metadata[f"{symbol}_blocked_days"] = len(summary.summary["blocked_days"])
+        return MaterializeResult(metadata=metadata)
+
+    return [raw, normalized, catalog, quality_report]

@@ -1,0 +1,37 @@
+"""Rolling quality summaries from the day reports kept in the data store, one per market, dataset and symbol."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hedgegrid_data.atomic import atomic_write_bytes
+from hedgegrid_data.markets import Market
+from hedgegrid_data.quality.report import rolling_summary, summary_markdown
+from hedgegrid_data.store import DataStore
+
+
+@dataclass(frozen=True)
+class SymbolSummary:
+    summary: dict
+    markdown: str
+    json_path: Path
+    markdown_path: Path
+
+
+def write_quality_summaries(store: DataStore, market: Market, dataset: str, days: int = 30) -> dict[str, SymbolSummary]:
+    """Summaries of the last ``days`` reports of each symbol, written as ``summary.json`` and ``summary.md``."""
+    root = store.root / "quality" / "binance" / market.value / dataset
+    summaries = {}
+    for directory in sorted(p for p in root.glob("*") if p.is_dir()) if root.exists() else []:
+        reports = [json.loads(p.read_text()) for p in sorted(directory.glob("*.report.json"))]
+        if not reports:
+            continue
+        summary = rolling_summary(reports, days)
+        markdown = summary_markdown(f"{market.value} {dataset} {directory.name}", summary, reports)
+        json_path, md_path = directory / "summary.json", directory / "summary.md"
+        atomic_write_bytes(json_path, json.dumps(summary, indent=2).encode())
+        atomic_write_bytes(md_path, markdown.encode())
+        summaries[directory.name] = SymbolSummary(summary, markdown, json_path, md_path)
+    return summaries
