@@ -2,12 +2,16 @@
 
 from dagster import Definitions, in_process_executor
 
+from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data.markets import Market
+from hedgegrid_data.markets import FUTURES_MARKETS, Market
 from hedgegrid_data.resources import default_resources
 
 defs = Definitions(
-    assets=[a for market in Market for a in build_binance_trades_assets(market)],
+    assets=[
+        *(a for market in Market for a in build_binance_trades_assets(market)),
+        *(a for market in FUTURES_MARKETS for a in build_binance_funding_assets(market)),
+    ],
     resources=default_resources(),
     executor=in_process_executor,
 )

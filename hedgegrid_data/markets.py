@@ -72,6 +72,9 @@ class Market(enum.Enum):
 KLINE_LIKE_TYPES = ("klines", "markPriceKlines", "indexPriceKlines", "premiumIndexKlines")
 
 
+FUTURES_MARKETS = (Market.USDM, Market.COINM)
+
+
 @dataclass(frozen=True)
 class ArchiveFile:
     """One archive file: market, data type, symbol, period (a day, or a month when ``monthly``), kline interval.

@@ -96,7 +96,7 @@ class _Walk:
         self.units_per_day = 86_400 * 10**9 // unit.nanos
         self.units_per_minute = self.units_per_day // 1_440
         self.size_scale = 5.0 * 10.0 ** max(style.size_precision - 3, 0)
-        self.size_cap = 10 ** (style.size_precision + 1)
+        self.size_cap = 2_000 * self.size_scale  # about 10 BTC: a heavy tail without absurd whales
 
     def prices(self, n: int) -> np.ndarray:
         steps = np.rint(self.rng.standard_normal(n) * 0.8).astype(np.int64)

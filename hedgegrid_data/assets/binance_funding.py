@@ -1,0 +1,142 @@
+"""Binance funding rates, one asset group per futures market: month zip → one day's funding table → FundingRateUpdates.
+
+Groups ``binance_um_funding_rate`` and ``binance_cm_funding_rate``; asset keys
+``binance_<market>_funding_rate_{raw,normalized,catalog}``, partitioned by day × symbol like every
+dataset. The archive publishes funding monthly only: the raw asset of day D fetches and verifies the
+month file containing D (downloaded once, then reused by the month's other days while its sha256 still
+matches the CHECKSUM) and fails with "not published" until the month is out; the normalized and catalog
+assets of day D hold the events whose calc_time falls on D. A day without events passes with 0 rows and
+a failed WARN check ``day_has_funding_events``; its catalog day stays absent.
+"""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
+
+from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.funding_pipeline import (
+    funding_archive_file,
+    normalize_funding_day,
+    publish_funding_day,
+    staged_funding_path,
+)
+from hedgegrid_data.markets import Market, utc_text
+from hedgegrid_data.normalization.funding import DATA_TYPE
+from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+
+
+def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
+    if market is Market.SPOT:
+        raise ValueError("spot has no funding rates")
+    prefix = f"binance_{market.value}_funding_rate"
+    partitions = daily_symbol_partitions(market)
+    raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
+
+    @asset(
+        name=raw_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        pool="binance_http",
+        kinds={"binance", "zip"},
+        description=(f"Binance {market.value} monthly fundingRate zip containing the day, sha256-verified against "
+                     "its CHECKSUM; downloaded once per month and reused by the month's days."),
+        check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],
+    )
+    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
+            data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        archive_file = funding_archive_file(market, symbol, day)
+        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
+            verified = archive.fetch_verified(archive_file)
+        p = verified.provenance
+        return MaterializeResult(
+            metadata={
+                "month": archive_file.period, "url": p.url, "sha256": p.sha256, "bytes": p.size,
+                "etag": p.etag or "", "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
+                "reused_local_copy": verified.reused, "path": path_metadata(verified.path),
+            },
+            check_results=[AssetCheckResult(check_name="checksum_verified", passed=True,
+                                            metadata={"sha256": p.sha256, "bytes": p.size})],
+        )
+
+    @asset(
+        name=normalized_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[raw],
+        kinds={"parquet", "polars"},
+        description=(f"Binance {market.value} funding events of one day: exact rate, funding interval, funding "
+                     "boundary (calc_time floored to the hour) and next funding time; pandera-validated."),
+        check_specs=[
+            AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True),
+            AssetCheckSpec("day_has_funding_events", asset=normalized_name, blocking=False,
+                           description="WARN when the month file has no event on this day."),
+        ],
+    )
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        store = data_store.store
+        archive_file = funding_archive_file(market, symbol, day)
+        with fail_closed():
+            summary = normalize_funding_day(store, archive_file)
+        out = store.normalized_file(market, DATA_TYPE, symbol, day)
+        coverage = {
+            "month": archive_file.period, "month_rows": summary.month_rows,
+            "month_first_event_time": utc_text(summary.month_first_ts_ns),
+            "month_last_event_time": utc_text(summary.month_last_ts_ns),
+        }
+        if summary.rows == 0:
+            context.log.warning(f"{archive_file.file_name} has no funding event on {day}: no catalog day is written")
+        return MaterializeResult(
+            metadata={
+                "rows": summary.rows, "intervals_hours": str(summary.intervals_hours),
+                "first_event_time": utc_text(summary.first_ts_ns), "last_event_time": utc_text(summary.last_ts_ns),
+                **coverage,
+                "month_intervals_hours": str(summary.month_intervals_hours),
+                "month_schedule_breaks": summary.month_schedule_breaks,
+                "source_rows": summary.source_rows, "duplicates_dropped": summary.duplicates_dropped,
+                "resorted": summary.resorted, "time_unit": summary.time_unit.value, "header": summary.header,
+                "bytes": out.stat().st_size, "path": path_metadata(out),
+                "staged_catalog_file": path_metadata(staged_funding_path(store, archive_file)) if summary.rows else "",
+            },
+            check_results=[
+                AssetCheckResult(check_name="schema_valid", passed=True, metadata={"rows_validated": summary.rows}),
+                AssetCheckResult(check_name="day_has_funding_events", passed=summary.rows > 0,
+                                 severity=AssetCheckSeverity.WARN, metadata={"rows": summary.rows, **coverage}),
+            ],
+        )
+
+    @asset(
+        name=catalog_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[normalized],
+        kinds={"nautilus", "parquet"},
+        description=(f"Nautilus FundingRateUpdate day file (and instrument) for Binance {market.value}; readers "
+                     "must call hedgegrid_data.catalog.funding_rates.register_funding_rate_codec()."),
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+    )
+    def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed():
+            published = publish_funding_day(data_store.store, funding_archive_file(market, symbol, day))
+        return MaterializeResult(
+            metadata={
+                "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
+                "path": path_metadata(published.path) if published.path else "no funding events: no day file",
+            },
+            check_results=[AssetCheckResult(
+                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
+            )],
+        )
+
+    return [raw, normalized, catalog]
