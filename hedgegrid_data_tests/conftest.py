@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hedgegrid_data.markets import Market
+from hedgegrid_data.settings import DEFAULT_SYMBOLS_FILE
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import GeneratedDay, write_trades_day
@@ -62,3 +63,16 @@ def generate_trades(root: Path, market: Market, symbol: str, day: str | dt.date,
         kwargs.setdefault("contract_size", int(spec.contract_size or 1))
     return write_trades_day(root, market, symbol, day, n_trades, price_precision=spec.price_precision,
                             size_precision=spec.size_precision, **kwargs)
+
+
+def symbols_with_step(directory: Path, market: Market, symbol: str, step_size: str) -> Path:
+    """A copy of the checked-in symbols file with one symbol's step size changed (an older era's)."""
+    text = DEFAULT_SYMBOLS_FILE.read_text()
+    section = f"[{market.value}.{symbol}]"
+    head, tail = text.split(section, 1)
+    body, rest = (tail.split("\n[", 1) + [""])[:2]
+    body = "\n".join(f'step_size = "{step_size}"' if line.startswith("step_size") else line
+                     for line in body.split("\n"))
+    path = directory / "symbols.toml"
+    path.write_text(head + section + body + ("\n[" + rest if rest else ""))
+    return path

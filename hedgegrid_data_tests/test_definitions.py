@@ -28,6 +28,13 @@ def test_groups_and_checks_per_market() -> None:
         group = f"binance_{market}_funding_rate"
         members = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
         assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog"}
+    for market in ("spot", "um", "cm"):
+        group = f"binance_{market}_klines"
+        members = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
+        assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog"}
+    for market in ("um", "cm"):
+        for dataset in ("mark_price_klines", "index_price_klines", "premium_index_klines"):
+            assert f"binance_{market}_{dataset}_normalized" in {k.to_user_string() for k in graph.get_all_asset_keys()}
     check_names = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert ("binance_spot_trades_raw", "checksum_verified") in check_names
     assert ("binance_um_trades_normalized", "schema_valid") in check_names

@@ -1,0 +1,246 @@
+"""Binance kline-like datasets: raw archive zips → normalized tables → Nautilus Bars and MarkPriceUpdates.
+
+``build_binance_klines_assets(market)``: group ``binance_<market>_klines``, keys
+``binance_<market>_klines_{raw,normalized,catalog}``; the catalog asset publishes a ``Bar`` day per
+configured archive interval and per higher timeframe built from 1m. The intervals are the factory's
+arguments, chosen where the definitions are wired.
+
+``build_binance_mark_price_assets(market)`` (USD-M, COIN-M): groups
+``binance_<market>_mark_price_klines`` (raw, normalized, catalog of ``MarkPriceUpdate``),
+``binance_<market>_index_price_klines`` and ``binance_<market>_premium_index_klines`` (raw,
+normalized: NautilusTrader 1.220's catalog cannot read index prices back, and has no premium type).
+"""
+
+from collections.abc import Callable, Sequence
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
+
+from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.klines_pipeline import (
+    DEFAULT_KLINE_INTERVALS,
+    BarPlan,
+    KlineFileSummary,
+    kline_archive_file,
+    normalize_klines_day,
+    normalize_price_index_day,
+    publish_klines_day,
+    publish_mark_prices_day,
+)
+from hedgegrid_data.markets import ArchiveFile, Market, utc_text
+from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+
+PRICE_INDEX_GROUPS = {
+    "markPriceKlines": "mark_price_klines",
+    "indexPriceKlines": "index_price_klines",
+    "premiumIndexKlines": "premium_index_klines",
+}
+
+
+def _raw_asset(market: Market, prefix: str, files: Callable[[str], list[ArchiveFile]], what: str) -> AssetsDefinition:
+    name = f"{prefix}_raw"
+
+    @asset(
+        name=name,
+        group_name=prefix,
+        partitions_def=daily_symbol_partitions(market),
+        pool="binance_http",
+        kinds={"binance", "zip"},
+        description=f"Binance {market.value} daily {what} zip(s), sha256-verified against their CHECKSUM.",
+        check_specs=[AssetCheckSpec("checksum_verified", asset=name, blocking=True)],
+    )
+    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
+            data_store: DataStoreResource) -> MaterializeResult:
+        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
+            verified = [archive.fetch_verified(f) for f in files(context.partition_key)]
+        metadata: dict[str, object] = {}
+        for v in verified:
+            p, tag = v.provenance, v.archive_file.interval
+            metadata.update({f"{tag}_url": p.url, f"{tag}_sha256": p.sha256, f"{tag}_bytes": p.size,
+                             f"{tag}_etag": p.etag or "", f"{tag}_last_modified": p.last_modified or "",
+                             f"{tag}_reused_local_copy": v.reused, f"{tag}_path": path_metadata(v.path)})
+        return MaterializeResult(
+            metadata=metadata,
+            check_results=[AssetCheckResult(
+            check_name="checksum_verified", passed=True,
+            metadata={v.archive_file.file_name: v.provenance.sha256 for v in verified},
+        )],
+        )
+
+    return raw
+
+
+def _file_metadata(summary: KlineFileSummary) -> dict[str, object]:
+    tag = summary.archive_file.interval
+    return {
+        f"{tag}_rows": summary.rows, f"{tag}_missing_bars": summary.missing_bars,
+        f"{tag}_first_open_time": utc_text(summary.first_open_ns),
+        f"{tag}_last_close_time": utc_text(summary.last_close_ns),
+        f"{tag}_time_unit": summary.time_unit.value, f"{tag}_header": summary.header,
+        f"{tag}_path": path_metadata(summary.path),
+    }
+
+
+def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAULT_KLINE_INTERVALS,
+                                timeframes: Sequence[str] = HIGHER_TIMEFRAMES) -> list[AssetsDefinition]:
+    """Klines of ``market``: ``intervals`` are downloaded from the archive, ``timeframes`` built from its 1m.
+
+    A timeframe that is also a downloaded interval must equal the archive's file bar by bar.
+    """
+    plan = BarPlan.of(intervals, timeframes)
+    prefix = f"binance_{market.value}_klines"
+    partitions = daily_symbol_partitions(market)
+    normalized_name, catalog_name = f"{prefix}_normalized", f"{prefix}_catalog"
+
+    def files(partition_key: str) -> list[ArchiveFile]:
+        day, symbol = day_and_symbol(partition_key)
+        return [kline_archive_file(market, "klines", symbol, day, i) for i in plan.intervals]
+
+    raw = _raw_asset(market, prefix, files, f"klines ({', '.join(plan.intervals)})")
+
+    @asset(
+        name=normalized_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[raw],
+        kinds={"parquet", "polars"},
+        description=f"Binance {market.value} klines ({', '.join(plan.intervals)}) for one day: all 12 columns, exact "
+                    f"decimals, ns times, every bar checked; bars staged for {', '.join(plan.published)}.",
+        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+    )
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed():
+            result = normalize_klines_day(data_store.store, market, symbol, day, plan)
+        metadata: dict[str, object] = {"instrument_size_precision": result.instrument_size_precision}
+        for summary in result.files:
+            metadata.update(_file_metadata(summary))
+        for bars in result.bars:
+            metadata.update({f"{bars.interval}_bars": bars.rows, f"{bars.interval}_bars_source": bars.source,
+                             f"{bars.interval}_volume_precision": bars.size_precision})
+        return MaterializeResult(
+            metadata=metadata,
+            check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
+                                            metadata={f"{s.archive_file.interval}_rows_validated": s.rows
+                                                      for s in result.files})],
+        )
+
+    @asset(
+        name=catalog_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[normalized],
+        kinds={"nautilus", "parquet"},
+        description=f"Nautilus Bar day files ({', '.join(plan.published)}, EXTERNAL, stamped at the kline close) "
+                    f"and the instrument for Binance {market.value} klines.",
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
+                     AssetCheckSpec("bars_agree_with_archive", asset=catalog_name, blocking=True)],
+    )
+    def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed():
+            published = publish_klines_day(data_store.store, market, symbol, day, plan)
+        metadata: dict[str, object] = {"instrument_id": published.instrument_id}
+        for interval, p in published.days.items():
+            metadata.update({f"{interval}_rows": p.rows_out, f"{interval}_bytes": p.bytes,
+                             f"{interval}_path": path_metadata(p.path)})
+        balanced = all(p.rows_in == p.rows_out for p in published.days.values())
+        return MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                AssetCheckResult(
+                    check_name="rows_in_equals_rows_out", passed=balanced, severity=AssetCheckSeverity.ERROR,
+                    metadata={f"{i}_rows_{side}": getattr(p, f"rows_{side}")
+                              for i, p in published.days.items() for side in ("in", "out")},
+                ),
+                AssetCheckResult(
+                    check_name="bars_agree_with_archive", passed=True,
+                    metadata={"intervals_compared": ", ".join(published.compared) or "none downloaded",
+                              **{f"{i}_bars_compared": n for i, n in published.compared.items()}},
+                ),
+            ],
+        )
+
+    return [raw, normalized, catalog]
+
+
+def build_binance_mark_price_assets(market: Market, interval: str = BASE_INTERVAL) -> list[AssetsDefinition]:
+    """Mark, index and premium-index klines of a futures market, one group each."""
+    if market is Market.SPOT:
+        raise ValueError("mark, index and premium-index klines exist for USD-M and COIN-M only")
+    assets: list[AssetsDefinition] = []
+    for data_type, dataset in PRICE_INDEX_GROUPS.items():
+        assets.extend(_price_index_assets(market, data_type, f"binance_{market.value}_{dataset}", interval))
+    return assets
+
+
+def _price_index_assets(market: Market, data_type: str, prefix: str, interval: str) -> list[AssetsDefinition]:
+    partitions = daily_symbol_partitions(market)
+    normalized_name, catalog_name = f"{prefix}_normalized", f"{prefix}_catalog"
+    marks = data_type == "markPriceKlines"
+
+    def files(partition_key: str) -> list[ArchiveFile]:
+        day, symbol = day_and_symbol(partition_key)
+        return [kline_archive_file(market, data_type, symbol, day, interval)]
+
+    raw = _raw_asset(market, prefix, files, f"{data_type} {interval}")
+
+    @asset(
+        name=normalized_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[raw],
+        kinds={"parquet", "polars"},
+        description=f"Binance {market.value} {data_type} {interval} for one day: open_time, OHLC (exact), close_time, "
+                    "source_points; every bar checked." + (" MarkPriceUpdates staged." if marks else ""),
+        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+    )
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed():
+            result = normalize_price_index_day(data_store.store, market, data_type, symbol, day, interval)
+        metadata = _file_metadata(result.file)
+        if result.value_precision is not None:
+            metadata["mark_price_precision"] = result.value_precision
+        return MaterializeResult(
+            metadata=metadata,
+            check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
+                                            metadata={"rows_validated": result.file.rows})],
+        )
+
+    if not marks:
+        return [raw, normalized]
+
+    @asset(
+        name=catalog_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[normalized],
+        kinds={"nautilus", "parquet"},
+        description=f"Nautilus MarkPriceUpdate day file (kline close at close time) for Binance {market.value}.",
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+    )
+    def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed():
+            published = publish_mark_prices_day(data_store.store, market, symbol, day, interval)
+        return MaterializeResult(
+            metadata={"rows": published.rows_out, "instrument_id": published.instrument_id,
+                      "bytes": published.bytes, "path": path_metadata(published.path)},
+            check_results=[AssetCheckResult(
+                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
+            )],
+        )
+
+    return [raw, normalized, catalog]

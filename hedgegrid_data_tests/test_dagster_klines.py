@@ -1,0 +1,269 @@
+"""The kline-like asset groups in a real Dagster instance, against the loopback archive server: real samples read
+back through Nautilus, archive intervals cross-checked, missing days, wrong units, and a BacktestNode run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from dagster import AssetsDefinition, DagsterEventType, DagsterInstance, instance_for_test, materialize
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.config import (
+    BacktestDataConfig,
+    BacktestEngineConfig,
+    BacktestRunConfig,
+    BacktestVenueConfig,
+    ImportableActorConfig,
+    LoggingConfig,
+)
+from nautilus_trader.model.data import Bar, MarkPriceUpdate
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from hedgegrid_data.assets.binance_klines import build_binance_klines_assets, build_binance_mark_price_assets
+from hedgegrid_data.klines_pipeline import (
+    BarPlan,
+    kline_archive_file,
+    normalize_klines_day,
+    normalize_price_index_day,
+    publish_klines_day,
+    publish_mark_prices_day,
+)
+from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.normalization.klines import HIGHER_TIMEFRAMES
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.sources.binance_archive import BinanceArchive
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import inject_malformed_row, read_csv_rows
+from hedgegrid_data.testing.archive_server import ArchiveServer
+from hedgegrid_data.testing.kline_generator import write_kline_month
+from hedgegrid_data_tests.conftest import symbols_with_step
+from hedgegrid_data_tests.test_klines import csv_bars, generate_klines
+
+DAY = dt.date(2024, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def instance() -> Iterator[DagsterInstance]:
+    """One test instance for the module (creating one costs seconds); assertions read each run's own events."""
+    with instance_for_test() as shared:
+        yield shared
+
+
+def _resources(server: ArchiveServer, store: DataStore) -> dict:
+    return {
+        "data_store": DataStoreResource(data_dir=str(store.root)),
+        "binance_archive": BinanceArchiveResource(base_url=server.url, download_attempts=2),
+    }
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def _group(assets: list[AssetsDefinition], group: str) -> list[AssetsDefinition]:
+    return [a for a in assets if set(a.group_names_by_key.values()) == {group}]
+
+
+def _failure(result) -> str:
+    [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    return failure.event_specific_data.error.message + str(failure.event_specific_data.user_failure_data)
+
+
+def _decimals(text: str) -> int:
+    return max(0, -Decimal(text).normalize().as_tuple().exponent)
+
+
+def _assert_bars_equal_csv(bars: list[Bar], rows: list[list[str]], unit_ns: int, size_precision: int) -> None:
+    assert len(bars) == len(rows)
+    for bar, row in zip(bars, rows):
+        assert [Decimal(str(v)) for v in (bar.open, bar.high, bar.low, bar.close, bar.volume)] == [
+            Decimal(row[i]) for i in (1, 2, 3, 4, 5)]
+        assert (bar.open.precision, bar.volume.precision) == (2, size_precision)
+        assert bar.ts_event == bar.ts_init == int(row[6]) * unit_ns
+
+
+REAL_SAMPLES = [  # (day, archive interval, time unit in ns, materialized by Dagster or by the pipeline functions)
+    (dt.date(2020, 1, 1), "1m", 10**6, True), (dt.date(2020, 1, 2), "1m", 10**6, False),
+    (dt.date(2020, 1, 3), "1m", 10**6, False), (dt.date(2026, 5, 8), "1h", 10**3, True),
+    (dt.date(2026, 5, 9), "1h", 10**3, False),
+]
+
+
+def test_every_real_kline_sample_reads_back_through_nautilus_equal_to_the_csv_text(
+        archive_with_samples: Path, archive_server: ArchiveServer, data_store: DataStore,
+        instance: DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # spot BTCUSDT volumes had 6 decimals in 2020 (step 0.000001) and have 5 now: ingest with that era's step
+    monkeypatch.setenv("HEDGEGRID_SYMBOLS_FILE", str(symbols_with_step(tmp_path, Market.SPOT, "BTCUSDT", "0.000001")))
+    plans = {"1m": BarPlan.of(["1m"], HIGHER_TIMEFRAMES), "1h": BarPlan.of(["1h"], [])}
+    with BinanceArchive(archive_server.url, data_store.raw) as archive:
+        for day, interval, _, through_dagster in REAL_SAMPLES:
+            plan = plans[interval]
+            if through_dagster:
+                assets = build_binance_klines_assets(Market.SPOT, plan.intervals, plan.timeframes)
+                result = materialize(assets, partition_key=f"{day}|BTCUSDT",
+                                     resources=_resources(archive_server, data_store), instance=instance)
+                assert result.success
+                assert all(c.passed for c in result.get_asset_check_evaluations())
+            else:
+                archive.fetch_verified(kline_archive_file(Market.SPOT, "klines", "BTCUSDT", day, interval))
+                normalize_klines_day(data_store, Market.SPOT, "BTCUSDT", day, plan)
+                publish_klines_day(data_store, Market.SPOT, "BTCUSDT", day, plan)
+    catalog = ParquetDataCatalog(str(data_store.catalog))
+    for day, interval, unit_ns, _ in REAL_SAMPLES:
+        rows = csv_bars(archive_with_samples / kline_archive_file(Market.SPOT, "klines", "BTCUSDT", day, interval).key)
+        start, end = day_bounds_ns(day)
+        step = "1-MINUTE" if interval == "1m" else "1-HOUR"
+        bars = catalog.bars(bar_types=[f"BTCUSDT.BINANCE-{step}-LAST-EXTERNAL"], start=start, end=end)
+        assert max(_decimals(r[5]) for r in rows) == (6 if day.year == 2020 else 5)
+        _assert_bars_equal_csv(bars, rows, unit_ns, 6)
+        if interval == "1m":
+            [daily] = catalog.bars(bar_types=["BTCUSDT.BINANCE-1-DAY-LAST-EXTERNAL"], start=start, end=end)
+            assert [Decimal(str(v)) for v in (daily.open, daily.high, daily.low, daily.close, daily.volume)] == [
+                Decimal(rows[0][1]), max(Decimal(r[2]) for r in rows), min(Decimal(r[3]) for r in rows),
+                Decimal(rows[-1][4]), sum(Decimal(r[5]) for r in rows)]
+            assert daily.ts_event == end - 10**6 + 1
+            assert len(catalog.bars(bar_types=["BTCUSDT.BINANCE-5-MINUTE-LAST-EXTERNAL"], start=start, end=end)) == 288
+
+
+def test_a_5m_archive_file_disagreeing_with_the_1m_bars_fails_and_publishes_nothing(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
+    generate_klines(archive_root, Market.USDM, "BTCUSDT")
+    five = generate_klines(archive_root, Market.USDM, "BTCUSDT", interval="5m")
+    row = read_csv_rows(five.zip_path)[99]
+    row[5] = f"{Decimal(row[5]) + Decimal('0.001'):.3f}"
+    inject_malformed_row(five, 100, ",".join(row))
+    result = materialize(build_binance_klines_assets(Market.USDM, intervals=("1m", "5m")),
+                         partition_key=f"{DAY}|BTCUSDT", resources=_resources(archive_server, data_store),
+                         instance=instance, raise_on_error=False)
+    assert not result.success
+    assert ("BTCUSDT-5m-2024-03-04.zip, line 100: the 5m bar opening 2024-03-04T08:15:00.000000000Z differs: "
+            "volume built from 1m is") in _failure(result)
+    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
+        "binance_um_klines_raw"]
+    assert _files(data_store.catalog) == _files(data_store.staging) == _files(data_store.root / "normalized") == []
+
+
+def test_a_wrong_time_unit_fails_the_run_naming_the_file(archive_root: Path, archive_server: ArchiveServer,
+                                                         data_store: DataStore, instance: DagsterInstance) -> None:
+    generate_klines(archive_root, Market.SPOT, "BTCUSDT", dt.date(2024, 1, 2), time_unit=TimeUnit.MICROSECONDS)
+    result = materialize(build_binance_klines_assets(Market.SPOT), partition_key="2024-01-02|BTCUSDT",
+                         resources=_resources(archive_server, data_store), instance=instance,
+                         raise_on_error=False)
+    assert not result.success
+    assert ("BTCUSDT-1m-2024-01-02.zip: timestamps are in microseconds (16 digits) but spot klines dated 2024-01-02 "
+            "are in milliseconds") in _failure(result)
+    assert _files(data_store.catalog) == _files(data_store.staging) == []
+
+
+def test_a_month_with_a_missing_mark_price_day_reports_that_day_not_published(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
+    missing = dt.date(2024, 2, 14)
+    days = write_kline_month(archive_root, Market.USDM, "markPriceKlines", "BTCUSDT", dt.date(2024, 2, 1),
+                             omit=[missing], price_precision=1, volume_precision=3)
+    assert len(days) == 28
+    mark_assets = _group(build_binance_mark_price_assets(Market.USDM), "binance_um_mark_price_klines")
+    failed = materialize(mark_assets, partition_key=f"{missing}|BTCUSDT",
+                         resources=_resources(archive_server, data_store), instance=instance, raise_on_error=False)
+    assert not failed.success
+    assert "BTCUSDT-1m-2024-02-14.zip.CHECKSUM: HTTP 404, not published (yet)" in _failure(failed)
+    assert "data/futures/um/daily/markPriceKlines/BTCUSDT/1m/" in _failure(failed)
+    assert _files(data_store.root) == []
+    # the other days of the month through the same download and steps, without Dagster's per-run overhead
+    with BinanceArchive(archive_server.url, data_store.raw) as archive:
+        for generated in days:
+            day = generated.archive_file.day
+            archive.fetch_verified(generated.archive_file)
+            normalize_price_index_day(data_store, Market.USDM, "markPriceKlines", "BTCUSDT", day)
+            publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", day)
+    catalog = ParquetDataCatalog(str(data_store.catalog))
+    start, end = day_bounds_ns(dt.date(2024, 2, 1))[0], day_bounds_ns(dt.date(2024, 2, 29))[1]
+    assert catalog.get_missing_intervals_for_request(start, end, MarkPriceUpdate, "BTCUSDT-PERP.BINANCE") == [
+        day_bounds_ns(missing)]
+    assert len(catalog.query(MarkPriceUpdate, identifiers=["BTCUSDT-PERP.BINANCE"])) == 28 * 1_440
+
+
+def test_spot_has_no_mark_price_groups() -> None:
+    with pytest.raises(ValueError, match="USD-M and COIN-M only"):
+        build_binance_mark_price_assets(Market.SPOT)
+    with pytest.raises(ValueError, match="built from 1m"):
+        build_binance_klines_assets(Market.SPOT, intervals=("1h",))
+
+
+def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar_and_mark_price(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, tmp_path: Path,
+        instance: DagsterInstance) -> None:
+    minutes = generate_klines(archive_root, Market.USDM, "BTCUSDT", seed=11, header=True, missing_minutes=[300, 301])
+    five = generate_klines(archive_root, Market.USDM, "BTCUSDT", interval="5m", seed=11, missing_minutes=[300, 301])
+    marks = generate_klines(archive_root, Market.USDM, "BTCUSDT", data_type="markPriceKlines", seed=12)
+    generate_klines(archive_root, Market.USDM, "BTCUSDT", data_type="indexPriceKlines", seed=13)
+    generate_klines(archive_root, Market.USDM, "BTCUSDT", data_type="premiumIndexKlines", seed=14)
+    assets = [*build_binance_klines_assets(Market.USDM, intervals=("1m", "5m")),
+              *build_binance_mark_price_assets(Market.USDM)]
+    assert {g for a in assets for g in a.group_names_by_key.values()} == {
+        "binance_um_klines", "binance_um_mark_price_klines", "binance_um_index_price_klines",
+        "binance_um_premium_index_klines"}
+    result = materialize(assets, partition_key=f"{DAY}|BTCUSDT", resources=_resources(archive_server, data_store),
+                         instance=instance)
+    assert result.success
+    checks = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
+    assert all(checks.values()) and len(checks) == 4 + 3 + 2 + 2
+    assert ("binance_um_klines_catalog", "bars_agree_with_archive") in checks
+    [klines] = result.asset_materializations_for_node("binance_um_klines_normalized")
+    metadata = klines.metadata
+    assert (metadata["1m_rows"].value, metadata["1m_missing_bars"].value, metadata["1m_header"].value) == (
+        1_438, 2, True)
+    assert metadata["5m_bars_source"].value == "built from 1m, equal to the archive's"
+    assert metadata["4h_bars_source"].value == "built from 1m"
+    assert metadata["1m_volume_precision"].value == 3
+    [marks_normalized] = result.asset_materializations_for_node("binance_um_mark_price_klines_normalized")
+    assert marks_normalized.metadata["mark_price_precision"].value == 8
+    normalized = data_store.root / "normalized" / "binance" / "um"
+    assert sorted(p.relative_to(normalized).as_posix() for p in _files(normalized)) == [
+        f"{dataset}/BTCUSDT/2024-03-04.parquet" for dataset in (
+            "indexPriceKlines_1m", "klines_1m", "klines_5m", "markPriceKlines_1m", "premiumIndexKlines_1m")]
+    catalog = ParquetDataCatalog(str(data_store.catalog))
+    assert [[str(b.open), str(b.high), str(b.low), str(b.close), str(b.volume), b.ts_event]
+            for b in catalog.bars(bar_types=["BTCUSDT-PERP.BINANCE-5-MINUTE-LAST-EXTERNAL"])] == [
+        [*r[1:6], int(r[6]) * 10**6] for r in csv_bars(five)]
+    assert len(catalog.bars(bar_types=["BTCUSDT-PERP.BINANCE-4-HOUR-LAST-EXTERNAL"])) == 6
+
+    instrument_id = "BTCUSDT-PERP.BINANCE"
+    output = tmp_path / "received.jsonl"
+    bar_types = [f"{instrument_id}-{spec}-LAST-EXTERNAL" for spec in ("1-MINUTE", "5-MINUTE")]
+    config = BacktestRunConfig(
+        engine=BacktestEngineConfig(
+            logging=LoggingConfig(log_level="ERROR"),
+            actors=[ImportableActorConfig(
+                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
+                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
+                config={"output_path": str(output), "bar_types": bar_types,
+                        "mark_price_instruments": [instrument_id]},
+            )],
+        ),
+        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="MARGIN",
+                                    starting_balances=["1000000 USDT"])],
+        data=[
+            # one Bar config for all bar types: in 1.220 two Bar configs share one backend session and every
+            # bar of both is delivered twice
+            BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=Bar, bar_types=bar_types),
+            BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=MarkPriceUpdate,
+                               instrument_id=instrument_id),
+        ],
+        dispose_on_completion=True,
+    )
+    BacktestNode(configs=[config]).run()
+    received = [json.loads(line) for line in output.read_text().splitlines()]
+    ts = [r[-1] for r in received]
+    assert ts == sorted(ts)
+    by_kind: dict[str, list] = {}
+    for r in received:
+        by_kind.setdefault(r[1] if r[0] == "Bar" else r[0], []).append(r)
+    assert {k: len(v) for k, v in by_kind.items()} == {bar_types[0]: 1_438, bar_types[1]: 288, "MarkPriceUpdate": 1_440}
+    assert [r[2:] for r in by_kind[bar_types[0]]] == [[*row[1:6], int(row[6]) * 10**6, int(row[6]) * 10**6]
+                                                      for row in csv_bars(minutes)]
+    assert [r[2:] for r in by_kind["MarkPriceUpdate"]] == [[row[4], int(row[6]) * 10**6, int(row[6]) * 10**6]
+                                                           for row in csv_bars(marks)]
