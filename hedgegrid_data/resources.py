@@ -31,8 +31,18 @@ class BinanceArchiveResource(ConfigurableResource):
         return BinanceArchive(self.base_url, raw_root, retry=RetryPolicy(attempts=self.download_attempts))
 
 
+class TradeSourceResource(ConfigurableResource):
+    """Which archive dataset the catalog's ``TradeTick``s come from: ``trades`` (default) or ``aggTrades``.
+
+    Both write the same day file of the instrument, so only the chosen one publishes.
+    """
+
+    source: settings.TradeSource = "trades"
+
+
 def default_resources() -> dict[str, ConfigurableResource]:
     return {
         "data_store": DataStoreResource(data_dir=str(settings.data_dir())),
         "binance_archive": BinanceArchiveResource(base_url=settings.binance_url()),
+        "trade_source": TradeSourceResource(source=settings.trade_source()),
     }

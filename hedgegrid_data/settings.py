@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal, cast
 
 DEFAULT_BINANCE_URL = "https://data.binance.vision"
 DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
+
+TradeSource = Literal["trades", "aggTrades"]
+TRADE_SOURCES: tuple[TradeSource, ...] = ("trades", "aggTrades")
 
 
 def data_dir() -> Path:
@@ -21,3 +25,11 @@ def binance_url() -> str:
 
 def symbols_file() -> Path:
     return Path(os.environ.get("HEDGEGRID_SYMBOLS_FILE", DEFAULT_SYMBOLS_FILE))
+
+
+def trade_source() -> TradeSource:
+    """Which archive dataset becomes the catalog's ``TradeTick``s (``HEDGEGRID_TRADE_SOURCE``, default ``trades``)."""
+    value = os.environ.get("HEDGEGRID_TRADE_SOURCE", "trades")
+    if value not in TRADE_SOURCES:
+        raise ValueError(f"HEDGEGRID_TRADE_SOURCE={value!r}; expected one of {TRADE_SOURCES}")
+    return cast(TradeSource, value)

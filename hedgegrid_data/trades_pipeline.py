@@ -41,7 +41,9 @@ class NormalizedTradesDay:
 
 
 def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
-                         thresholds: TradeCheckThresholds = TradeCheckThresholds()) -> NormalizedTradesDay:
+                         thresholds: TradeCheckThresholds = TradeCheckThresholds(),
+                         publishes_catalog: bool = True) -> NormalizedTradesDay:
+    """``publishes_catalog``: trades are the configured trade source, so a blocked day leaves the catalog."""
     spec = symbol_spec(archive_file.market, archive_file.symbol)
     instrument = build_instrument(spec)
     checker = TradesDayChecker(day_bounds_ns(archive_file.day), thresholds)
@@ -62,7 +64,8 @@ def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
     write_day_report(quality.parent, archive_file.day, report)
     if blocking(verdicts):
         remove_day(store.staging, TradeTick, instrument.id.value, archive_file.day)
-        remove_day(store.catalog, TradeTick, instrument.id.value, archive_file.day)
+        if publishes_catalog:
+            remove_day(store.catalog, TradeTick, instrument.id.value, archive_file.day)
     return NormalizedTradesDay(summary, verdicts, report)
 
 

@@ -14,7 +14,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
 from hedgegrid_data.markets import Market
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     inject_malformed_row,
@@ -32,6 +32,7 @@ def _resources(server: ArchiveServer, store: DataStore) -> dict:
     return {
         "data_store": DataStoreResource(data_dir=str(store.root)),
         "binance_archive": BinanceArchiveResource(base_url=server.url, download_attempts=2),
+        "trade_source": TradeSourceResource(),
     }
 
 

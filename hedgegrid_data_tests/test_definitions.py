@@ -29,6 +29,9 @@ def test_groups_and_checks_per_market() -> None:
         members = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
         assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog"}
     for market in ("spot", "um", "cm"):
+        group = f"binance_{market}_agg_trades"
+        members = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
+        assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog"}
         group = f"binance_{market}_klines"
         members = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
         assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog"}

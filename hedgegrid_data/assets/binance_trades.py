@@ -18,7 +18,7 @@ from dagster import (
 from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
 from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
 
@@ -76,12 +76,14 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
               for name, blocks, text in TRADE_CHECKS),
         ],
     )
-    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource,
+                   trade_source: TradeSourceResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         store = data_store.store
         archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
         with fail_closed():
-            normalized_day = normalize_trades_day(store, archive_file)
+            normalized_day = normalize_trades_day(store, archive_file,
+                                                  publishes_catalog=trade_source.source == DATA_TYPE)
         summary = normalized_day.summary
         out = store.normalized_file(market, DATA_TYPE, symbol, day)
         metadata = {
@@ -118,12 +120,19 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
                            description="The day reads back through Nautilus as published; no overlapping files."),
         ],
     )
-    def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+    def catalog(context: AssetExecutionContext, data_store: DataStoreResource,
+                trade_source: TradeSourceResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
+        if trade_source.source != DATA_TYPE:
+            not_published = {"published": False, "trade_source": trade_source.source}
+            return MaterializeResult(metadata=not_published, check_results=[
+                AssetCheckResult(check_name=name, passed=True, metadata=not_published)
+                for name in ("rows_in_equals_rows_out", "catalog_integrity")])
         with fail_closed():
             published = publish_trades_day(data_store.store, ArchiveFile(market, DATA_TYPE, symbol, day))
         return MaterializeResult(
             metadata={
+                "published": True,
                 "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
                 "path": path_metadata(published.path),
             },

@@ -1,0 +1,131 @@
+"""Binance aggTrades, one asset group per market: raw archive zip → aggregated-trades table → Nautilus TradeTicks.
+
+Groups ``binance_spot_agg_trades``, ``binance_um_agg_trades`` and ``binance_cm_agg_trades``; asset
+keys ``binance_<market>_agg_trades_{raw,normalized,catalog}``. The catalog asset publishes the
+instrument's ``TradeTick`` day only when the ``trade_source`` resource says ``aggTrades``; with the
+default ``trades`` it records that it published nothing and leaves the catalog alone.
+"""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
+
+from hedgegrid_data.agg_trades_pipeline import (
+    normalize_agg_trades_day,
+    publish_agg_trades_day,
+    staged_agg_trades_path,
+)
+from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.markets import ArchiveFile, Market, utc_text
+from hedgegrid_data.normalization.agg_trades import DATA_TYPE
+from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
+
+
+def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
+    prefix = f"binance_{market.value}_agg_trades"
+    partitions = daily_symbol_partitions(market)
+    raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
+
+    @asset(
+        name=raw_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        pool="binance_http",
+        kinds={"binance", "zip"},
+        description=f"Binance {market.value} daily aggTrades zip, sha256-verified against its CHECKSUM.",
+        check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],
+    )
+    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
+            data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
+            verified = archive.fetch_verified(ArchiveFile(market, DATA_TYPE, symbol, day))
+        p = verified.provenance
+        return MaterializeResult(
+            metadata={
+                "url": p.url, "sha256": p.sha256, "bytes": p.size, "etag": p.etag or "",
+                "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
+                "reused_local_copy": verified.reused, "path": path_metadata(verified.path),
+            },
+            check_results=[AssetCheckResult(check_name="checksum_verified", passed=True,
+                                            metadata={"sha256": p.sha256, "bytes": p.size})],
+        )
+
+    @asset(
+        name=normalized_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[raw],
+        kinds={"parquet", "polars"},
+        description=(f"Binance {market.value} aggregated trades for one day: exact decimals, ns times, aggressor "
+                     "side; placeholder and zero-quantity rows counted and excluded; pandera-validated."),
+        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+    )
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        store = data_store.store
+        archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
+        with fail_closed():
+            summary = normalize_agg_trades_day(store, archive_file)
+        out = store.normalized_file(market, DATA_TYPE, symbol, day)
+        metadata = {
+            "rows": summary.rows, "source_rows": summary.source_rows,
+            "placeholder_rows_excluded": summary.placeholder_rows,
+            "zero_quantity_rows_excluded": summary.zero_quantity_rows,
+            "duplicates_dropped": summary.duplicates_dropped, "resorted": summary.resorted,
+            "first_event_time": utc_text(summary.first_ts_ns), "last_event_time": utc_text(summary.last_ts_ns),
+            "first_agg_trade_id": summary.first_agg_trade_id, "last_agg_trade_id": summary.last_agg_trade_id,
+            "first_trade_id": summary.first_trade_id, "last_trade_id": summary.last_trade_id,
+            "trades_covered": summary.trades_covered,
+            "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
+            "bytes": out.stat().st_size, "path": path_metadata(out),
+            "staged_catalog_file": path_metadata(staged_agg_trades_path(store, archive_file)),
+        }
+        return MaterializeResult(
+            metadata=metadata,
+            check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
+                                            metadata={"rows_validated": summary.rows})],
+        )
+
+    @asset(
+        name=catalog_name,
+        group_name=prefix,
+        partitions_def=partitions,
+        deps=[normalized],
+        kinds={"nautilus", "parquet"},
+        description=(f"Nautilus TradeTick day file (trade id = aggregate id) and instrument for Binance "
+                     f"{market.value}, published only when the trade_source resource is 'aggTrades'."),
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+    )
+    def catalog(context: AssetExecutionContext, data_store: DataStoreResource,
+                trade_source: TradeSourceResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        if trade_source.source != DATA_TYPE:
+            return MaterializeResult(
+                metadata={"published": False, "trade_source": trade_source.source},
+                check_results=[AssetCheckResult(check_name="rows_in_equals_rows_out", passed=True,
+                                                metadata={"published": False})],
+            )
+        with fail_closed():
+            published = publish_agg_trades_day(data_store.store, ArchiveFile(market, DATA_TYPE, symbol, day))
+        return MaterializeResult(
+            metadata={
+                "published": True, "trade_source": trade_source.source,
+                "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
+                "path": path_metadata(published.path),
+            },
+            check_results=[AssetCheckResult(
+                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
+            )],
+        )
+
+    return [raw, normalized, catalog]

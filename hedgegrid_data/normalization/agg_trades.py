@@ -1,0 +1,349 @@
+"""Binance aggTrades CSV → normalized aggregated-trades table: exact decimals, ns timestamps, validated.
+
+Columns: ``agg_trade_id, price, qty, first_trade_id, last_trade_id, ts_event, is_buyer_maker,
+aggressor_side`` (+ ``is_best_match`` on spot). The quantity is named like the trades table's
+``qty`` (base asset) except on COIN-M, where it counts contracts and the table has no other column
+to say so: there it is ``qty_contracts``.
+
+Rows that are not trades are counted and excluded, never kept and never dropped silently: spot
+placeholder rows (price 0, quantity 0, first and last trade id −1) and zero-quantity rows
+(binance-public-data #342). Streaming, ordering, de-duplication and the outputs follow the trades
+normalization, whose drain and sink plumbing this module reuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandera.polars as pa_pl
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hedgegrid_data.atomic import atomic_parquet_writer
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.normalization import archive_csv
+from hedgegrid_data.normalization.trades import BUYER, SELLER, VALIDATION_ROWS, BatchSink, _drain
+from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+from hedgegrid_data.symbols import SymbolSpec
+
+DATA_TYPE = "aggTrades"
+PLACEHOLDER_TRADE_ID = "-1"
+TRADE_TICK_INPUT = ("trade_id", "price", "qty", "ts_event", "aggressor_side")
+
+
+def quantity_column(market: Market) -> str:
+    return "qty_contracts" if market is Market.COINM else "qty"
+
+
+def normalized_agg_trades_schema(spec: SymbolSpec) -> pa.Schema:
+    fields = [
+        pa.field("agg_trade_id", pa.int64(), nullable=False),
+        pa.field("price", pa.decimal128(38, spec.price_precision), nullable=False),
+        pa.field(quantity_column(spec.market), pa.decimal128(38, spec.size_precision), nullable=False),
+        pa.field("first_trade_id", pa.int64(), nullable=False),
+        pa.field("last_trade_id", pa.int64(), nullable=False),
+        pa.field("ts_event", pa.timestamp("ns", tz="UTC"), nullable=False),
+        pa.field("is_buyer_maker", pa.bool_(), nullable=False),
+        pa.field("aggressor_side", pa.uint8(), nullable=False),
+    ]
+    if spec.market is Market.SPOT:
+        fields.append(pa.field("is_best_match", pa.bool_(), nullable=False))
+    return pa.schema(fields)
+
+
+def pandera_agg_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrameSchema:
+    """Value rules of a normalized aggTrades day (types are fixed by the Arrow schema)."""
+    start, end = day_bounds_ns(day)
+    columns = {
+        "agg_trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
+        "price": pa_pl.Column(pl.Decimal(38, spec.price_precision), pa_pl.Check.gt(0)),
+        quantity_column(spec.market): pa_pl.Column(pl.Decimal(38, spec.size_precision), pa_pl.Check.gt(0)),
+        "first_trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
+        "last_trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
+        "ts_event": pa_pl.Column(
+            pl.Datetime("ns", "UTC"),
+            pa_pl.Check.in_range(
+                dt.datetime.fromtimestamp(start / 1e9, dt.timezone.utc),
+                dt.datetime.fromtimestamp((end + 1) / 1e9, dt.timezone.utc),
+                include_max=False,
+            ),
+        ),
+        "is_buyer_maker": pa_pl.Column(pl.Boolean),
+        "aggressor_side": pa_pl.Column(pl.UInt8, pa_pl.Check.isin([BUYER, SELLER])),
+    }
+    if spec.market is Market.SPOT:
+        columns["is_best_match"] = pa_pl.Column(pl.Boolean)
+    trade_id_range = pa_pl.Check(
+        lambda data: data.lazyframe.select(pl.col("first_trade_id") <= pl.col("last_trade_id")),
+        name="first_trade_id_le_last_trade_id",
+        error="first_trade_id <= last_trade_id",
+    )
+    return pa_pl.DataFrameSchema(columns, checks=[trade_id_range], strict=True,
+                                 name=f"{spec.market.value} aggTrades {spec.symbol} {day}")
+
+
+@dataclass
+class AggTradesDaySummary:
+    """What a normalized aggTrades day contains and what was excluded; reported as materialization metadata.
+
+    ``source_rows == rows + placeholder_rows + zero_quantity_rows + duplicates_dropped``.
+    """
+
+    rows: int = 0
+    source_rows: int = 0
+    placeholder_rows: int = 0
+    zero_quantity_rows: int = 0
+    duplicates_dropped: int = 0
+    resorted: bool = False
+    first_agg_trade_id: int | None = None
+    last_agg_trade_id: int | None = None
+    first_trade_id: int | None = None
+    last_trade_id: int | None = None
+    trades_covered: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    time_unit: TimeUnit | None = None
+    header: bool = False
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        ids = batch.column("agg_trade_id")
+        first, last = batch.column("first_trade_id"), batch.column("last_trade_id")
+        ts = batch.column("ts_event").cast(pa.int64())
+        if self.first_agg_trade_id is None:
+            self.first_agg_trade_id = ids[0].as_py()
+            self.first_trade_id = first[0].as_py()
+            self.first_ts_ns = ts[0].as_py()
+        self.last_agg_trade_id = ids[-1].as_py()
+        self.last_trade_id = last[-1].as_py()
+        self.last_ts_ns = ts[-1].as_py()
+        self.trades_covered += pc.sum(pc.subtract(last, first)).as_py() + batch.num_rows
+        self.rows += batch.num_rows
+
+
+@dataclass
+class SourceLines:
+    """Maps a kept row's position in the normalized stream back to its line in the file.
+
+    Only the positions of excluded rows are kept (as arrays), so memory grows with exclusions, not rows.
+    """
+
+    first_line: int = 1
+    _excluded: list[np.ndarray] = field(default_factory=list)
+
+    def exclude(self, source_positions: np.ndarray) -> None:
+        self._excluded.append(source_positions)
+
+    def line_of(self, position: int) -> int:
+        excluded = np.concatenate(self._excluded) if self._excluded else np.empty(0, np.int64)
+        # the i-th excluded row precedes the kept row at ``position`` iff fewer than ``position`` + 1
+        # kept rows come before it, i.e. excluded[i] - i <= position
+        before = int(np.searchsorted(excluded - np.arange(len(excluded)), position, side="right"))
+        return self.first_line + position + before
+
+
+class _NotSorted(Exception):
+    """Internal: the streamed file is out of order or repeats ids; take the in-memory path."""
+
+
+def _placeholder_rows(block: archive_csv.TextBlock, price: pa.Array, quantity: pa.Array) -> pa.Array:
+    return pc.and_(
+        pc.and_(pc.equal(price, 0), pc.equal(quantity, 0)),
+        pc.and_(pc.equal(block.column("first_trade_id"), PLACEHOLDER_TRADE_ID),
+                pc.equal(block.column("last_trade_id"), PLACEHOLDER_TRADE_ID)),
+    )
+
+
+def _parse_ids(block: archive_csv.TextBlock, column: str, file: str,
+               placeholder: pa.Array | None = None) -> pa.Array:
+    """Id text → int64; ``placeholder`` rows read −1 (they are excluded), other non-digit text is an error.
+
+    ``ascii_is_decimal`` instead of ``archive_csv.parse_integer``'s regex: the same verdict, ~18x cheaper.
+    """
+    values = block.column(column)
+    valid = pc.ascii_is_decimal(values)
+    if placeholder is not None:
+        valid = pc.or_(valid, placeholder)
+    if not pc.all(valid).as_py():
+        index = pc.index(valid, False).as_py()
+        raise ArchiveDataError(file, f"{column} {values[index].as_py()!r} is not an integer",
+                               line=block.first_line + index)
+    try:
+        return pc.cast(values, pa.int64())
+    except pa.ArrowInvalid as exc:  # digits beyond int64
+        raise ArchiveDataError(file, f"{column}: {exc}") from None
+
+
+def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
+                   schema: pa.Schema, file: str) -> tuple[pa.RecordBatch, pa.Array]:
+    """Every row of the block converted, and the mask of its placeholder rows."""
+    market = spec.market
+    true, false = ("True", "False") if market is Market.SPOT else ("true", "false")
+    price = archive_csv.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision")
+    quantity = archive_csv.parse_decimal(block, "quantity", spec.size_precision, file,
+                                         "the instrument's size precision")
+    placeholder = _placeholder_rows(block, price, quantity)
+    is_buyer_maker = archive_csv.parse_boolean(block, "is_buyer_maker", true, false, file)
+    columns = {
+        "agg_trade_id": _parse_ids(block, "agg_trade_id", file),
+        "price": price,
+        quantity_column(market): quantity,
+        "first_trade_id": _parse_ids(block, "first_trade_id", file, placeholder),
+        "last_trade_id": _parse_ids(block, "last_trade_id", file, placeholder),
+        "ts_event": archive_csv.parse_epoch_ns(block, "transact_time", unit, bounds, file).cast(
+            pa.timestamp("ns", tz="UTC")),
+        "is_buyer_maker": is_buyer_maker,
+        # the buyer resting (maker) means the seller took liquidity
+        "aggressor_side": pc.if_else(is_buyer_maker, pa.scalar(SELLER, pa.uint8()), pa.scalar(BUYER, pa.uint8())),
+    }
+    if market is Market.SPOT:
+        columns["is_best_match"] = archive_csv.parse_boolean(block, "is_best_match", true, false, file)
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema), placeholder
+
+
+def iter_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec,
+                               summary: AggTradesDaySummary, *, lines: SourceLines | None = None,
+                               check_order: bool = True) -> Iterator[pa.RecordBatch]:
+    """Stream a verified aggTrades zip as normalized batches, placeholder and zero-quantity rows excluded.
+
+    With ``check_order`` the kept rows must already be in (ts_event, agg_trade_id) order without
+    repeated ids; ``_NotSorted`` is raised before the first batch that breaks it.
+    """
+    file = archive_file.file_name
+    schema = normalized_agg_trades_schema(spec)
+    quantity = quantity_column(spec.market)
+    bounds = day_bounds_ns(archive_file.day)
+    expected_unit = spec.market.time_unit_for(archive_file.day)
+    last_id = last_ts = None
+    for block in archive_csv.iter_text_blocks(zip_path, spec.market.agg_trades_columns):
+        if summary.time_unit is None:
+            summary.header = block.first_line == 2
+            summary.time_unit = archive_csv.detect_time_unit(block, "transact_time", file)
+            archive_csv.check_time_unit(
+                summary.time_unit, expected_unit, file,
+                f"{spec.market.value} aggTrades dated {archive_file.day.isoformat()}",
+            )
+            if lines is not None:
+                lines.first_line = block.first_line
+        batch, placeholder = _convert_block(block, spec, summary.time_unit, bounds, schema, file)
+        keep = pc.not_equal(batch.column(quantity), 0)
+        kept = pc.sum(keep).as_py() or 0
+        if kept < batch.num_rows:
+            placeholders = pc.sum(placeholder).as_py() or 0
+            summary.placeholder_rows += placeholders
+            summary.zero_quantity_rows += batch.num_rows - kept - placeholders
+            if lines is not None:
+                lines.exclude(np.flatnonzero(~keep.to_numpy(zero_copy_only=False)) + summary.source_rows)
+            summary.source_rows += batch.num_rows
+            batch = batch.filter(keep)
+        else:
+            summary.source_rows += batch.num_rows
+        if not batch.num_rows:
+            continue
+        if check_order:
+            ids = batch.column("agg_trade_id")
+            ts = batch.column("ts_event").cast(pa.int64())
+            if last_id is not None and not (ids[0].as_py() > last_id and ts[0].as_py() >= last_ts):
+                raise _NotSorted
+            if batch.num_rows > 1 and not (
+                pc.min(pc.pairwise_diff(ids)).as_py() > 0 and pc.min(pc.pairwise_diff(ts)).as_py() >= 0
+            ):
+                raise _NotSorted
+            last_id, last_ts = ids[-1].as_py(), ts[-1].as_py()
+        yield batch
+
+
+@contextmanager
+def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Callable[[int], int | None],
+                            id_column: str = "agg_trade_id", what: str = "aggregate trade") -> Iterator[BatchWriter]:
+    """Yield ``write(batch)`` validating the stream with ``rules`` in groups of about ``VALIDATION_ROWS`` rows.
+
+    ``line_of`` maps a row's position in the stream to its line in the file (None once re-sorted).
+    The same sink as the trades normalization's, with the id column named.
+    """
+    pending: list[pa.RecordBatch] = []
+    validated = 0
+
+    def flush() -> None:
+        nonlocal validated
+        if not pending:
+            return
+        frame = pl.from_arrow(pa.Table.from_batches(pending))
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            rules.validate(frame)
+        except pa_pl.errors.SchemaError as exc:
+            failed = None
+            if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
+                failed = exc.check_output["check_output"].arg_min()
+            if failed is None:
+                raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
+            raise ArchiveDataError(file, f"schema validation failed for {what} {frame[id_column][failed]}: {exc}",
+                                   line=line_of(validated + failed)) from None
+        validated += frame.height
+        pending.clear()
+
+    def write(batch: pa.RecordBatch) -> None:
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) >= VALIDATION_ROWS:
+            flush()
+
+    yield write
+    flush()
+
+
+def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str,
+                  id_column: str = "agg_trade_id") -> tuple[pa.Table, int]:
+    """All rows sorted by (ts_event, id) with exact duplicates dropped; returns the drop count."""
+    frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+    assert isinstance(frame, pl.DataFrame)
+    unique = frame.unique(maintain_order=True)
+    conflicting = unique.filter(pl.col(id_column).is_duplicated())
+    if conflicting.height:
+        ids = conflicting[id_column].unique().sort().head(5).to_list()
+        raise ArchiveDataError(file, f"{id_column}s appear more than once with different values: {ids}")
+    return unique.sort(["ts_event", id_column]).to_arrow().cast(schema), frame.height - unique.height
+
+
+def write_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec, out_path: Path,
+                                *, sinks: Sequence[BatchSink] = ()) -> AggTradesDaySummary:
+    """Normalize a verified aggTrades zip into ``out_path`` (parquet), streaming, validated with pandera.
+
+    Every normalized batch also goes to each of ``sinks`` in the same pass (e.g. a staged
+    ``TradeTick`` day file). Each output appears, atomically, only if the whole day is valid.
+    """
+    schema = normalized_agg_trades_schema(spec)
+    rules = pandera_agg_trades_schema(spec, archive_file.day)
+    file = archive_file.file_name
+    summary = AggTradesDaySummary()
+    lines = SourceLines()
+
+    def outputs(line_of: Callable[[int], int | None]) -> list[BatchSink]:
+        # entered last, so it finishes (and may fail) before any output is committed
+        validation = lambda: on_worker_thread(lambda: pandera_validation_sink(rules, file, line_of))  # noqa: E731
+        return [lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False), *sinks, validation]
+
+    # _drain only calls summary.observe and reads summary.rows, which this summary has too
+    try:
+        _drain(iter_normalized_agg_trades(zip_path, archive_file, spec, summary, lines=lines),
+               outputs(lines.line_of), summary, file)  # type: ignore[arg-type]
+    except _NotSorted:
+        summary = AggTradesDaySummary(resorted=True)
+        batches = list(iter_normalized_agg_trades(zip_path, archive_file, spec, summary, check_order=False))
+        table, summary.duplicates_dropped = sorted_unique(batches, schema, file)
+        del batches
+        resorted = iter(table.to_batches(max_chunksize=1 << 18))
+        _drain(resorted, outputs(lambda row: None), summary, file)  # type: ignore[arg-type]
+    return summary
+
+
+def trade_tick_input(batch: pa.RecordBatch, market: Market) -> pa.RecordBatch:
+    """A normalized aggTrades batch as the columns the ``TradeTick`` day sink reads (trade id = aggregate id)."""
+    names = ("agg_trade_id", "price", quantity_column(market), "ts_event", "aggressor_side")
+    return pa.RecordBatch.from_arrays([batch.column(name) for name in names], names=list(TRADE_TICK_INPUT))
