@@ -1,0 +1,103 @@
+"""Issue 3's acceptance run: one BacktestNode over a catalog holding spot trades and bars, USD-M trades, bars,
+mark prices and funding updates receives every one of them, in time order, with the counts written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.config import (
+    BacktestDataConfig,
+    BacktestEngineConfig,
+    BacktestRunConfig,
+    BacktestVenueConfig,
+    ImportableActorConfig,
+    LoggingConfig,
+)
+from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate, TradeTick
+
+from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.funding_pipeline import funding_archive_file, normalize_funding_day, publish_funding_day
+from hedgegrid_data.klines_pipeline import (
+    BarPlan,
+    normalize_klines_day,
+    normalize_price_index_day,
+    publish_klines_day,
+    publish_mark_prices_day,
+)
+from hedgegrid_data.markets import Market
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.funding_generator import write_funding_month
+from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.test_klines import generate_klines
+
+DAY = dt.date(2024, 3, 4)
+SPOT, PERP = "BTCUSDT.BINANCE", "BTCUSDT-PERP.BINANCE"
+MINUTE_BARS = [f"{SPOT}-1-MINUTE-LAST-EXTERNAL", f"{PERP}-1-MINUTE-LAST-EXTERNAL"]
+
+
+def _catalog_rows(store: DataStore, data_cls: type, identifier: str) -> int:
+    return pq.ParquetFile(day_file_path(store.catalog, data_cls, identifier, DAY)).metadata.num_rows
+
+
+def test_backtest_node_receives_trades_bars_mark_prices_and_funding_in_time_order(
+        data_store: DataStore, tmp_path: Path) -> None:
+    plan = BarPlan.of(["1m"], [])
+    for market, n_trades in ((Market.SPOT, 12_000), (Market.USDM, 15_000)):
+        trades = generate_trades(data_store.raw, market, "BTCUSDT", DAY, n_trades, seed=market is Market.USDM)
+        normalize_trades_day(data_store, trades.archive_file)
+        publish_trades_day(data_store, trades.archive_file)
+        generate_klines(data_store.raw, market, "BTCUSDT", DAY, seed=5)
+        normalize_klines_day(data_store, market, "BTCUSDT", DAY, plan)
+        publish_klines_day(data_store, market, "BTCUSDT", DAY, plan)
+    generate_klines(data_store.raw, Market.USDM, "BTCUSDT", DAY, data_type="markPriceKlines", seed=6)
+    normalize_price_index_day(data_store, Market.USDM, "markPriceKlines", "BTCUSDT", DAY)
+    publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", DAY)
+    write_funding_month(data_store.raw, Market.USDM, "BTCUSDT", DAY.replace(day=1))
+    funding = funding_archive_file(Market.USDM, "BTCUSDT", DAY)
+    normalize_funding_day(data_store, funding)
+    publish_funding_day(data_store, funding)
+
+    written = Counter({
+        ("TradeTick", SPOT): _catalog_rows(data_store, TradeTick, SPOT),
+        ("TradeTick", PERP): _catalog_rows(data_store, TradeTick, PERP),
+        ("Bar", MINUTE_BARS[0]): _catalog_rows(data_store, Bar, MINUTE_BARS[0]),
+        ("Bar", MINUTE_BARS[1]): _catalog_rows(data_store, Bar, MINUTE_BARS[1]),
+        ("MarkPriceUpdate", PERP): _catalog_rows(data_store, MarkPriceUpdate, PERP),
+        ("FundingRateUpdate", PERP): _catalog_rows(data_store, FundingRateUpdate, PERP),
+    })
+    assert written[("TradeTick", SPOT)] == 12_000 and written[("FundingRateUpdate", PERP)] == 3
+
+    output = tmp_path / "received.jsonl"
+    catalog = str(data_store.catalog)
+    config = BacktestRunConfig(
+        engine=BacktestEngineConfig(
+            logging=LoggingConfig(log_level="ERROR"),
+            actors=[ImportableActorConfig(
+                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
+                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
+                config={"output_path": str(output), "trade_instruments": [SPOT, PERP], "bar_types": MINUTE_BARS,
+                        "mark_price_instruments": [PERP], "funding_rate_instruments": [PERP]},
+            )],
+        ),
+        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="MARGIN",
+                                    starting_balances=["1000000 USDT", "10 BTC"])],
+        data=[  # one config per data class: in 1.220 two configs of one class deliver everything twice
+            BacktestDataConfig(catalog_path=catalog, data_cls=TradeTick, instrument_ids=[SPOT, PERP]),
+            BacktestDataConfig(catalog_path=catalog, data_cls=Bar, bar_types=MINUTE_BARS),
+            BacktestDataConfig(catalog_path=catalog, data_cls=MarkPriceUpdate, instrument_id=PERP),
+            BacktestDataConfig(catalog_path=catalog, data_cls=FundingRateUpdate, instrument_id=PERP),
+        ],
+        dispose_on_completion=True,
+    )
+    BacktestNode(configs=[config]).run()
+
+    received = [json.loads(line) for line in output.read_text().splitlines()]
+    assert Counter((r[0], r[1]) for r in received) == written
+    ts_init = [r[-1] for r in received]
+    assert ts_init == sorted(ts_init)
