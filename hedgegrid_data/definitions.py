@@ -6,6 +6,7 @@ from hedgegrid_data.assets.binance_agg_trades import build_binance_agg_trades_as
 from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
 from hedgegrid_data.assets.binance_klines import build_binance_klines_assets, build_binance_mark_price_assets
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
+from hedgegrid_data import settings
 from hedgegrid_data.markets import FUTURES_MARKETS, Market
 from hedgegrid_data.resources import default_resources
 
@@ -13,7 +14,7 @@ defs = Definitions(
     assets=[
         *(a for market in Market for a in build_binance_trades_assets(market)),
         *(a for market in Market for a in build_binance_agg_trades_assets(market)),
-        *(a for market in Market for a in build_binance_klines_assets(market)),
+        *(a for market in Market for a in build_binance_klines_assets(market, settings.kline_intervals())),
         *(a for market in FUTURES_MARKETS for a in build_binance_mark_price_assets(market)),
         *(a for market in FUTURES_MARKETS for a in build_binance_funding_assets(market)),
     ],

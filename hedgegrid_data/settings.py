@@ -33,3 +33,11 @@ def trade_source() -> TradeSource:
     if value not in TRADE_SOURCES:
         raise ValueError(f"HEDGEGRID_TRADE_SOURCE={value!r}; expected one of {TRADE_SOURCES}")
     return cast(TradeSource, value)
+
+
+def kline_intervals() -> tuple[str, ...]:
+    """Kline intervals downloaded from the archive (``HEDGEGRID_KLINE_INTERVALS``, comma-separated, default ``1m``).
+
+    Higher timeframes (5m, 15m, 1h, 4h, 1d) are built from 1m; a downloaded one must agree with them.
+    """
+    return tuple(i.strip() for i in os.environ.get("HEDGEGRID_KLINE_INTERVALS", "1m").split(",") if i.strip())
