@@ -210,7 +210,12 @@ def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar
                          instance=instance)
     assert result.success
     checks = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
-    assert all(checks.values()) and len(checks) == 4 + 3 + 2 + 2
+    assert [key for key, passed in checks.items() if not passed] == [("binance_um_klines_normalized", "bar_gaps")]
+    assert len(checks) == 4 + 1 + 3 + 2 + 2
+    [gaps] = [c for c in result.get_asset_check_evaluations() if c.check_name == "bar_gaps"]
+    assert gaps.severity.value == "WARN" and gaps.metadata["missing_bars"].value == 2
+    assert gaps.metadata["windows"].value == [
+        {"from": "2024-03-04T05:00:00.000000000Z", "to": "2024-03-04T05:02:00.000000000Z", "missing_bars": 2}]
     assert ("binance_um_klines_catalog", "bars_agree_with_archive") in checks
     [klines] = result.asset_materializations_for_node("binance_um_klines_normalized")
     metadata = klines.metadata

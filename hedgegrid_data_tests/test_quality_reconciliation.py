@@ -10,6 +10,7 @@ import pytest
 
 from hedgegrid_data.markets import Market
 from hedgegrid_data.normalization.trades import write_normalized_trades
+from hedgegrid_data.quality.bars import bar_gaps
 from hedgegrid_data.quality.reconciliation import (
     bars_from_trades,
     funding_has_mark_price,
@@ -86,3 +87,15 @@ def test_funding_event_without_mark_price() -> None:
     assert not verdict.passed
     assert verdict.metadata["without_mark_price"] == 2  # the first (no earlier mark) and the 08:00 one
     assert verdict.metadata["events_without_mark_price"][1] == "2024-01-02T08:00:00.000000007Z"
+
+
+def test_bar_gaps_are_listed_as_windows() -> None:
+    minute = 60 * 10**9
+    present = [DAY_START + m * minute for m in range(1_440) if not (300 <= m < 315 or m == 1_439)]
+    verdict = bar_gaps(pl.Series(present).cast(pl.Datetime("ns", "UTC")), minute, dt.date(2024, 1, 2))
+    assert not verdict.passed and verdict.severity.value == "WARN"
+    assert verdict.metadata["missing_bars"] == 16 and verdict.metadata["expected_bars"] == 1_440
+    assert verdict.metadata["windows"] == [
+        {"from": "2024-01-02T05:00:00.000000000Z", "to": "2024-01-02T05:15:00.000000000Z", "missing_bars": 15},
+        {"from": "2024-01-02T23:59:00.000000000Z", "to": "2024-01-03T00:00:00.000000000Z", "missing_bars": 1}]
+    assert bar_gaps(pl.Series([DAY_START + m * minute for m in range(1_440)]), minute, dt.date(2024, 1, 2)).passed

@@ -13,6 +13,8 @@ normalized: NautilusTrader 1.220's catalog cannot read index prices back, and ha
 
 from collections.abc import Callable, Sequence
 
+import polars as pl
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -23,7 +25,7 @@ from dagster import (
     asset,
 )
 
-from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
 from hedgegrid_data.klines_pipeline import (
     DEFAULT_KLINE_INTERVALS,
     BarPlan,
@@ -35,8 +37,9 @@ from hedgegrid_data.klines_pipeline import (
     publish_mark_prices_day,
 )
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES
+from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES, interval_ns
 from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
+from hedgegrid_data.quality.bars import bar_gaps
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 
 PRICE_INDEX_GROUPS = {
@@ -115,12 +118,19 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
         kinds={"parquet", "polars"},
         description=f"Binance {market.value} klines ({', '.join(plan.intervals)}) for one day: all 12 columns, exact "
                     f"decimals, ns times, every bar checked; bars staged for {', '.join(plan.published)}.",
-        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+        check_specs=[
+            AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True),
+            AssetCheckSpec("bar_gaps", asset=normalized_name, blocking=False,
+                           description="Expected bars per day and interval; missing bars as windows (maintenance)."),
+        ],
     )
     def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         with fail_closed():
             result = normalize_klines_day(data_store.store, market, symbol, day, plan)
+        base = result.files[0]
+        gaps = bar_gaps(pl.read_parquet(base.path, columns=["open_time"])["open_time"],
+                        interval_ns(base.archive_file.interval), day)
         metadata: dict[str, object] = {"instrument_size_precision": result.instrument_size_precision}
         for summary in result.files:
             metadata.update(_file_metadata(summary))
@@ -131,7 +141,8 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
             metadata=metadata,
             check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
                                             metadata={f"{s.archive_file.interval}_rows_validated": s.rows
-                                                      for s in result.files})],
+                                                      for s in result.files}),
+                           check_result(gaps)],
         )
 
     @asset(
