@@ -2,11 +2,12 @@
 
 from dagster import Definitions, in_process_executor
 
+from hedgegrid_data import settings
 from hedgegrid_data.assets.binance_agg_trades import build_binance_agg_trades_assets
 from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
 from hedgegrid_data.assets.binance_klines import build_binance_klines_assets, build_binance_mark_price_assets
+from hedgegrid_data.assets.binance_reconciliation import build_binance_reconciliation_asset
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data import settings
 from hedgegrid_data.markets import FUTURES_MARKETS, Market
 from hedgegrid_data.resources import default_resources
 
@@ -17,6 +18,7 @@ defs = Definitions(
         *(a for market in Market for a in build_binance_klines_assets(market, settings.kline_intervals())),
         *(a for market in FUTURES_MARKETS for a in build_binance_mark_price_assets(market)),
         *(a for market in FUTURES_MARKETS for a in build_binance_funding_assets(market)),
+        *(build_binance_reconciliation_asset(market) for market in Market),
     ],
     resources=default_resources(),
     executor=in_process_executor,

@@ -49,6 +49,7 @@ from hedgegrid_data.normalization.klines import (
     normalize_kline_file,
     volume_column,
 )
+from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
 
@@ -243,6 +244,7 @@ class PublishedBars:
 def publish_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date,
                        plan: BarPlan = DEFAULT_PLAN) -> PublishedBars:
     """Verify the staged bars against their sources, then promote them; ``rows_in`` counts what they come from."""
+    refuse_blocked(store, market, symbol, day, "klines", f"{symbol} {market.value} bars of {day}")
     spec = symbol_spec(market, symbol)
     instrument = build_instrument(spec)
     volume = volume_column(market)

@@ -25,7 +25,8 @@ from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.markets import ArchiveFile, day_bounds_ns
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
 from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
-from hedgegrid_data.quality.findings import Verdict, blocking, read_verdicts, write_verdicts
+from hedgegrid_data.quality.findings import Verdict, blocking, write_verdicts
+from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import day_report, write_day_report
 from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
 from hedgegrid_data.store import DataStore
@@ -111,13 +112,8 @@ def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> Published
     """Check the staged day reads back through Nautilus as normalized, then promote it into the catalog."""
     instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
     normalized = _normalized_path(store, archive_file)
-    quality = _quality_path(store, archive_file)
-    failed = blocking(read_verdicts(quality)) if quality.exists() else []
-    if failed:
-        raise HedgegridDataError(
-            f"{archive_file.file_name}: not published to the catalog, blocking checks failed: "
-            + "; ".join(f"{v.check}: {v.summary}" for v in failed)
-        )
+    refuse_blocked(store, archive_file.market, archive_file.symbol, archive_file.day, archive_file.data_type,
+                   archive_file.file_name)
     staged = staged_trades_path(store, archive_file)
     if not staged.exists():
         raise HedgegridDataError(f"{staged}: no staged TradeTick day to promote; materialize the normalized day first")

@@ -37,10 +37,10 @@ from hedgegrid_data.funding_pipeline import funding_archive_file, normalize_fund
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization.funding import funding_day, read_funding_month, validate_funding_day
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import write_archive_csv
 from hedgegrid_data.testing.funding_generator import (
     FundingEvent,
     funding_csv_text,
-    write_funding_csv,
     write_funding_month,
     write_interval_change_month,
 )
@@ -125,7 +125,7 @@ def test_headerless_unsorted_and_duplicated_rows(tmp_path: Path) -> None:
     generated = write_funding_month(tmp_path, Market.USDM, "ETHUSDT", dt.date(2024, 2, 1), seed=3)
     events = list(generated.events)
     shuffled = [events[5], *events[:5], events[3], *events[6:]]
-    write_funding_csv(tmp_path, generated.archive_file, funding_csv_text(shuffled, header=False))
+    write_archive_csv(tmp_path, generated.archive_file, funding_csv_text(shuffled, header=False))
     month = read_funding_month(generated.zip_path, generated.archive_file)
     assert (month.header, month.resorted, month.duplicates_dropped) == (False, True, 1)
     assert month.table.num_rows == len(events) == 29 * 3
@@ -136,7 +136,7 @@ def _month_with(tmp_path: Path, line_no: int, text: str) -> tuple[Path, ArchiveF
     generated = write_funding_month(tmp_path, Market.USDM, "BTCUSDT", dt.date(2024, 1, 1))
     lines = funding_csv_text(generated.events).splitlines()
     lines[line_no - 1] = text
-    zip_path, _ = write_funding_csv(tmp_path, generated.archive_file, "\n".join(lines) + "\n")
+    zip_path, _ = write_archive_csv(tmp_path, generated.archive_file, "\n".join(lines) + "\n")
     return zip_path, generated.archive_file
 
 

@@ -73,8 +73,9 @@ def test_agg_trades_chain_and_sums() -> None:
                          "price": [Decimal("10.0"), Decimal("11.0")], "quantity": [Decimal("0.006"), Decimal("3")]},
                         schema={"agg_trade_id": pl.Int64, "first_trade_id": pl.Int64, "last_trade_id": pl.Int64,
                                 "price": pl.Decimal(38, 1), "quantity": pl.Decimal(38, 3)})
-    assert reconcile_agg_trades(aggs, trades).passed
-    wrong = reconcile_agg_trades(aggs.with_columns(quantity=pl.lit(Decimal("3.5"), pl.Decimal(38, 3))), trades)
+    assert reconcile_agg_trades(aggs, trades, "quantity").passed
+    wrong = reconcile_agg_trades(aggs.with_columns(quantity=pl.lit(Decimal("3.5"), pl.Decimal(38, 3))), trades,
+                                 "quantity")
     assert not wrong.passed and wrong.metadata["mismatched"] == 2
 
 

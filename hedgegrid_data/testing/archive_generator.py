@@ -366,13 +366,24 @@ def truncate_zip_with_matching_checksum(day: GeneratedDay, keep_fraction: float 
     _write_checksum(day.archive_file, day.zip_path, day.checksum_path)
 
 
+def write_archive_csv(root: Path, archive_file: ArchiveFile, text: str) -> tuple[Path, Path]:
+    """Zip ``text`` as ``archive_file``'s CSV under ``root/<key>`` with its CHECKSUM; returns both paths."""
+    zip_path, checksum_path = root / archive_file.key, root / archive_file.checksum_key
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    _zip_csv(archive_file, zip_path, checksum_path, text)
+    return zip_path, checksum_path
+
+
+def _zip_csv(archive_file: ArchiveFile, zip_path: Path, checksum_path: Path, text: str) -> None:
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(_zip_info(archive_file), text.encode())
+    _write_checksum(archive_file, zip_path, checksum_path)
+
+
 def replace_csv(day: GeneratedDay, text: str) -> GeneratedDay:
     """Re-zip the day with ``text`` as its CSV and recompute the CHECKSUM; returns the updated day."""
-    data = text.encode()
-    with zipfile.ZipFile(day.zip_path, "w") as archive:
-        archive.writestr(_zip_info(day.archive_file), data)
-    _write_checksum(day.archive_file, day.zip_path, day.checksum_path)
-    return dataclasses.replace(day, csv_text_sha256=hashlib.sha256(data).hexdigest())
+    _zip_csv(day.archive_file, day.zip_path, day.checksum_path, text)
+    return dataclasses.replace(day, csv_text_sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
 def inject_malformed_row(day: GeneratedDay, line_no: int, text: str) -> GeneratedDay:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import zipfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hedgegrid_data.markets import ArchiveFile, Market
-from hedgegrid_data.testing.archive_generator import _write_checksum, _zip_info
+from hedgegrid_data.testing.archive_generator import write_archive_csv
 
 COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
 RATE_DECIMALS = 8
@@ -113,16 +112,6 @@ def funding_csv_text(events: Sequence[FundingEvent], header: bool = True) -> str
     return "\n".join([*lines, *(e.csv_line() for e in events)]) + "\n"
 
 
-def write_funding_csv(root: Path, archive_file: ArchiveFile, text: str) -> tuple[Path, Path]:
-    """Zip ``text`` as the month's CSV under ``root/<key>`` and write its CHECKSUM; returns both paths."""
-    zip_path, checksum_path = root / archive_file.key, root / archive_file.checksum_key
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w") as archive:
-        archive.writestr(_zip_info(archive_file), text.encode())
-    _write_checksum(archive_file, zip_path, checksum_path)
-    return zip_path, checksum_path
-
-
 def write_funding_month(root: Path, market: Market, symbol: str, month: dt.date, *,
                         schedule: Sequence[tuple[dt.datetime, int]] | None = None, header: bool = True,
                         seed: int = 0, skip_days: Collection[dt.date] = ()) -> GeneratedFundingMonth:
@@ -133,7 +122,7 @@ def write_funding_month(root: Path, market: Market, symbol: str, month: dt.date,
     schedule = schedule or ((dt.datetime(month.year, month.month, 1, tzinfo=UTC), 8),)
     events = funding_events(month, schedule, seed=seed, skip_days=skip_days)
     archive_file = funding_archive_file(market, symbol, month)
-    zip_path, checksum_path = write_funding_csv(Path(root), archive_file, funding_csv_text(events, header))
+    zip_path, checksum_path = write_archive_csv(Path(root), archive_file, funding_csv_text(events, header))
     return GeneratedFundingMonth(archive_file, zip_path, checksum_path, tuple(events))
 
 

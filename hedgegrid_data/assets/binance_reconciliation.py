@@ -1,0 +1,45 @@
+"""Cross-dataset reconciliation per market: one daily-partitioned asset whose checks compare the normalized
+trades, aggTrades, 1m klines, funding rates and mark prices of the day (group ``binance_<market>_reconciliation``)."""
+
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+
+from hedgegrid_data.assets.common import check_result, fail_closed
+from hedgegrid_data.markets import Market
+from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
+from hedgegrid_data.reconciliation_pipeline import reconcile_day
+from hedgegrid_data.resources import DataStoreResource
+
+CHECKS = (
+    ("klines_match_trades", "1m bars rebuilt from the trades equal the archive's 1m klines."),
+    ("agg_trades_match_trades", "aggTrades equal the sums of the trades they aggregate, and chain."),
+    ("funding_has_mark_price", "Every funding event has a mark price within a minute before it."),
+)
+
+
+def build_binance_reconciliation_asset(market: Market) -> AssetsDefinition:
+    name = f"binance_{market.value}_reconciliation"
+    checks = [c for c in CHECKS if market is not Market.SPOT or c[0] != "funding_has_mark_price"]
+    inputs = ["trades", "agg_trades", "klines"] + (["funding_rate", "mark_price_klines"] if market is not Market.SPOT
+                                                   else [])
+
+    @asset(
+        name=name,
+        group_name=name,
+        partitions_def=daily_symbol_partitions(market),
+        deps=[AssetKey(f"binance_{market.value}_{dataset}_normalized") for dataset in inputs],
+        kinds={"polars"},
+        description=f"Binance {market.value}: the day's datasets agree with each other; a mismatch withholds the "
+                    "day's trades and bars from the catalog.",
+        check_specs=[AssetCheckSpec(check, asset=name, blocking=True, description=text) for check, text in checks],
+    )
+    def reconciliation(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+        day, symbol = day_and_symbol(context.partition_key)
+        with fail_closed():
+            verdicts = reconcile_day(data_store.store, market, symbol, day)
+        return MaterializeResult(
+            metadata={"applicable_checks": sum(v.metadata.get("applicable", True) for v in verdicts),
+                      "failed_checks": sum(not v.passed for v in verdicts)},
+            check_results=[check_result(v) for v in verdicts],
+        )
+
+    return reconciliation

@@ -1,0 +1,81 @@
+"""Cross-dataset reconciliation of one market, symbol and day, from the normalized tables.
+
+- 1m bars rebuilt from the trades equal the archive's 1m klines (open, high, low, close, volume, count);
+- aggTrades equal the sums of the trades they aggregate, and chain;
+- every funding event has a mark price shortly before it (futures).
+
+A check whose inputs are not materialized is reported as not applicable (passed, ``applicable: False``).
+A mismatch blocks: the day's trades and bars leave the catalog and their publication is refused until the
+sources are fixed and the day re-materialized.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from nautilus_trader.model.data import Bar, TradeTick
+
+from hedgegrid_data.catalog.bars import bar_type
+from hedgegrid_data.catalog.day_files import remove_day
+from hedgegrid_data.instruments import instrument_id
+from hedgegrid_data.klines_pipeline import kline_archive_file, normalized_kline_path
+from hedgegrid_data.markets import Market
+from hedgegrid_data.normalization.agg_trades import quantity_column
+from hedgegrid_data.normalization.klines import HIGHER_TIMEFRAMES, volume_column
+from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
+from hedgegrid_data.quality.gate import RECONCILIATION
+from hedgegrid_data.quality.reconciliation import (
+    bars_from_trades,
+    funding_has_mark_price,
+    reconcile_agg_trades,
+    reconcile_bars,
+)
+from hedgegrid_data.store import DataStore
+
+MARK_PRICE_TOLERANCE_NS = 60 * 10**9
+
+
+def _not_applicable(check: str, missing: str) -> Verdict:
+    return Verdict(check, True, Severity.ERROR, f"not applicable: {missing} not materialized", {"applicable": False})
+
+
+def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
+                  mark_price_tolerance_ns: int = MARK_PRICE_TOLERANCE_NS) -> list[Verdict]:
+    trades = store.normalized_file(market, "trades", symbol, day)
+    klines = normalized_kline_path(store, kline_archive_file(market, "klines", symbol, day, "1m"))
+    agg_trades = store.normalized_file(market, "aggTrades", symbol, day)
+    verdicts = []
+    if trades.exists() and klines.exists():
+        verdicts.append(reconcile_bars(bars_from_trades(pl.scan_parquet(trades)), pl.read_parquet(klines),
+                                       volume_column(market)))
+    else:
+        verdicts.append(_not_applicable("klines_match_trades", "trades or 1m klines"))
+    if trades.exists() and agg_trades.exists():
+        verdicts.append(reconcile_agg_trades(
+            pl.read_parquet(agg_trades), pl.read_parquet(trades, columns=["trade_id", "price", "qty"]),
+            quantity_column(market)))
+    else:
+        verdicts.append(_not_applicable("agg_trades_match_trades", "trades or aggTrades"))
+    if market is not Market.SPOT:
+        funding = store.normalized_file(market, "fundingRate", symbol, day)
+        marks = normalized_kline_path(store, kline_archive_file(market, "markPriceKlines", symbol, day, "1m"))
+        if funding.exists() and marks.exists():
+            verdicts.append(funding_has_mark_price(
+                pl.read_parquet(funding, columns=["ts_event"]),
+                pl.read_parquet(marks, columns=["close_time"]).rename({"close_time": "ts_event"}),
+                mark_price_tolerance_ns))
+        else:
+            verdicts.append(_not_applicable("funding_has_mark_price", "funding rates or mark prices"))
+    write_verdicts(store.quality_file(market, RECONCILIATION, symbol, day), verdicts)
+    if blocking(verdicts):
+        _withhold_day(store, market, symbol, day)
+    return verdicts
+
+
+def _withhold_day(store: DataStore, market: Market, symbol: str, day: dt.date) -> None:
+    """Take the day's trades and bars out of the catalog (the recorded verdicts keep publication refused)."""
+    instrument = instrument_id(market, symbol)
+    remove_day(store.catalog, TradeTick, instrument.value, day)
+    for interval in ("1m", *HIGHER_TIMEFRAMES):
+        remove_day(store.catalog, Bar, str(bar_type(instrument, interval)), day)

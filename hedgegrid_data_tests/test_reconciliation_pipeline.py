@@ -1,0 +1,94 @@
+"""Reconciliation of a day across datasets: agreement passes; a kline that disagrees with the trades withholds the
+day's trades and bars from the catalog until the source is fixed; a funding event without a mark price is found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import instance_for_test, materialize
+
+from hedgegrid_data.assets.binance_reconciliation import build_binance_reconciliation_asset
+from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.klines_pipeline import BarPlan, kline_archive_file, normalize_klines_day, publish_klines_day
+from hedgegrid_data.markets import ArchiveFile, Market
+from hedgegrid_data.quality.reconciliation import bars_from_trades
+from hedgegrid_data.reconciliation_pipeline import reconcile_day
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import write_archive_csv
+from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+from hedgegrid_data_tests.conftest import generate_trades
+
+DAY = dt.date(2024, 1, 2)
+TRADES = ArchiveFile(Market.USDM, "trades", "BTCUSDT", DAY)
+PLAN = BarPlan.of(["1m"], ["1h"])
+TRADES_DAY_FILE = "data/trade_tick/BTCUSDT-PERP.BINANCE/2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet"
+
+
+def _klines_text(store: DataStore, changed_minute: int | None = None) -> str:
+    """The 1m klines the archive would publish for the day's trades (every minute of the day has trades here)."""
+    bars = bars_from_trades(pl.read_parquet(store.normalized_file(Market.USDM, "trades", "BTCUSDT", DAY)))
+    lines = []
+    for i, b in enumerate(bars.iter_rows(named=True)):
+        open_ms = b["open_ns"] // 10**6
+        close = b["close"] + (b["close"].__class__("0.1") if i == changed_minute else 0)
+        high = max(b["high"], close)
+        lines.append(f"{open_ms},{b['open']},{high},{b['low']},{close},{b['volume']},{open_ms + 59_999},0,"
+                     f"{b['count']},0,0,0")
+    return "\n".join(lines) + "\n"
+
+
+def _ingest(store: DataStore, changed_minute: int | None = None) -> None:
+    write_archive_csv(store.raw, kline_archive_file(Market.USDM, "klines", "BTCUSDT", DAY, "1m"),
+                      _klines_text(store, changed_minute))
+    normalize_klines_day(store, Market.USDM, "BTCUSDT", DAY, PLAN)
+
+
+@pytest.fixture
+def store_with_trades(data_store: DataStore) -> DataStore:
+    trades = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", DAY, 30_000)
+    normalize_trades_day(data_store, trades.archive_file)
+    publish_trades_day(data_store, trades.archive_file)
+    return data_store
+
+
+def test_agreeing_klines_pass_and_a_changed_kline_withholds_the_day(store_with_trades: DataStore) -> None:
+    store = store_with_trades
+    _ingest(store)
+    publish_klines_day(store, Market.USDM, "BTCUSDT", DAY, PLAN)
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY)}
+    assert verdicts["klines_match_trades"].passed and verdicts["klines_match_trades"].metadata["klines"] == 1_440
+    assert verdicts["agg_trades_match_trades"].metadata == {"applicable": False}
+    assert (store.catalog / TRADES_DAY_FILE).exists()
+
+    _ingest(store, changed_minute=600)  # the archive re-publishes a kline that the trades contradict
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY)}
+    mismatch = verdicts["klines_match_trades"]
+    assert not mismatch.passed and mismatch.metadata["mismatched_minutes"] == 1
+    assert mismatch.metadata["first_mismatches"][0]["minute"] == "2024-01-02T10:00:00.000000000Z"
+    assert not (store.catalog / TRADES_DAY_FILE).exists()
+    assert not list((store.catalog / "data" / "bar").rglob("2024-01-02T*.parquet"))
+    with pytest.raises(HedgegridDataError, match="klines_match_trades: 1 minutes"):
+        publish_trades_day(store, TRADES)
+    with pytest.raises(HedgegridDataError, match="not published to the catalog"):
+        publish_klines_day(store, Market.USDM, "BTCUSDT", DAY, PLAN)
+
+    _ingest(store)  # fixed at the source
+    assert all(v.passed for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY))
+    publish_trades_day(store, TRADES)
+    assert (store.catalog / TRADES_DAY_FILE).exists()
+
+
+def test_reconciliation_asset_reports_checks(store_with_trades: DataStore) -> None:
+    _ingest(store_with_trades, changed_minute=5)
+    with instance_for_test() as instance:
+        result = materialize([build_binance_reconciliation_asset(Market.USDM)], partition_key="2024-01-02|BTCUSDT",
+                             resources={"data_store": DataStoreResource(data_dir=str(store_with_trades.root))},
+                             instance=instance, raise_on_error=False)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(checks) == {"klines_match_trades", "agg_trades_match_trades", "funding_has_mark_price"}
+    assert not checks["klines_match_trades"].passed and checks["klines_match_trades"].severity.value == "ERROR"
+    assert checks["funding_has_mark_price"].passed
