@@ -28,7 +28,6 @@ BLOCK_SIZE = 4 << 20
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe buffer
 DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
-INTEGER_TEXT = r"^[0-9]+$"
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
@@ -178,10 +177,14 @@ def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: st
 
 
 def parse_integer(block: TextBlock, column: str, file: str) -> pa.Array:
-    bad = first_mismatch(block, column, INTEGER_TEXT)
-    if bad is not None:
-        raise ArchiveDataError(file, f"{column} {bad[1]!r} is not an integer", line=bad[0])
-    return pc.cast(block.column(column), pa.int64())
+    """Unsigned decimal digits only (Arrow's cast alone would accept ``0x10``)."""
+    values = block.column(column)
+    digits = pc.ascii_is_decimal(values)
+    if not pc.all(digits).as_py():
+        index = pc.index(digits, False).as_py()
+        raise ArchiveDataError(file, f"{column} {values[index].as_py()!r} is not an integer",
+                               line=block.first_line + index)
+    return pc.cast(values, pa.int64())
 
 
 def parse_boolean(block: TextBlock, column: str, true: str, false: str, file: str) -> pa.Array:

@@ -85,13 +85,12 @@ class TradesDaySummary:
     source_rows: int = 0
 
     def observe(self, batch: pa.RecordBatch) -> None:
-        ids = batch.column("trade_id")
-        ts = batch.column("ts_event").cast(pa.int64())
+        ids, ts = batch.column("trade_id"), batch.column("ts_event")
         if self.first_trade_id is None:
             self.first_trade_id = ids[0].as_py()
-            self.first_ts_ns = ts[0].as_py()
+            self.first_ts_ns = ts[0].value
         self.last_trade_id = ids[-1].as_py()
-        self.last_ts_ns = ts[-1].as_py()
+        self.last_ts_ns = ts[-1].value
         self.rows += batch.num_rows
 
 
@@ -228,7 +227,9 @@ def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Sym
     def outputs(line_of: Callable[[int], int | None]) -> list[BatchSink]:
         # entered last, so it finishes (and may fail) before any output is committed
         validation = lambda: on_worker_thread(lambda: pandera_validation_sink(rules, file, line_of))  # noqa: E731
-        return [lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False), *sinks, validation]
+        table = lambda: on_worker_thread(  # noqa: E731
+            lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False))
+        return [table, *sinks, validation]
 
     try:
         _drain(iter_normalized_trades(zip_path, archive_file, spec, summary),
