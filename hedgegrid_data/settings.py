@@ -8,6 +8,7 @@ from typing import Literal, cast
 
 DEFAULT_BINANCE_URL = "https://data.binance.vision"
 DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
+DEFAULT_QUALITY_FILE = Path(__file__).with_name("quality.toml")
 
 TradeSource = Literal["trades", "aggTrades"]
 TRADE_SOURCES: tuple[TradeSource, ...] = ("trades", "aggTrades")
@@ -41,3 +42,8 @@ def kline_intervals() -> tuple[str, ...]:
     Higher timeframes (5m, 15m, 1h, 4h, 1d) are built from 1m; a downloaded one must agree with them.
     """
     return tuple(i.strip() for i in os.environ.get("HEDGEGRID_KLINE_INTERVALS", "1m").split(",") if i.strip())
+
+
+def quality_file() -> Path:
+    """Data-quality thresholds per market (``HEDGEGRID_QUALITY_FILE``)."""
+    return Path(os.environ.get("HEDGEGRID_QUALITY_FILE", DEFAULT_QUALITY_FILE)).resolve()

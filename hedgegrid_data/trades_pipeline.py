@@ -42,12 +42,13 @@ class NormalizedTradesDay:
 
 
 def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
-                         thresholds: TradeCheckThresholds = TradeCheckThresholds(),
+                         thresholds: TradeCheckThresholds | None = None,
                          publishes_catalog: bool = True) -> NormalizedTradesDay:
     """``publishes_catalog``: trades are the configured trade source, so a blocked day leaves the catalog."""
     spec = symbol_spec(archive_file.market, archive_file.symbol)
     instrument = build_instrument(spec)
-    checker = TradesDayChecker(day_bounds_ns(archive_file.day), thresholds)
+    checker = TradesDayChecker(day_bounds_ns(archive_file.day),
+                               thresholds or TradeCheckThresholds.for_market(archive_file.market))
     summary = write_normalized_trades(
         store.raw / archive_file.key,
         archive_file,

@@ -12,7 +12,7 @@ import pytest
 from hedgegrid_data.markets import Market, day_bounds_ns
 from hedgegrid_data.normalization.trades import write_normalized_trades
 from hedgegrid_data.quality.findings import Severity
-from hedgegrid_data.quality.trades import TradesDayChecker, check_trades
+from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker, check_trades
 from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
@@ -98,3 +98,12 @@ def test_volume_spike_and_uncovered_day(clean_day: pl.DataFrame) -> None:
     late_start = clean_day.filter(pl.col("ts_event").cast(pl.Int64) > BOUNDS[0] + 3600 * 10**9)
     coverage = _by_check(late_start)["day_coverage"]
     assert not coverage.passed and coverage.metadata["seconds_uncovered_at_start"] > 3600
+
+
+def test_thresholds_are_configuration_per_market(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert TradeCheckThresholds.for_market(Market.COINM).min_silence_seconds == 600.0
+    assert TradeCheckThresholds.for_market(Market.USDM).min_silence_seconds == 300.0
+    override = tmp_path / "quality.toml"
+    override.write_text("[um.trades]\nmax_missing_ids = 25\n")
+    monkeypatch.setenv("HEDGEGRID_QUALITY_FILE", str(override))
+    assert TradeCheckThresholds.for_market(Market.USDM).max_missing_ids == 25

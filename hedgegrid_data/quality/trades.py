@@ -9,12 +9,16 @@ spikes compare a minute's volume with the mean of the preceding hour. The checke
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from hedgegrid_data.markets import utc_text
+from hedgegrid_data import settings
+from hedgegrid_data.markets import Market, utc_text
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
 
 NS_PER_SECOND = 1_000_000_000
@@ -23,7 +27,7 @@ NS_PER_MINUTE = 60 * NS_PER_SECOND
 
 @dataclass(frozen=True)
 class TradeCheckThresholds:
-    """Defaults suit liquid Binance symbols on every market; every field is configuration."""
+    """Defaults suit liquid Binance symbols; per-market values come from ``quality.toml`` (``for_market``)."""
 
     max_missing_ids: int = 0
     silence_factor: float = 50.0
@@ -34,6 +38,17 @@ class TradeCheckThresholds:
     outlier_min_fraction: float = 0.01
     volume_window_minutes: int = 60
     volume_factor: float = 100.0
+
+    @classmethod
+    def for_market(cls, market: Market) -> TradeCheckThresholds:
+        """The configured thresholds of ``market`` (``HEDGEGRID_QUALITY_FILE`` or the checked-in file)."""
+        return cls(**_quality_config(settings.quality_file()).get(market.value, {}).get("trades", {}))
+
+
+@cache
+def _quality_config(path: Path) -> dict:
+    with path.open("rb") as f:
+        return tomllib.load(f)
 
 
 @dataclass
