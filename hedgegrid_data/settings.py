@@ -47,3 +47,8 @@ def kline_intervals() -> tuple[str, ...]:
 def quality_file() -> Path:
     """Data-quality thresholds per market (``HEDGEGRID_QUALITY_FILE``)."""
     return Path(os.environ.get("HEDGEGRID_QUALITY_FILE", DEFAULT_QUALITY_FILE)).resolve()
+
+
+def download_step_retries() -> int:
+    """Dagster step retries of the download assets after the HTTP client's own retries (default 3)."""
+    return int(os.environ.get("HEDGEGRID_DOWNLOAD_STEP_RETRIES", "3"))

@@ -100,7 +100,10 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_faults_fail_the_run_and_leave_nothing(archive_root: Path, archive_server: ArchiveServer,
-                                               data_store: DataStore, fault: str) -> None:
+                                               data_store: DataStore, fault: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the step-level retry would try a DownloadError again a minute later: here the failure itself is tested
+    monkeypatch.setenv("HEDGEGRID_DOWNLOAD_STEP_RETRIES", "0")
     inject, message = FAULTS[fault]
     unit = TimeUnit.MICROSECONDS if fault == "wrong time unit" else None
     day = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, time_unit=unit)

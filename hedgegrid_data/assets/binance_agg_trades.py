@@ -22,6 +22,7 @@ from hedgegrid_data.agg_trades_pipeline import (
     staged_agg_trades_path,
 )
 from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.assets.policies import archive_http_retry
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.normalization.agg_trades import DATA_TYPE
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
@@ -38,6 +39,7 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
         group_name=prefix,
         partitions_def=partitions,
         pool="binance_http",
+        retry_policy=archive_http_retry(),
         kinds={"binance", "zip"},
         description=f"Binance {market.value} daily aggTrades zip, sha256-verified against its CHECKSUM.",
         check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],

@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.assets.policies import archive_http_retry
 from hedgegrid_data.funding_pipeline import (
     funding_archive_file,
     normalize_funding_day,
@@ -44,6 +45,7 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
         group_name=prefix,
         partitions_def=partitions,
         pool="binance_http",
+        retry_policy=archive_http_retry(),
         kinds={"binance", "zip"},
         description=(f"Binance {market.value} monthly fundingRate zip containing the day, sha256-verified against "
                      "its CHECKSUM; downloaded once per month and reused by the month's days."),

@@ -26,6 +26,7 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
+from hedgegrid_data.assets.policies import archive_http_retry
 from hedgegrid_data.klines_pipeline import (
     DEFAULT_KLINE_INTERVALS,
     BarPlan,
@@ -57,6 +58,7 @@ def _raw_asset(market: Market, prefix: str, files: Callable[[str], list[ArchiveF
         group_name=prefix,
         partitions_def=daily_symbol_partitions(market),
         pool="binance_http",
+        retry_policy=archive_http_retry(),
         kinds={"binance", "zip"},
         description=f"Binance {market.value} daily {what} zip(s), sha256-verified against their CHECKSUM.",
         check_specs=[AssetCheckSpec("checksum_verified", asset=name, blocking=True)],

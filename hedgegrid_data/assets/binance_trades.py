@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
+from hedgegrid_data.assets.policies import archive_http_retry
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
@@ -42,6 +43,7 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
         group_name=prefix,
         partitions_def=partitions,
         pool="binance_http",
+        retry_policy=archive_http_retry(),
         kinds={"binance", "zip"},
         description=f"Binance {market.value} daily trades zip, sha256-verified against its CHECKSUM.",
         check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],

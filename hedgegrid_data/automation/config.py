@@ -1,0 +1,57 @@
+"""Automation settings: where the listing and alerts go (environment) and how eager the sensors are (code).
+
+- ``HEDGEGRID_BINANCE_LISTING_URL``: the archive's S3 ListObjects endpoint, or a local mirror directory.
+  Default: the public bucket, or the local mirror itself when ``HEDGEGRID_BINANCE_URL`` is a directory.
+- ``HEDGEGRID_ALERT_WEBHOOK``: URL that receives every alert as a JSON POST. Default: unset (alerts go to
+  the log and ``$HEDGEGRID_DATA_DIR/alerts.jsonl`` only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hedgegrid_data import settings
+
+DEFAULT_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
+ALERTS_FILE_NAME = "alerts.jsonl"
+
+
+def listing_url() -> str:
+    """The listing to read: the env override, else a local mirror's own directory, else the public bucket."""
+    explicit = os.environ.get("HEDGEGRID_BINANCE_LISTING_URL")
+    if explicit:
+        return explicit
+    base = settings.binance_url()
+    return base if not base.startswith(("http://", "https://")) else DEFAULT_LISTING_URL
+
+
+def alert_webhook() -> str | None:
+    return os.environ.get("HEDGEGRID_ALERT_WEBHOOK") or None
+
+
+def alerts_file() -> Path:
+    return settings.data_dir() / ALERTS_FILE_NAME
+
+
+@dataclass(frozen=True)
+class AutomationSettings:
+    """How far back the sensors look, how late is late, and how much one tick may do.
+
+    - ``availability_window_days``: recent complete UTC days the availability sensor watches.
+    - ``late_after``: a day whose ``.CHECKSUM`` is still missing this long after the day ended raises an alert
+      (the archive usually publishes daily files 00:15–08:40 UTC the next day).
+    - ``max_requests_per_tick`` / ``max_probes_per_tick``: runs requested and HEAD probes sent per evaluation.
+    - ``republication_symbols_per_tick``: symbol folders listed per re-publication evaluation (round robin).
+    """
+
+    availability_window_days: int = 7
+    late_after: dt.timedelta = dt.timedelta(hours=36)
+    max_requests_per_tick: int = 20
+    max_probes_per_tick: int = 200
+    availability_interval_seconds: int = 15 * 60
+    republication_interval_seconds: int = 6 * 60 * 60
+    republication_symbols_per_tick: int = 10
+    alerts_interval_seconds: int = 60

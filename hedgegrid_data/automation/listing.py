@@ -1,0 +1,271 @@
+"""What the archive has right now: its S3 listing (ListObjects v1 XML) and whether a file is published.
+
+The bucket behind data.binance.vision answers an undocumented but stable S3 ListObjects v1 listing at
+``<listing url>?delimiter=/&prefix=<prefix>[&marker=<m>]``: at most 1000 entries a page, ``IsTruncated`` +
+``NextMarker`` to page on, ``Contents`` (Key, LastModified, ETag, Size) for files and ``CommonPrefixes`` for
+sub-folders (symbols). A local mirror directory in the archive's key layout answers the same questions.
+
+Parsing is pure (``parse_listing_page``); ``ArchiveListing`` and ``PublicationProbe`` do the I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+
+from hedgegrid_data.errors import DownloadError
+from hedgegrid_data.sources.binance_archive import RetryPolicy
+
+MAX_KEYS = 1000
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One file as the listing describes it; ``etag`` is None for a local mirror."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    objects: tuple[ListedObject, ...]
+    prefixes: tuple[str, ...]
+    is_truncated: bool
+    next_marker: str | None
+
+    @property
+    def continuation(self) -> str | None:
+        """Marker for the next page: ``NextMarker``, or the last entry when S3 leaves it out; None at the end."""
+        if not self.is_truncated:
+            return None
+        if self.next_marker:
+            return self.next_marker
+        last = [o.key for o in self.objects] + list(self.prefixes)
+        return max(last) if last else None
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(element: ET.Element, name: str) -> str | None:
+    for child in element:
+        if _local(child.tag) == name:
+            return child.text or ""
+    return None
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    """``W/"abc"`` / ``"abc"`` / ``abc`` → ``abc``; empty → None."""
+    if etag is None:
+        return None
+    value = etag.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    return value or None
+
+
+def parse_timestamp(text: str | None) -> dt.datetime | None:
+    """An S3 ISO-8601 time (``2024-01-03T08:12:33.000Z``) or an HTTP date (``Wed, 03 Jan 2024 08:12:33 GMT``)."""
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def parse_listing_page(xml_text: str | bytes) -> ListingPage:
+    """One ListObjects v1 page (namespace-agnostic)."""
+    root = ET.fromstring(xml_text)
+    if _local(root.tag) != "ListBucketResult":
+        raise ValueError(f"not an S3 ListBucketResult: <{_local(root.tag)}>")
+    objects: list[ListedObject] = []
+    prefixes: list[str] = []
+    for element in root:
+        name = _local(element.tag)
+        if name == "Contents":
+            objects.append(ListedObject(
+                key=_child_text(element, "Key") or "",
+                size=int(_child_text(element, "Size") or 0),
+                etag=normalize_etag(_child_text(element, "ETag")),
+                last_modified=parse_timestamp(_child_text(element, "LastModified")),
+            ))
+        elif name == "CommonPrefixes":
+            prefixes.append(_child_text(element, "Prefix") or "")
+    truncated = (_child_text(root, "IsTruncated") or "false").strip().lower() == "true"
+    return ListingPage(tuple(objects), tuple(prefixes), truncated, _child_text(root, "NextMarker") or None)
+
+
+def marker_before(key: str) -> str:
+    """A listing marker that starts the listing exactly at ``key``: everything sorting before it is skipped.
+
+    S3 lists keys strictly after the marker; ``key`` minus its last character sorts after every key that
+    sorts before ``key`` when no other key shares that stem (true for archive keys, which end in ``.zip``).
+    """
+    return key[:-1]
+
+
+def is_local_base(base: str) -> bool:
+    return not base.startswith(("http://", "https://"))
+
+
+class ArchiveListing:
+    """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
+
+    def __init__(self, base: str, *, client: httpx.Client | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy = RetryPolicy(attempts=4)):
+        self.base = base.rstrip("/")
+        self.is_local = is_local_base(self.base)
+        self.retry = retry
+        self._owns_client = client is None and not self.is_local
+        self._client = client or (None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True))
+
+    def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> ArchiveListing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def pages(self, prefix: str, marker: str | None = None, max_keys: int | None = None) -> Iterator[ListingPage]:
+        """Every page under ``prefix`` (delimiter ``/``), following the continuation marker."""
+        while True:
+            page = self._local_page(prefix, marker) if self.is_local else self._page(prefix, marker, max_keys)
+            yield page
+            marker = page.continuation
+            if marker is None:
+                return
+
+    def objects(self, prefix: str, marker: str | None = None) -> Iterator[ListedObject]:
+        for page in self.pages(prefix, marker):
+            yield from page.objects
+
+    def prefixes(self, prefix: str) -> Iterator[str]:
+        for page in self.pages(prefix):
+            yield from page.prefixes
+
+    def first_object(self, prefix: str) -> ListedObject | None:
+        """The first file under ``prefix`` (keys sort by date within a symbol folder)."""
+        for page in self.pages(prefix, max_keys=1):
+            if page.objects:
+                return page.objects[0]
+            if not page.prefixes:
+                return None
+        return None
+
+    def _page(self, prefix: str, marker: str | None, max_keys: int | None) -> ListingPage:
+        params = {"delimiter": "/", "prefix": prefix}
+        if marker:
+            params["marker"] = marker
+        if max_keys:
+            params["max-keys"] = str(max_keys)
+        assert self._client is not None
+        url = self.base
+        failures: list[str] = []
+        for attempt in range(self.retry.attempts):
+            retry_after = None
+            try:
+                response = self._client.get(url, params=params)
+                if response.status_code == 429 or response.status_code >= 500:
+                    retry_after = _retry_after_seconds(response)
+                    failures.append(f"HTTP {response.status_code}")
+                else:
+                    response.raise_for_status()
+                    return parse_listing_page(response.content)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+            if attempt + 1 < self.retry.attempts:
+                time.sleep(self.retry.delay(attempt, retry_after))
+        raise DownloadError(f"listing {url} prefix={prefix!r}: gave up after {self.retry.attempts} attempts: "
+                            f"{'; '.join(failures)}")
+
+    def _local_page(self, prefix: str, marker: str | None) -> ListingPage:
+        """The same page from a local mirror: files under the folder part of ``prefix``, sub-folders as prefixes."""
+        root = Path(self.base)
+        folder_key, _, stem = prefix.rpartition("/")
+        folder = root / folder_key if folder_key else root
+        objects: list[ListedObject] = []
+        prefixes: list[str] = []
+        if folder.is_dir():
+            for child in sorted(folder.iterdir(), key=lambda p: p.name):
+                if not child.name.startswith(stem):
+                    continue
+                key = f"{folder_key}/{child.name}" if folder_key else child.name
+                if child.is_dir():
+                    key += "/"
+                if marker is not None and key <= marker:
+                    continue
+                if child.is_dir():
+                    prefixes.append(key)
+                else:
+                    stat = child.stat()
+                    objects.append(ListedObject(
+                        key=key, size=stat.st_size, etag=None,
+                        last_modified=dt.datetime.fromtimestamp(int(stat.st_mtime), dt.timezone.utc),
+                    ))
+        return ListingPage(tuple(objects), tuple(prefixes), False, None)
+
+
+class PublicationProbe:
+    """Whether a key is published: HEAD against the archive base URL, or existence in a local mirror."""
+
+    def __init__(self, base: str, *, client: httpx.Client | None = None, timeout: float = 15.0):
+        self.base = base.rstrip("/")
+        self.is_local = is_local_base(self.base)
+        self._owns_client = client is None and not self.is_local
+        self._client = client or (None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True))
+
+    def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> PublicationProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def is_published(self, key: str) -> bool | None:
+        """True (200), False (404/403: not there), None (could not tell: 5xx, 429, network error)."""
+        if self.is_local:
+            return (Path(self.base) / key).is_file()
+        assert self._client is not None
+        try:
+            response = self._client.head(f"{self.base}/{key}")
+        except (httpx.TimeoutException, httpx.TransportError):
+            return None
+        if response.status_code in (403, 404):
+            return False
+        if response.is_success:
+            return True
+        return None
