@@ -145,7 +145,7 @@ def test_placeholder_and_zero_quantity_rows_are_counted_and_excluded(data_store:
 def test_a_day_of_excluded_rows_only_fails(archive_root: Path, tmp_path: Path) -> None:
     generated = exclude_rows(generate_agg_trades(archive_root, Market.SPOT, "BTCUSDT", "2024-01-02", 3),
                              placeholder_lines=[1, 2], zero_quantity_lines=[3])
-    with pytest.raises(ArchiveDataError, match=r"BTCUSDT-aggTrades-2024-01-02\.zip: no trades in the file"):
+    with pytest.raises(ArchiveDataError, match=r"BTCUSDT-aggTrades-2024-01-02\.zip: no aggregate trades in the file"):
         _normalize(generated, tmp_path)
     assert list(tmp_path.glob("normalized*")) == []
 
@@ -245,7 +245,7 @@ def test_duplicates_are_dropped_and_disorder_sorted(archive_root: Path, tmp_path
 def test_conflicting_duplicate_ids_fail(archive_root: Path, tmp_path: Path) -> None:
     conflicting = SPOT_ROWS[0].replace("0.00100000", "0.00300000")
     generated = _day_with_rows(archive_root, [*SPOT_ROWS, conflicting])
-    with pytest.raises(ArchiveDataError, match=r"agg_trade_ids appear more than once with different values: \[100\]"):
+    with pytest.raises(ArchiveDataError, match=r"aggregate trade ids appear more than once with different values: \[100\]"):
         _normalize(generated, tmp_path)
     assert not (tmp_path / "normalized.parquet").exists()
 

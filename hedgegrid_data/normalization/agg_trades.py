@@ -8,14 +8,13 @@ to say so: there it is ``qty_contracts``.
 Rows that are not trades are counted and excluded, never kept and never dropped silently: spot
 placeholder rows (price 0, quantity 0, first and last trade id −1) and zero-quantity rows
 (binance-public-data #342). Streaming, ordering, de-duplication and the outputs follow the trades
-normalization, whose drain and sink plumbing this module reuses.
+normalization through ``trade_stream``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +24,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization import archive_csv
-from hedgegrid_data.normalization.trades import BUYER, SELLER, VALIDATION_ROWS, BatchSink, _drain
-from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+from hedgegrid_data.normalization.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.normalization.trades import BUYER, SELLER
 from hedgegrid_data.symbols import SymbolSpec
 
 DATA_TYPE = "aggTrades"
@@ -148,10 +146,6 @@ class SourceLines:
         return self.first_line + position + before
 
 
-class _NotSorted(Exception):
-    """Internal: the streamed file is out of order or repeats ids; take the in-memory path."""
-
-
 def _placeholder_rows(block: archive_csv.TextBlock, price: pa.Array, quantity: pa.Array) -> pa.Array:
     return pc.and_(
         pc.and_(pc.equal(price, 0), pc.equal(quantity, 0)),
@@ -213,14 +207,14 @@ def iter_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec: 
     """Stream a verified aggTrades zip as normalized batches, placeholder and zero-quantity rows excluded.
 
     With ``check_order`` the kept rows must already be in (ts_event, agg_trade_id) order without
-    repeated ids; ``_NotSorted`` is raised before the first batch that breaks it.
+    repeated ids; ``NotSorted`` is raised before the first batch that breaks it.
     """
     file = archive_file.file_name
     schema = normalized_agg_trades_schema(spec)
     quantity = quantity_column(spec.market)
     bounds = day_bounds_ns(archive_file.day)
     expected_unit = spec.market.time_unit_for(archive_file.day)
-    last_id = last_ts = None
+    in_order = OrderCheck("agg_trade_id")
     for block in archive_csv.iter_text_blocks(zip_path, spec.market.agg_trades_columns):
         if summary.time_unit is None:
             summary.header = block.first_line == 2
@@ -247,68 +241,8 @@ def iter_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec: 
         if not batch.num_rows:
             continue
         if check_order:
-            ids = batch.column("agg_trade_id")
-            ts = batch.column("ts_event").cast(pa.int64())
-            if last_id is not None and not (ids[0].as_py() > last_id and ts[0].as_py() >= last_ts):
-                raise _NotSorted
-            if batch.num_rows > 1 and not (
-                pc.min(pc.pairwise_diff(ids)).as_py() > 0 and pc.min(pc.pairwise_diff(ts)).as_py() >= 0
-            ):
-                raise _NotSorted
-            last_id, last_ts = ids[-1].as_py(), ts[-1].as_py()
+            in_order(batch)
         yield batch
-
-
-@contextmanager
-def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Callable[[int], int | None],
-                            id_column: str = "agg_trade_id", what: str = "aggregate trade") -> Iterator[BatchWriter]:
-    """Yield ``write(batch)`` validating the stream with ``rules`` in groups of about ``VALIDATION_ROWS`` rows.
-
-    ``line_of`` maps a row's position in the stream to its line in the file (None once re-sorted).
-    The same sink as the trades normalization's, with the id column named.
-    """
-    pending: list[pa.RecordBatch] = []
-    validated = 0
-
-    def flush() -> None:
-        nonlocal validated
-        if not pending:
-            return
-        frame = pl.from_arrow(pa.Table.from_batches(pending))
-        assert isinstance(frame, pl.DataFrame)
-        try:
-            rules.validate(frame)
-        except pa_pl.errors.SchemaError as exc:
-            failed = None
-            if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
-                failed = exc.check_output["check_output"].arg_min()
-            if failed is None:
-                raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
-            raise ArchiveDataError(file, f"schema validation failed for {what} {frame[id_column][failed]}: {exc}",
-                                   line=line_of(validated + failed)) from None
-        validated += frame.height
-        pending.clear()
-
-    def write(batch: pa.RecordBatch) -> None:
-        pending.append(batch)
-        if sum(b.num_rows for b in pending) >= VALIDATION_ROWS:
-            flush()
-
-    yield write
-    flush()
-
-
-def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str,
-                  id_column: str = "agg_trade_id") -> tuple[pa.Table, int]:
-    """All rows sorted by (ts_event, id) with exact duplicates dropped; returns the drop count."""
-    frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
-    assert isinstance(frame, pl.DataFrame)
-    unique = frame.unique(maintain_order=True)
-    conflicting = unique.filter(pl.col(id_column).is_duplicated())
-    if conflicting.height:
-        ids = conflicting[id_column].unique().sort().head(5).to_list()
-        raise ArchiveDataError(file, f"{id_column}s appear more than once with different values: {ids}")
-    return unique.sort(["ts_event", id_column]).to_arrow().cast(schema), frame.height - unique.height
 
 
 def write_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec, out_path: Path,
@@ -318,29 +252,15 @@ def write_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec:
     Every normalized batch also goes to each of ``sinks`` in the same pass (e.g. a staged
     ``TradeTick`` day file). Each output appears, atomically, only if the whole day is valid.
     """
-    schema = normalized_agg_trades_schema(spec)
-    rules = pandera_agg_trades_schema(spec, archive_file.day)
-    file = archive_file.file_name
-    summary = AggTradesDaySummary()
     lines = SourceLines()
-
-    def outputs(line_of: Callable[[int], int | None]) -> list[BatchSink]:
-        # entered last, so it finishes (and may fail) before any output is committed
-        validation = lambda: on_worker_thread(lambda: pandera_validation_sink(rules, file, line_of))  # noqa: E731
-        return [lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False), *sinks, validation]
-
-    # _drain only calls summary.observe and reads summary.rows, which this summary has too
-    try:
-        _drain(iter_normalized_agg_trades(zip_path, archive_file, spec, summary, lines=lines),
-               outputs(lines.line_of), summary, file)  # type: ignore[arg-type]
-    except _NotSorted:
-        summary = AggTradesDaySummary(resorted=True)
-        batches = list(iter_normalized_agg_trades(zip_path, archive_file, spec, summary, check_order=False))
-        table, summary.duplicates_dropped = sorted_unique(batches, schema, file)
-        del batches
-        resorted = iter(table.to_batches(max_chunksize=1 << 18))
-        _drain(resorted, outputs(lambda row: None), summary, file)  # type: ignore[arg-type]
-    return summary
+    return write_stream(
+        lambda summary, check_order: iter_normalized_agg_trades(
+            zip_path, archive_file, spec, summary, lines=lines if check_order else None, check_order=check_order),
+        lambda resorted: AggTradesDaySummary(resorted=resorted),
+        normalized_agg_trades_schema(spec), pandera_agg_trades_schema(spec, archive_file.day), out_path, sinks,
+        file=archive_file.file_name, line_of=lambda summary: lines.line_of, id_column="agg_trade_id",
+        what="aggregate trade",
+    )
 
 
 def trade_tick_input(batch: pa.RecordBatch, market: Market) -> pa.RecordBatch:

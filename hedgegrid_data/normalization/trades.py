@@ -9,8 +9,7 @@ loaded whole, de-duplicated and sorted (conflicting duplicates are an error).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +18,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.atomic import atomic_parquet_writer
-from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization import archive_csv
-from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+from hedgegrid_data.normalization.trade_stream import BatchSink, OrderCheck, write_stream
 from hedgegrid_data.symbols import SymbolSpec
 
 NOTIONAL_SCALE = 12
@@ -94,10 +91,6 @@ class TradesDaySummary:
         self.rows += batch.num_rows
 
 
-class _NotSorted(Exception):
-    """Internal: the streamed file is out of order or repeats ids; take the in-memory path."""
-
-
 def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
                    schema: pa.Schema, file: str) -> pa.RecordBatch:
     market = spec.market
@@ -120,60 +113,18 @@ def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUni
     return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-VALIDATION_ROWS = 1 << 18
-
-
-@contextmanager
-def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str,
-                            line_of: Callable[[int], int | None]) -> Iterator[BatchWriter]:
-    """Yield ``write(batch)`` validating the stream with ``rules`` in groups of about ``VALIDATION_ROWS`` rows.
-
-    ``line_of`` maps a row's position in the stream to its line in the file (None once re-sorted).
-    """
-    pending: list[pa.RecordBatch] = []
-    validated = 0
-
-    def flush() -> None:
-        nonlocal validated
-        if not pending:
-            return
-        frame = pl.from_arrow(pa.Table.from_batches(pending))
-        assert isinstance(frame, pl.DataFrame)
-        try:
-            rules.validate(frame)
-        except pa_pl.errors.SchemaError as exc:
-            failed = None
-            if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
-                failed = exc.check_output["check_output"].arg_min()
-            if failed is None:
-                raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
-            trade_id = frame["trade_id"][failed]
-            raise ArchiveDataError(file, f"schema validation failed for trade {trade_id}: {exc}",
-                                   line=line_of(validated + failed)) from None
-        validated += frame.height
-        pending.clear()
-
-    def write(batch: pa.RecordBatch) -> None:
-        pending.append(batch)
-        if sum(b.num_rows for b in pending) >= VALIDATION_ROWS:
-            flush()
-
-    yield write
-    flush()
-
-
 def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec,
                            summary: TradesDaySummary, *, check_order: bool = True) -> Iterator[pa.RecordBatch]:
     """Stream a verified trades zip as normalized, validated batches.
 
     With ``check_order`` the stream must already be in (ts_event, trade_id) order without repeated
-    ids; ``_NotSorted`` is raised before the first batch that breaks it.
+    ids; ``NotSorted`` is raised before the first batch that breaks it.
     """
     file = archive_file.file_name
     schema = normalized_trades_schema(spec)
     bounds = day_bounds_ns(archive_file.day)
     expected_unit = spec.market.time_unit_for(archive_file.day)
-    last_id = last_ts = None
+    in_order = OrderCheck("trade_id")
     for block in archive_csv.iter_text_blocks(zip_path, spec.market.trades_columns):
         if summary.time_unit is None:
             summary.header = block.first_line == 2
@@ -185,31 +136,8 @@ def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Symb
         batch = _convert_block(block, spec, summary.time_unit, bounds, schema, file)
         summary.source_rows += batch.num_rows
         if check_order:
-            ids = batch.column("trade_id")
-            ts = batch.column("ts_event").cast(pa.int64())
-            if last_id is not None and not (ids[0].as_py() > last_id and ts[0].as_py() >= last_ts):
-                raise _NotSorted
-            if batch.num_rows > 1 and not (
-                pc.min(pc.pairwise_diff(ids)).as_py() > 0 and pc.min(pc.pairwise_diff(ts)).as_py() >= 0
-            ):
-                raise _NotSorted
-            last_id, last_ts = ids[-1].as_py(), ts[-1].as_py()
+            in_order(batch)
         yield batch
-
-
-def _sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str) -> tuple[pa.Table, int]:
-    """All rows sorted by (ts_event, trade_id) with exact duplicates dropped; returns the drop count."""
-    frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
-    assert isinstance(frame, pl.DataFrame)
-    unique = frame.unique(maintain_order=True)
-    conflicting = unique.filter(pl.col("trade_id").is_duplicated())
-    if conflicting.height:
-        ids = conflicting["trade_id"].unique().sort().head(5).to_list()
-        raise ArchiveDataError(file, f"trade ids appear more than once with different values: {ids}")
-    return unique.sort(["ts_event", "trade_id"]).to_arrow().cast(schema), frame.height - unique.height
-
-
-BatchSink = Callable[[], AbstractContextManager[BatchWriter]]
 
 
 def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec, out_path: Path,
@@ -219,38 +147,11 @@ def write_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Sym
     Every normalized batch also goes to each of ``sinks`` in the same pass (e.g. the catalog's
     staged day file). Each output appears, atomically, only if the whole day is valid.
     """
-    schema = normalized_trades_schema(spec)
-    rules = pandera_trades_schema(spec, archive_file.day)
-    file = archive_file.file_name
-    summary = TradesDaySummary()
-
-    def outputs(line_of: Callable[[int], int | None]) -> list[BatchSink]:
-        # entered last, so it finishes (and may fail) before any output is committed
-        validation = lambda: on_worker_thread(lambda: pandera_validation_sink(rules, file, line_of))  # noqa: E731
-        table = lambda: on_worker_thread(  # noqa: E731
-            lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False))
-        return [table, *sinks, validation]
-
-    try:
-        _drain(iter_normalized_trades(zip_path, archive_file, spec, summary),
-               outputs(lambda row: row + (2 if summary.header else 1)), summary, file)
-    except _NotSorted:
-        summary = TradesDaySummary(resorted=True)
-        batches = list(iter_normalized_trades(zip_path, archive_file, spec, summary, check_order=False))
-        table, summary.duplicates_dropped = _sorted_unique(batches, schema, file)
-        del batches
-        _drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs(lambda row: None), summary, file)
-    return summary
-
-
-def _drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summary: TradesDaySummary,
-           file: str) -> None:
-    """Feed every batch to every output; outputs close in reverse order, a failure discards those not yet closed."""
-    with ExitStack() as stack:
-        writers = [stack.enter_context(open_output()) for open_output in outputs]
-        for batch in batches:
-            for write in writers:
-                write(batch)
-            summary.observe(batch)
-        if summary.rows == 0:
-            raise ArchiveDataError(file, "no trades in the file")
+    return write_stream(
+        lambda summary, check_order: iter_normalized_trades(zip_path, archive_file, spec, summary,
+                                                            check_order=check_order),
+        lambda resorted: TradesDaySummary(resorted=resorted),
+        normalized_trades_schema(spec), pandera_trades_schema(spec, archive_file.day), out_path, sinks,
+        file=archive_file.file_name, line_of=lambda summary: lambda row: row + (2 if summary.header else 1),
+        id_column="trade_id", what="trade",
+    )

@@ -1,0 +1,151 @@
+"""Streaming machinery shared by the trades and aggTrades normalizations.
+
+One pass feeds every normalized batch to several outputs (the normalized table, a staged catalog
+day, quality checkers) and validates it with pandera on a worker thread. A file that is not already
+in (ts_event, id) order without repeated ids is loaded whole, de-duplicated and sorted instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import pandera.polars as pa_pl
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hedgegrid_data.atomic import atomic_parquet_writer
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+
+VALIDATION_ROWS = 1 << 18
+BatchSink = Callable[[], AbstractContextManager[BatchWriter]]
+LineOf = Callable[[int], int | None]
+
+
+class NotSorted(Exception):
+    """The streamed file is out of order or repeats ids; take the in-memory path."""
+
+
+class StreamSummary(Protocol):
+    rows: int
+
+    def observe(self, batch: pa.RecordBatch) -> None: ...
+
+
+Summary = TypeVar("Summary", bound=StreamSummary)
+
+
+class OrderCheck:
+    """Raises ``NotSorted`` at the first batch whose rows are not in strict (ts_event, id) order."""
+
+    def __init__(self, id_column: str):
+        self.id_column = id_column
+        self.last: tuple[int, int] | None = None
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        ids, ts = batch.column(self.id_column), batch.column("ts_event").cast(pa.int64())
+        if self.last is not None and not (ids[0].as_py() > self.last[0] and ts[0].as_py() >= self.last[1]):
+            raise NotSorted
+        if batch.num_rows > 1 and not (
+            pc.min(pc.pairwise_diff(ids)).as_py() > 0 and pc.min(pc.pairwise_diff(ts)).as_py() >= 0
+        ):
+            raise NotSorted
+        self.last = ids[-1].as_py(), ts[-1].as_py()
+
+
+@contextmanager
+def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: LineOf, id_column: str,
+                            what: str) -> Iterator[BatchWriter]:
+    """Yield ``write(batch)`` validating the stream with ``rules`` in groups of about ``VALIDATION_ROWS`` rows.
+
+    ``line_of`` maps a row's position in the stream to its line in the file (None once re-sorted).
+    """
+    pending: list[pa.RecordBatch] = []
+    validated = 0
+
+    def flush() -> None:
+        nonlocal validated
+        if not pending:
+            return
+        frame = pl.from_arrow(pa.Table.from_batches(pending))
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            rules.validate(frame)
+        except pa_pl.errors.SchemaError as exc:
+            failed = None
+            if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
+                failed = exc.check_output["check_output"].arg_min()
+            if failed is None:
+                raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
+            raise ArchiveDataError(file, f"schema validation failed for {what} {frame[id_column][failed]}: {exc}",
+                                   line=line_of(validated + failed)) from None
+        validated += frame.height
+        pending.clear()
+
+    def write(batch: pa.RecordBatch) -> None:
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) >= VALIDATION_ROWS:
+            flush()
+
+    yield write
+    flush()
+
+
+def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, id_column: str,
+                  what: str) -> tuple[pa.Table, int]:
+    """All rows sorted by (ts_event, id) with exact duplicates dropped; returns the drop count."""
+    frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+    assert isinstance(frame, pl.DataFrame)
+    unique = frame.unique(maintain_order=True)
+    conflicting = unique.filter(pl.col(id_column).is_duplicated())
+    if conflicting.height:
+        ids = conflicting[id_column].unique().sort().head(5).to_list()
+        raise ArchiveDataError(file, f"{what} ids appear more than once with different values: {ids}")
+    return unique.sort(["ts_event", id_column]).to_arrow().cast(schema), frame.height - unique.height
+
+
+def drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summary: StreamSummary, file: str,
+          what: str) -> None:
+    """Feed every batch to every output; outputs close in reverse order, a failure discards those not yet closed."""
+    with ExitStack() as stack:
+        writers = [stack.enter_context(open_output()) for open_output in outputs]
+        for batch in batches:
+            for write in writers:
+                write(batch)
+            summary.observe(batch)
+        if summary.rows == 0:
+            raise ArchiveDataError(file, f"no {what}s in the file")
+
+
+def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], new_summary: Callable[[bool], Summary],
+                 schema: pa.Schema, rules: pa_pl.DataFrameSchema, out_path: Path, sinks: Sequence[BatchSink], *,
+                 file: str, line_of: Callable[[Summary], LineOf], id_column: str, what: str) -> Summary:
+    """Write the normalized table of a file to ``out_path`` and every ``sinks``, in one validated pass.
+
+    ``stream(summary, check_order)`` yields the normalized batches; with ``check_order`` it raises
+    ``NotSorted`` before the first batch out of order, and the file is then sorted in memory.
+    """
+
+    def outputs(lines: LineOf) -> list[BatchSink]:
+        table = lambda: on_worker_thread(  # noqa: E731
+            lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False))
+        # entered last, so it finishes (and may fail) before any output is committed
+        validation = lambda: on_worker_thread(  # noqa: E731
+            lambda: pandera_validation_sink(rules, file, lines, id_column, what))
+        return [table, *sinks, validation]
+
+    summary = new_summary(False)
+    try:
+        drain(stream(summary, True), outputs(line_of(summary)), summary, file, what)
+    except NotSorted:
+        summary = new_summary(True)
+        batches = list(stream(summary, False))
+        table, dropped = sorted_unique(batches, schema, file, id_column, what)
+        del batches
+        summary.duplicates_dropped = dropped  # type: ignore[attr-defined]
+        drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs(lambda row: None), summary, file, what)
+    return summary
