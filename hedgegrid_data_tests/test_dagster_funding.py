@@ -59,7 +59,7 @@ def test_real_sample_day_through_the_loopback_archive(archive_with_samples: Path
             assert result.success
             assert {(c.check_name, c.passed) for c in result.get_asset_check_evaluations()} == CHECKS
         raw = _metadata(instance, "binance_um_funding_rate_raw")
-        assert (raw["month"], raw["reused_local_copy"]) == ("2026-04", True)
+        assert (raw["period"], raw["reused_local_copy"]) == ("2026-04", True)
         normalized = _metadata(instance, "binance_um_funding_rate_normalized")
         assert (normalized["rows"], normalized["month_rows"], normalized["header"]) == (3, 90, True)
     # the month file is downloaded once and shared by the month's days; a re-run replaces its day only

@@ -20,17 +20,17 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import fail_closed, path_metadata
-from hedgegrid_data.assets.policies import archive_http_retry
+from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
 from hedgegrid_data.funding_pipeline import (
     funding_archive_file,
     normalize_funding_day,
     publish_funding_day,
     staged_funding_path,
 )
-from hedgegrid_data.markets import Market, utc_text
+from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.normalization.funding import DATA_TYPE
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.resources import DataStoreResource
 
 
 def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
@@ -40,33 +40,14 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
     partitions = daily_symbol_partitions(market)
     raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
 
-    @asset(
-        name=raw_name,
-        group_name=prefix,
-        partitions_def=partitions,
-        pool="binance_http",
-        retry_policy=archive_http_retry(),
-        kinds={"binance", "zip"},
-        description=(f"Binance {market.value} monthly fundingRate zip containing the day, sha256-verified against "
-                     "its CHECKSUM; downloaded once per month and reused by the month's days."),
-        check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],
-    )
-    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
-            data_store: DataStoreResource) -> MaterializeResult:
-        day, symbol = day_and_symbol(context.partition_key)
-        archive_file = funding_archive_file(market, symbol, day)
-        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
-            verified = archive.fetch_verified(archive_file)
-        p = verified.provenance
-        return MaterializeResult(
-            metadata={
-                "month": archive_file.period, "url": p.url, "sha256": p.sha256, "bytes": p.size,
-                "etag": p.etag or "", "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
-                "reused_local_copy": verified.reused, "path": path_metadata(verified.path),
-            },
-            check_results=[AssetCheckResult(check_name="checksum_verified", passed=True,
-                                            metadata={"sha256": p.sha256, "bytes": p.size})],
-        )
+    def archive_files(partition_key: str) -> list[ArchiveFile]:
+        day, symbol = day_and_symbol(partition_key)
+        return [funding_archive_file(market, symbol, day)]
+
+    raw = build_raw_archive_asset(
+        market, prefix, archive_files,
+        f"Binance {market.value} monthly fundingRate zip containing the day, sha256-verified against its "
+        "CHECKSUM; downloaded once per month and reused by the month's days.")
 
     @asset(
         name=normalized_name,

@@ -11,7 +11,7 @@ arguments, chosen where the definitions are wired.
 normalized: NautilusTrader 1.220's catalog cannot read index prices back, and has no premium type).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -26,7 +26,7 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
-from hedgegrid_data.assets.policies import archive_http_retry
+from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
 from hedgegrid_data.klines_pipeline import (
     DEFAULT_KLINE_INTERVALS,
     BarPlan,
@@ -41,47 +41,13 @@ from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES, interval_ns
 from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
 from hedgegrid_data.quality.bars import bar_gaps
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.resources import DataStoreResource
 
 PRICE_INDEX_GROUPS = {
     "markPriceKlines": "mark_price_klines",
     "indexPriceKlines": "index_price_klines",
     "premiumIndexKlines": "premium_index_klines",
 }
-
-
-def _raw_asset(market: Market, prefix: str, files: Callable[[str], list[ArchiveFile]], what: str) -> AssetsDefinition:
-    name = f"{prefix}_raw"
-
-    @asset(
-        name=name,
-        group_name=prefix,
-        partitions_def=daily_symbol_partitions(market),
-        pool="binance_http",
-        retry_policy=archive_http_retry(),
-        kinds={"binance", "zip"},
-        description=f"Binance {market.value} daily {what} zip(s), sha256-verified against their CHECKSUM.",
-        check_specs=[AssetCheckSpec("checksum_verified", asset=name, blocking=True)],
-    )
-    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
-            data_store: DataStoreResource) -> MaterializeResult:
-        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
-            verified = [archive.fetch_verified(f) for f in files(context.partition_key)]
-        metadata: dict[str, object] = {}
-        for v in verified:
-            p, tag = v.provenance, v.archive_file.interval
-            metadata.update({f"{tag}_url": p.url, f"{tag}_sha256": p.sha256, f"{tag}_bytes": p.size,
-                             f"{tag}_etag": p.etag or "", f"{tag}_last_modified": p.last_modified or "",
-                             f"{tag}_reused_local_copy": v.reused, f"{tag}_path": path_metadata(v.path)})
-        return MaterializeResult(
-            metadata=metadata,
-            check_results=[AssetCheckResult(
-            check_name="checksum_verified", passed=True,
-            metadata={v.archive_file.file_name: v.provenance.sha256 for v in verified},
-        )],
-        )
-
-    return raw
 
 
 def _file_metadata(summary: KlineFileSummary) -> dict[str, object]:
@@ -110,7 +76,8 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
         day, symbol = day_and_symbol(partition_key)
         return [kline_archive_file(market, "klines", symbol, day, i) for i in plan.intervals]
 
-    raw = _raw_asset(market, prefix, files, f"klines ({', '.join(plan.intervals)})")
+    raw = build_raw_archive_asset(market, prefix, files, f"Binance {market.value} daily klines "
+                                  f"({', '.join(plan.intervals)}) zips, sha256-verified against their CHECKSUM.")
 
     @asset(
         name=normalized_name,
@@ -205,7 +172,8 @@ def _price_index_assets(market: Market, data_type: str, prefix: str, interval: s
         day, symbol = day_and_symbol(partition_key)
         return [kline_archive_file(market, data_type, symbol, day, interval)]
 
-    raw = _raw_asset(market, prefix, files, f"{data_type} {interval}")
+    raw = build_raw_archive_asset(market, prefix, files, f"Binance {market.value} daily {data_type} {interval} "
+                                  "zip, sha256-verified against its CHECKSUM.")
 
     @asset(
         name=normalized_name,

@@ -16,10 +16,10 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
-from hedgegrid_data.assets.policies import archive_http_retry
+from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
+from hedgegrid_data.resources import DataStoreResource, TradeSourceResource
 from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
 
@@ -38,32 +38,13 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
     partitions = daily_symbol_partitions(market)
     raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
 
-    @asset(
-        name=raw_name,
-        group_name=prefix,
-        partitions_def=partitions,
-        pool="binance_http",
-        retry_policy=archive_http_retry(),
-        kinds={"binance", "zip"},
-        description=f"Binance {market.value} daily trades zip, sha256-verified against its CHECKSUM.",
-        check_specs=[AssetCheckSpec("checksum_verified", asset=raw_name, blocking=True)],
-    )
-    def raw(context: AssetExecutionContext, binance_archive: BinanceArchiveResource,
-            data_store: DataStoreResource) -> MaterializeResult:
-        day, symbol = day_and_symbol(context.partition_key)
-        archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
-        with fail_closed(), binance_archive.open(data_store.store.raw) as archive:
-            verified = archive.fetch_verified(archive_file)
-        p = verified.provenance
-        return MaterializeResult(
-            metadata={
-                "url": p.url, "sha256": p.sha256, "bytes": p.size, "etag": p.etag or "",
-                "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
-                "reused_local_copy": verified.reused, "path": path_metadata(verified.path),
-            },
-            check_results=[AssetCheckResult(check_name="checksum_verified", passed=True,
-                                            metadata={"sha256": p.sha256, "bytes": p.size})],
-        )
+    def archive_files(partition_key: str) -> list[ArchiveFile]:
+        day, symbol = day_and_symbol(partition_key)
+        return [ArchiveFile(market, DATA_TYPE, symbol, day)]
+
+    raw = build_raw_archive_asset(
+        market, prefix, archive_files,
+        f"Binance {market.value} daily trades zip, sha256-verified against its CHECKSUM.")
 
     @asset(
         name=normalized_name,
