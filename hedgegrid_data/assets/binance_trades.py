@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
-from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
+from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import DataStoreResource, TradeSourceResource
@@ -38,12 +38,8 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
     partitions = daily_symbol_partitions(market)
     raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
 
-    def archive_files(partition_key: str) -> list[ArchiveFile]:
-        day, symbol = day_and_symbol(partition_key)
-        return [ArchiveFile(market, DATA_TYPE, symbol, day)]
-
     raw = build_raw_archive_asset(
-        market, prefix, archive_files,
+        market, prefix, daily_archive_files(market, DATA_TYPE),
         f"Binance {market.value} daily trades zip, sha256-verified against its CHECKSUM.")
 
     @asset(

@@ -14,7 +14,7 @@ from dagster import (
 from hedgegrid_data.assets.common import fail_closed, path_metadata
 from hedgegrid_data.assets.policies import archive_http_retry
 from hedgegrid_data.markets import ArchiveFile, Market
-from hedgegrid_data.partitions import daily_symbol_partitions
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 from hedgegrid_data.sources.binance_archive import VerifiedFile
 
@@ -25,6 +25,16 @@ def _file_metadata(verified: VerifiedFile, tag: str) -> dict[str, object]:
             f"{tag}bytes": p.size, f"{tag}etag": p.etag or "", f"{tag}last_modified": p.last_modified or "",
             f"{tag}fetched_at": p.fetched_at, f"{tag}reused_local_copy": verified.reused,
             f"{tag}path": path_metadata(verified.path)}
+
+
+def daily_archive_files(market: Market, data_type: str) -> Callable[[str], list[ArchiveFile]]:
+    """The partition's one daily archive file of ``data_type`` (trades, aggTrades)."""
+
+    def files(partition_key: str) -> list[ArchiveFile]:
+        day, symbol = day_and_symbol(partition_key)
+        return [ArchiveFile(market, data_type, symbol, day)]
+
+    return files
 
 
 def build_raw_archive_asset(market: Market, group: str, files: Callable[[str], list[ArchiveFile]],
