@@ -32,7 +32,8 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
 
 @contextmanager
 def atomic_parquet_writer(target: Path, schema: pa.Schema, row_group_size: int | None = None,
-                          **writer_options: object) -> Iterator[Callable[[pa.RecordBatch], None]]:
-    """Yield ``write(batch)`` streaming into a parquet file that appears at ``target`` only if the block succeeds."""
+                          **writer_options: object) -> Iterator[Callable[[pa.RecordBatch | pa.Table], None]]:
+    """Yield ``write(batch or table)`` streaming into a parquet file that appears at ``target`` only if the block
+    succeeds."""
     with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema, **writer_options) as writer:
-        yield lambda batch: writer.write_batch(batch, row_group_size=row_group_size)
+        yield lambda data: writer.write(data, row_group_size=row_group_size)

@@ -52,20 +52,28 @@ def overlapping_files(directory: Path, start: int, end: int) -> list[Path]:
 
 
 @contextmanager
-def day_file_writer(root: Path, data_cls: type, identifier: str, day: dt.date,
-                    schema: pa.Schema) -> Iterator[Callable[[pa.RecordBatch], None]]:
+def day_file_writer(root: Path, data_cls: type, identifier: str, day: dt.date, schema: pa.Schema,
+                    dictionary_columns: list[str] | None = None) -> Iterator[Callable[[pa.RecordBatch], None]]:
     """Yield ``write(batch)`` for one day file under ``root``; the file appears only if the block succeeds.
 
     Row groups hold exactly ``ROW_GROUP_SIZE`` rows whatever the batch sizes, as ``write_data``
-    writes them, so the file is byte-identical to Nautilus' own.
+    writes them; with the default dictionary encoding of every column the file is byte-identical to
+    Nautilus' own. ``dictionary_columns`` limits it to the columns whose values repeat.
     """
-    pending: list[pa.RecordBatch] = []
-    with atomic_parquet_writer(day_file_path(root, data_cls, identifier, day), schema, ROW_GROUP_SIZE) as write:
+    pending: list[pa.RecordBatch] = []  # the start of the next row group, fewer than ROW_GROUP_SIZE rows
+    with atomic_parquet_writer(day_file_path(root, data_cls, identifier, day), schema, ROW_GROUP_SIZE,
+                               use_dictionary=True if dictionary_columns is None else dictionary_columns) as write:
 
         def write_whole_groups(batch: pa.RecordBatch) -> None:
-            if pending:
-                batch = pa.Table.from_batches([*pending, batch]).combine_chunks().to_batches()[0]
+            held = sum(b.num_rows for b in pending)
+            if held:
+                need = ROW_GROUP_SIZE - held
+                if batch.num_rows < need:
+                    pending.append(batch)
+                    return
+                write(pa.Table.from_batches([*pending, batch.slice(0, need)]))
                 pending.clear()
+                batch = batch.slice(need)
             whole = batch.num_rows - batch.num_rows % ROW_GROUP_SIZE
             if whole:
                 write(batch.slice(0, whole))
@@ -74,7 +82,7 @@ def day_file_writer(root: Path, data_cls: type, identifier: str, day: dt.date,
 
         yield write_whole_groups
         if pending:
-            write(pending[0])
+            write(pa.Table.from_batches(pending))
 
 
 def promote_day(staging_root: Path, catalog_root: Path, data_cls: type, identifier: str, day: dt.date) -> Path:

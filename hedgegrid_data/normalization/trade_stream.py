@@ -132,7 +132,8 @@ def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], ne
 
     def outputs(lines: LineOf) -> list[BatchSink]:
         table = lambda: on_worker_thread(  # noqa: E731
-            lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False))
+            lambda: atomic_parquet_writer(out_path, schema, use_dictionary=False,
+                                         write_statistics=["ts_event", id_column]))  # what readers filter on
         # entered last, so it finishes (and may fail) before any output is committed
         validation = lambda: on_worker_thread(  # noqa: E731
             lambda: pandera_validation_sink(rules, file, lines, id_column, what))

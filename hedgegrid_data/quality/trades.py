@@ -10,12 +10,15 @@ spikes compare a minute's volume with the mean of the preceding hour. The checke
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hedgegrid_data import settings
 from hedgegrid_data.markets import Market, utc_text
@@ -56,9 +59,58 @@ class _Findings:
     count: int = 0
     examples: list = field(default_factory=list)
 
-    def add(self, rows: list) -> None:
-        self.count += len(rows)
-        self.examples.extend(rows[: MAX_EXAMPLES - len(self.examples)])
+    def add(self, count: int, examples: list) -> None:
+        self.count += count
+        self.examples.extend(examples[: MAX_EXAMPLES - len(self.examples)])
+
+
+@dataclass(frozen=True)
+class _Trades:
+    """A time-ordered run of trades as arrays: ids, ns times, float prices and sizes, and the exact prices."""
+
+    ids: np.ndarray
+    ts: np.ndarray
+    p: np.ndarray  # verdicts on relative moves; the stored data stays exact
+    q: np.ndarray
+    prices: pa.Array
+
+    @classmethod
+    def of(cls, batch: pa.RecordBatch | pa.Table) -> _Trades:
+        def column(name: str) -> pa.Array:
+            values = batch.column(name)
+            return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+        prices = column("price")
+        return cls(column("trade_id").to_numpy(), column("ts_event").cast(pa.int64()).to_numpy(),
+                   pc.cast(prices, pa.float64()).to_numpy(), pc.cast(column("qty"), pa.float64()).to_numpy(), prices)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, start: int, stop: int | None = None) -> _Trades:
+        stop = len(self) if stop is None else stop
+        return _Trades(self.ids[start:stop], self.ts[start:stop], self.p[start:stop], self.q[start:stop],
+                       self.prices.slice(start, stop - start))
+
+    def after(self, earlier: _Trades) -> _Trades:
+        """``earlier`` followed by these trades."""
+        return _Trades(*(np.concatenate([a, b]) for a, b in zip(
+            (earlier.ids, earlier.ts, earlier.p, earlier.q), (self.ids, self.ts, self.p, self.q), strict=True)),
+            pa.concat_arrays([earlier.prices, self.prices]))
+
+
+def _previous(values: np.ndarray, before: float | None) -> np.ndarray:
+    """Each value's predecessor; the first one's is ``before`` (or itself when there is none)."""
+    return np.concatenate([[values[0] if before is None else before], values[:-1]])
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty array without its per-call overhead (it runs once per minute)."""
+    half = len(values) // 2
+    if len(values) % 2:
+        return float(np.partition(values, half)[half])
+    low, high = np.partition(values, (half - 1, half))[half - 1:half + 1]
+    return float((low + high) / 2)
 
 
 class TradesDayChecker:
@@ -80,96 +132,94 @@ class TradesDayChecker:
         self.outliers = _Findings()
         self.volume_spikes = _Findings()
         self._last_price: float | None = None
-        self._open_minute = pl.DataFrame()
+        self._open_minute: _Trades | None = None
         self._recent_minute_volumes: list[float] = []
 
-    def add(self, batch: pa.RecordBatch | pl.DataFrame) -> None:
-        frame = batch if isinstance(batch, pl.DataFrame) else pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        if frame.height == 0:
+    def add(self, batch: pa.RecordBatch | pa.Table | pl.DataFrame) -> None:
+        if isinstance(batch, pl.DataFrame):
+            batch = batch.to_arrow()
+        if batch.num_rows == 0:
             return
-        frame = frame.select(
-            pl.col("trade_id"),
-            pl.col("ts_event").cast(pl.Int64).alias("ts"),
-            pl.col("price"),
-            pl.col("price").cast(pl.Float64).alias("p"),  # verdicts on relative moves; stored data stays exact
-            pl.col("qty").cast(pl.Float64).alias("q"),
-        )
-        self._ids_and_silences(frame)
-        self._jumps(frame)
-        self._minutes(frame, final=False)
-        self.rows += frame.height
+        trades = _Trades.of(batch)
+        self._ids_and_silences(trades)
+        self._jumps(trades)
+        self._minutes(trades, final=False)
+        self.rows += len(trades)
 
-    def _ids_and_silences(self, frame: pl.DataFrame) -> None:
-        ids, ts = frame["trade_id"], frame["ts"]
+    def _ids_and_silences(self, trades: _Trades) -> None:
+        ids, ts = trades.ids, trades.ts
         if self.first_id is None:
             self.first_id, self.first_ts = int(ids[0]), int(ts[0])
-        prev_ids = ids.shift(1, fill_value=self.last_id if self.last_id is not None else ids[0] - 1)
-        gaps = pl.DataFrame({"before": prev_ids, "after": ids}).filter(pl.col("after") - pl.col("before") > 1)
-        self.missing_ids += int((gaps["after"] - gaps["before"] - 1).sum()) if gaps.height else 0
-        self.gaps.add([[int(b) + 1, int(a) - 1] for b, a in gaps.iter_rows()])
-        prev_ts = ts.shift(1, fill_value=self.last_ts if self.last_ts is not None else ts[0])
-        spans = pl.DataFrame({"start": prev_ts, "end": ts}).with_columns(ns=pl.col("end") - pl.col("start"))
-        self.longest_silence_ns = max(self.longest_silence_ns, int(spans["ns"].max()))
-        limit = self.t.min_silence_seconds * NS_PER_SECOND
-        long = spans.filter(pl.col("ns") > limit)
-        self._long_spans.extend((int(s), int(e)) for s, e, _ in long.iter_rows())
+        prev_ids = _previous(ids, ids[0] - 1 if self.last_id is None else self.last_id)
+        gaps = np.flatnonzero(ids - prev_ids > 1)
+        self.missing_ids += int((ids[gaps] - prev_ids[gaps] - 1).sum())
+        self.gaps.add(len(gaps), [[int(prev_ids[i]) + 1, int(ids[i]) - 1] for i in gaps[:MAX_EXAMPLES]])
+        prev_ts = _previous(ts, self.last_ts)
+        spans = ts - prev_ts
+        self.longest_silence_ns = max(self.longest_silence_ns, int(spans.max()))
+        long = np.flatnonzero(spans > self.t.min_silence_seconds * NS_PER_SECOND)
+        self._long_spans.extend((int(prev_ts[i]), int(ts[i])) for i in long)
         self.last_id, self.last_ts = int(ids[-1]), int(ts[-1])
 
-    def _jumps(self, frame: pl.DataFrame) -> None:
-        prev = frame["p"].shift(1, fill_value=self._last_price if self._last_price is not None else frame["p"][0])
-        moved = frame.with_columns(prev=prev, jump=(frame["p"] / prev - 1).abs()).filter(
-            pl.col("jump") > self.t.jump_fraction)
-        self.jumps.add([{"trade_id": r["trade_id"], "time": utc_text(r["ts"]), "price": str(r["price"]),
-                         "previous_price": repr(r["prev"]), "jump": round(r["jump"], 6)}
-                        for r in moved.iter_rows(named=True)])
-        self._last_price = float(frame["p"][-1])
+    def _jumps(self, trades: _Trades) -> None:
+        prev = _previous(trades.p, self._last_price)
+        jump = np.abs(trades.p / prev - 1)
+        moved = np.flatnonzero(jump > self.t.jump_fraction)
+        self.jumps.add(len(moved), [
+            {"trade_id": int(trades.ids[i]), "time": utc_text(int(trades.ts[i])),
+             "price": str(trades.prices[i].as_py()), "previous_price": repr(float(prev[i])),
+             "jump": round(float(jump[i]), 6)}
+            for i in moved[:MAX_EXAMPLES]])
+        self._last_price = float(trades.p[-1])
 
-    def _minutes(self, frame: pl.DataFrame, final: bool) -> None:
-        frame = pl.concat([self._open_minute, frame]) if self._open_minute.height else frame
-        minute = pl.col("ts") // NS_PER_MINUTE
-        last_minute = frame["ts"][-1] // NS_PER_MINUTE
+    def _minutes(self, trades: _Trades, final: bool) -> None:
+        if self._open_minute is not None:
+            trades = trades.after(self._open_minute)
+            self._open_minute = None
+        minute = trades.ts // NS_PER_MINUTE
         if not final:
-            self._open_minute = frame.filter(minute == last_minute)
-            frame = frame.filter(minute < last_minute)
-        if frame.height == 0:
+            closed = int(np.searchsorted(minute, minute[-1]))
+            self._open_minute = trades.slice(closed)
+            trades, minute = trades.slice(0, closed), minute[:closed]
+        if len(trades) == 0:
             return
-        stats = frame.with_row_index("row").with_columns(
-            median=pl.col("p").median().over(minute),
-        ).with_columns(mad=(pl.col("p") - pl.col("median")).abs().median().over(minute))
-        deviation = (pl.col("p") - pl.col("median")).abs()
-        found = stats.filter(
-            (deviation > self.t.outlier_mads * 1.4826 * pl.col("mad"))
-            & (deviation > self.t.outlier_min_fraction * pl.col("median"))
-        )
-        examples = []
-        for r in found.head(MAX_EXAMPLES).iter_rows(named=True):
-            lo, hi = max(r["row"] - 2, 0), min(r["row"] + 3, frame.height)
-            examples.append({"trade_id": r["trade_id"], "time": utc_text(r["ts"]), "price": str(r["price"]),
-                             "minute_median": round(r["median"], 8),
-                             "neighbours": [str(p) for p in frame["price"][lo:hi].to_list()]})
-        self.outliers.count += found.height
-        self.outliers.examples.extend(examples[: MAX_EXAMPLES - len(self.outliers.examples)])
-        volumes = frame.group_by(minute.alias("minute")).agg(pl.col("q").sum().alias("volume")).sort("minute")
-        self._volume_spikes(volumes)
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(minute)) + 1])
+        for start, stop in zip(starts, [*starts[1:], len(trades)], strict=True):
+            self._outliers(trades, int(start), int(stop))
+        self._volume_spikes(zip(minute[starts].tolist(), np.add.reduceat(trades.q, starts).tolist(), strict=True))
 
-    def _volume_spikes(self, volumes: pl.DataFrame) -> None:
+    def _outliers(self, trades: _Trades, start: int, stop: int) -> None:
+        """Trades of one minute far from its median price, in MADs and as a fraction of the price."""
+        prices = trades.p[start:stop]
+        median = _median(prices)
+        deviation = np.abs(prices - median)
+        mad = _median(deviation)
+        found = np.flatnonzero((deviation > self.t.outlier_mads * 1.4826 * mad)
+                               & (deviation > self.t.outlier_min_fraction * median)) + start
+        examples = []
+        for row in found[: MAX_EXAMPLES - len(self.outliers.examples)].tolist():
+            neighbours = trades.prices.slice(max(row - 2, 0), min(row + 3, len(trades)) - max(row - 2, 0))
+            examples.append({"trade_id": int(trades.ids[row]), "time": utc_text(int(trades.ts[row])),
+                             "price": str(trades.prices[row].as_py()), "minute_median": round(median, 8),
+                             "neighbours": [str(p) for p in neighbours.to_pylist()]})
+        self.outliers.add(len(found), examples)
+
+    def _volume_spikes(self, volumes: Iterable[tuple[int, float]]) -> None:
         """Minutes whose traded volume exceeds ``volume_factor`` × the mean of the preceding window."""
         history = self._recent_minute_volumes
-        for minute, volume in volumes.iter_rows():
+        for minute, volume in volumes:
             if len(history) >= 10:
                 mean = sum(history) / len(history)
                 if volume > self.t.volume_factor * mean:
-                    self.volume_spikes.add([{"minute": utc_text(minute * NS_PER_MINUTE), "volume": round(volume, 8),
-                                             "rolling_mean_volume": round(mean, 8)}])
+                    self.volume_spikes.add(1, [{"minute": utc_text(minute * NS_PER_MINUTE),
+                                                "volume": round(volume, 8), "rolling_mean_volume": round(mean, 8)}])
             history.append(volume)
             del history[: -self.t.volume_window_minutes]
 
     def verdicts(self) -> list[Verdict]:
         """The verdicts of the whole day; call once, after the last batch."""
-        if self._open_minute.height:
-            self._minutes(pl.DataFrame(schema=self._open_minute.schema), final=True)
-            self._open_minute = pl.DataFrame()
+        if self._open_minute is not None:
+            self._minutes(self._open_minute.slice(0, 0), final=True)
         if self.rows == 0:
             return [Verdict("trades_present", False, Severity.ERROR, "no trades in the day")]
         start, end = self.bounds
