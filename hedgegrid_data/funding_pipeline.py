@@ -7,13 +7,16 @@ of the month reuses (``BinanceArchive.fetch_verified`` keeps a verified copy who
 CHECKSUM). A day's events therefore exist once the month file is published.
 
 1. ``normalize_funding_day``: verified month zip → the day's funding table (events whose calc_time falls on
-   the day), validated, written as normalized parquet, plus a staged ``FundingRateUpdate`` day file.
-2. ``publish_funding_day``: write the instrument, check the staged file reads back through Nautilus as exactly
-   the normalized day's updates (every field), promote it into the catalog.
+   the day), validated, written as normalized parquet, plus a staged ``FundingRateUpdate`` day file and the
+   day's quality verdicts and report.
+2. ``publish_funding_day``: check the staged file reads back through Nautilus with the normalized day's row
+   count and first and last updates (every field), write the instrument, promote it into the catalog.
 
 A day without funding events (before a listing, after a delisting, or a gap in the month file) is not
 invented and not hidden: its normalized table has 0 rows, the catalog gets no file for it (and loses any
-earlier one), so Nautilus' own gap queries report the day missing, and the assets raise a WARN check.
+earlier one), so Nautilus' own gap queries report the day missing, and the ``day_has_funding_events``
+verdict warns. A day whose events skip a boundary of their own schedule (an 8 h symbol with two events)
+is plausible but unusual: the ``funding_schedule`` verdict warns with the boundaries missing.
 """
 
 from __future__ import annotations
@@ -25,22 +28,26 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import FundingRateUpdate
-from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
-from hedgegrid_data.catalog.funding_rates import register_funding_rate_codec, write_funding_rate_day
+from hedgegrid_data.catalog.funding_rates import write_funding_rate_day
 from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.instruments import build_instrument
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit
+from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.normalization.funding import (
     DATA_TYPE,
+    HOUR_NS,
+    FundingMonth,
     funding_day,
     funding_table_schema,
     read_funding_month,
     validate_funding_day,
 )
+from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
+from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
+from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
 
@@ -76,8 +83,56 @@ class FundingDaySummary:
     time_unit: TimeUnit
 
 
-def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> FundingDaySummary:
-    """Read the verified month file, keep ``archive_file.day``'s events, validate, write and stage them."""
+def day_has_funding_events(table: pa.Table, month: FundingMonth) -> Verdict:
+    """WARN when the month file holds no event on the day; metadata places the day in its month."""
+    ts = month.table.column("ts_event").cast(pa.int64())
+    return Verdict(
+        "day_has_funding_events", table.num_rows > 0, Severity.WARN,
+        f"{table.num_rows} funding events" if table.num_rows else
+        f"{month.archive_file.file_name} has no funding event on this day: no catalog day is written",
+        {"rows": table.num_rows, "month": month.archive_file.period, "month_rows": month.table.num_rows,
+         "month_first_event_time": utc_text(ts[0].as_py() if len(ts) else None),
+         "month_last_event_time": utc_text(ts[-1].as_py() if len(ts) else None)},
+    )
+
+
+def funding_schedule(table: pa.Table, day: dt.date) -> Verdict:
+    """WARN for the funding boundaries of the day that the events' own schedule implies but no event has.
+
+    Each event announces the next boundary (``next_funding_time``); a later next event means the boundaries
+    between are missing, and so are the boundaries the first event's interval places before it, and the last
+    event's after it, within the day. An earlier next event is a schedule change, not a gap.
+    """
+    start, end = day_bounds_ns(day)
+    times = [table.column(c).cast(pa.int64()).to_pylist() for c in ("funding_time", "next_funding_time")]
+    hours = table.column("funding_interval_hours").to_pylist()
+    missing: list[int] = []
+    if hours:
+        before = times[0][0] - hours[0] * HOUR_NS
+        missing += sorted(range(before, start - 1, -hours[0] * HOUR_NS))
+        for announced, following, interval in zip(times[1], [*times[0][1:], end + 1], hours, strict=True):
+            missing += range(announced, min(following, end + 1), interval * HOUR_NS)
+    events = table.num_rows
+    return Verdict(
+        "funding_schedule", not missing, Severity.WARN,
+        f"{len(missing)} funding boundaries of the day's schedule without an event" if missing
+        else f"{events} funding events, one at every boundary of their schedule" if events
+        else "no funding events: no schedule to follow",
+        {"events": events, "expected_events": events + len(missing),
+         "missing_boundaries": [utc_text(t) for t in missing[:MAX_EXAMPLES]]},
+    )
+
+
+@dataclass(frozen=True)
+class NormalizedFundingDay:
+    summary: FundingDaySummary
+    verdicts: list[Verdict]
+    report: dict
+
+
+def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> NormalizedFundingDay:
+    """Read the verified month file, keep ``archive_file.day``'s events, validate, write and stage them, judge
+    the day."""
     day = archive_file.day
     month = read_funding_month(store.raw / archive_file.key, archive_file)
     table = funding_day(month, day)
@@ -93,9 +148,12 @@ def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> Fundin
         for batch in table.to_batches():
             write(batch)
 
+    verdicts = [day_has_funding_events(table, month), funding_schedule(table, day)]
+    report = write_day_quality(store.quality_file(archive_file.market, DATA_TYPE, archive_file.symbol, day), day,
+                               archive_file.symbol, verdicts)
     ts = table.column("ts_event").cast("int64").to_pylist()
     month_ts = month.table.column("ts_event").cast("int64").to_pylist()
-    return FundingDaySummary(
+    summary = FundingDaySummary(
         rows=table.num_rows,
         intervals_hours=sorted(set(table.column("funding_interval_hours").to_pylist())),
         first_ts_ns=ts[0] if ts else None,
@@ -111,6 +169,7 @@ def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> Fundin
         header=month.header,
         time_unit=month.time_unit,
     )
+    return NormalizedFundingDay(summary, verdicts, report)
 
 
 @dataclass(frozen=True)
@@ -122,6 +181,7 @@ class PublishedFundingDay:
     rows_in: int
     rows_out: int
     bytes: int
+    integrity: Verdict
 
 
 def funding_update_tuple(update: FundingRateUpdate) -> tuple:
@@ -137,15 +197,9 @@ def _normalized_update_tuples(path: Path, instrument_id: str) -> list[tuple]:
     return [(instrument_id, format(rate, "f"), n, t, t) for rate, n, t in zip(rates, next_funding, ts, strict=True)]
 
 
-def decoded_updates(root: Path, instrument_id: str, day: dt.date) -> list[FundingRateUpdate]:
-    """The ``FundingRateUpdate``s Nautilus reads back from the day file under ``root``."""
-    register_funding_rate_codec()
-    path = day_file_path(root, FundingRateUpdate, instrument_id, day)
-    return ParquetDataCatalog(str(root)).query(FundingRateUpdate, files=[str(path)])
-
-
 def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedFundingDay:
-    """Promote the staged day once it reads back through Nautilus as exactly the normalized day's updates."""
+    """Promote the staged day once it reads back through Nautilus with the normalized day's row count and first
+    and last updates."""
     day = archive_file.day
     instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
     instrument_id = instrument.id.value
@@ -154,24 +208,24 @@ def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> Publishe
         raise HedgegridDataError(f"{normalized}: no normalized funding day to publish; materialize it first")
     expected = _normalized_update_tuples(normalized, instrument_id)
     rows_in = len(expected)
-    write_instrument(store.catalog, instrument)
     if rows_in == 0:
+        write_instrument(store.catalog, instrument)
         remove_day(store.catalog, FundingRateUpdate, instrument_id, day)
-        return PublishedFundingDay(None, instrument_id, 0, 0, 0)
+        nothing = Verdict("catalog_integrity", True, Severity.ERROR, "no funding events: no day file", {"rows": 0})
+        return PublishedFundingDay(None, instrument_id, 0, 0, 0, nothing)
     staged = day_file_path(store.staging, FundingRateUpdate, instrument_id, day)
     if not staged.exists():
         raise HedgegridDataError(f"{staged}: no staged FundingRateUpdate day to promote; materialize it first")
-    decoded = [funding_update_tuple(u) for u in decoded_updates(store.staging, instrument_id, day)]
-    if decoded != expected:
-        differing = next((i for i, pair in enumerate(zip(decoded, expected, strict=False)) if pair[0] != pair[1]),
-                         min(len(decoded), len(expected)))
-        raise HedgegridDataError(
-            f"{staged}: reads back through Nautilus as {len(decoded)} FundingRateUpdates, the normalized day has "
-            f"{rows_in}; first difference at update {differing}; not promoted"
-        )
-    rows_out = len(decoded)
+    integrity = check_day_file(staged, FundingRateUpdate, rows_in, expected[0], expected[-1], funding_update_tuple)
+    if integrity.blocks:
+        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
+    write_instrument(store.catalog, instrument)
     path = promote_day(store.staging, store.catalog, FundingRateUpdate, instrument_id, day)
-    return PublishedFundingDay(path, instrument_id, rows_in, rows_out, path.stat().st_size)
+    overlapping = overlapping_files(store.catalog, FundingRateUpdate, instrument_id)
+    if overlapping:
+        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
+    return PublishedFundingDay(path, instrument_id, rows_in, pq.ParquetFile(path).metadata.num_rows,
+                               path.stat().st_size, integrity)
 
 
 def staged_funding_path(store: DataStore, archive_file: ArchiveFile) -> Path:

@@ -2,16 +2,20 @@
 
 klines (spot, USD-M, COIN-M):
 
-1. ``normalize_klines_day``: every configured archive interval of the day → normalized table; bars
-   for each published interval staged — from the archive's own file, or, for the higher timeframes,
-   built from the 1m bars and, where the archive also has that interval, checked equal to it bar by
-   bar. Everything is read and checked before anything is written.
-2. ``publish_klines_day``: re-check the staged bars against the archive intervals, write the
-   instrument, promote every staged bar day into the catalog.
+1. ``normalize_klines_day``: every configured archive interval of the day → normalized table and the
+   day's quality verdicts (``ohlcv_rules`` of every file, ``bar_gaps`` of the base interval); bars for
+   each published interval staged — from the archive's own file, or, for the higher timeframes, built
+   from the 1m bars and, where the archive also has that interval, checked equal to it bar by bar.
+   Everything is read and checked before anything is written. A day breaking a blocking rule stages
+   nothing and loses its catalog days: bad data never stays visible.
+2. ``publish_klines_day``: refused for a day whose verdicts block; re-check the staged bars against the
+   archive intervals, check each staged file reads back through Nautilus as its source (catalog
+   integrity), write the instrument, promote every staged bar day into the catalog.
 
 mark, index and premium-index klines (USD-M, COIN-M): ``normalize_price_index_day`` writes the
-normalized table (and, for mark prices, stages ``MarkPriceUpdate``s); ``publish_mark_prices_day``
-promotes them. Index and premium-index klines stay tables (see ``catalog/mark_prices.py``).
+normalized table and the day's verdicts (and, for mark prices, stages ``MarkPriceUpdate``s);
+``publish_mark_prices_day`` promotes them behind the same gate and integrity check. Index and
+premium-index klines stay tables (see ``catalog/mark_prices.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -29,10 +34,10 @@ from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.atomic import atomic_path
 from hedgegrid_data.catalog.bars import bar_schema, bar_table, bar_type, read_bar_day, write_bar_day
-from hedgegrid_data.catalog.day_files import day_file_path, promote_day
+from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.catalog.mark_prices import mark_price_schema, mark_price_table, write_mark_price_day
-from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit
 from hedgegrid_data.normalization.klines import (
@@ -47,11 +52,16 @@ from hedgegrid_data.normalization.klines import (
     exact_precision,
     interval_ns,
     normalize_kline_file,
+    taker_buy_column,
     volume_column,
 )
+from hedgegrid_data.quality.bars import bar_gaps, ohlcv_rules, ohlcv_rules_of_files
+from hedgegrid_data.quality.catalog_integrity import check_day_file, edge_rows, of_day_files, overlapping_files
+from hedgegrid_data.quality.findings import Verdict, blocking
 from hedgegrid_data.quality.gate import refuse_blocked
+from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.symbols import SymbolSpec, symbol_spec
 
 DEFAULT_KLINE_INTERVALS = (BASE_INTERVAL,)
 
@@ -149,6 +159,8 @@ class KlinesDay:
     files: list[KlineFileSummary]
     bars: list[StagedBars]
     instrument_size_precision: int
+    verdicts: list[Verdict]
+    report: dict
 
 
 def _write_normalized(day: KlineDay, store: DataStore) -> Path:
@@ -158,9 +170,26 @@ def _write_normalized(day: KlineDay, store: DataStore) -> Path:
     return path
 
 
+def kline_day_verdicts(files: Sequence[KlineDay]) -> list[Verdict]:
+    """``ohlcv_rules`` of every file of the day (one verdict) and ``bar_gaps`` of the first (the base interval)."""
+    base = files[0]
+    market = base.archive_file.market
+    volumes = (volume_column(market), taker_buy_column(market)) if base.archive_file.data_type == "klines" else (
+        None, None)
+    rules = ohlcv_rules_of_files([ohlcv_rules(f.table, f.interval, f.time_unit, *volumes, f.first_line)
+                                  for f in files])
+    open_times = pl.from_arrow(base.table.column("open_time"))
+    assert isinstance(open_times, pl.Series)
+    return [rules, bar_gaps(open_times, interval_ns(base.interval), base.archive_file.day)]
+
+
 def normalize_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date,
                          plan: BarPlan = DEFAULT_PLAN) -> KlinesDay:
-    """Normalize the day's archive intervals and stage its bars; nothing is written unless every check passes."""
+    """Normalize the day's archive intervals, judge them, and stage its bars unless a blocking verdict forbids it.
+
+    Nothing is written unless every file reads; a day breaking the OHLCV rules is written as normalized
+    tables and verdicts only, and its bar days leave the staging tree and the catalog.
+    """
     spec = symbol_spec(market, symbol)
     instrument = build_instrument(spec)
     files = {}
@@ -168,7 +197,26 @@ def normalize_klines_day(store: DataStore, market: Market, symbol: str, day: dt.
         archive_file = kline_archive_file(market, "klines", symbol, day, interval)
         files[interval] = normalize_kline_file(store.raw / archive_file.key, archive_file, spec)
     volume = volume_column(market)
-    sources: dict[str, tuple[pa.Table, KlineDay, str]] = {}
+    for kline_file in files.values():
+        _require_size_precision(kline_file, volume, instrument)
+    base = BASE_INTERVAL if BASE_INTERVAL in files else plan.intervals[0]
+    verdicts = kline_day_verdicts([files[base], *(f for i, f in files.items() if i != base)])
+    if blocking(verdicts):
+        staged = []
+        for interval in plan.published:
+            for root in (store.staging, store.catalog):
+                remove_day(root, Bar, str(bar_type(instrument.id, interval)), day)
+    else:
+        staged = _stage_bars(store, files, plan, spec, instrument, day)
+    summaries = [KlineFileSummary.of(f, _write_normalized(f, store)) for f in files.values()]
+    report = write_day_quality(store.quality_file(market, "klines", symbol, day), day, symbol, verdicts)
+    return KlinesDay(summaries, staged, spec.size_precision, verdicts, report)
+
+
+def _stage_bars(store: DataStore, files: dict[str, KlineDay], plan: BarPlan, spec: SymbolSpec,
+                instrument: Instrument, day: dt.date) -> list[StagedBars]:
+    """Bars of every published interval, from the archive's file or built from 1m (and then checked equal)."""
+    sources: dict[str, tuple[pa.Table, str]] = {}
     for interval in plan.published:
         if plan.built(interval):
             built = aggregate_klines(files[BASE_INTERVAL], interval)
@@ -176,21 +224,18 @@ def normalize_klines_day(store: DataStore, market: Market, symbol: str, day: dt.
             if interval in files:
                 check_agreement(built, files[interval])
                 source = "built from 1m, equal to the archive's"
-            sources[interval] = (built, files[BASE_INTERVAL], source)
+            sources[interval] = (built, source)
         else:
-            sources[interval] = (files[interval].table, files[interval], "archive")
-    for kline_file in files.values():
-        _require_size_precision(kline_file, volume, instrument)
+            sources[interval] = (files[interval].table, "archive")
     staged = []
-    size_precision = spec.size_precision
-    for interval, (klines, _, source) in sources.items():
-        bars = bar_table(klines, bar_schema(bar_type(instrument.id, interval), spec.price_precision, size_precision),
-                         volume)
+    volume = volume_column(spec.market)
+    for interval, (klines, source) in sources.items():
+        bars = bar_table(klines, bar_schema(bar_type(instrument.id, interval), spec.price_precision,
+                                            spec.size_precision), volume)
         path = write_bar_day(store.staging, bars, day)
         staged.append(StagedBars(interval, str(bar_type(instrument.id, interval)), source, bars.num_rows,
-                                 size_precision, path))
-    summaries = [KlineFileSummary.of(f, _write_normalized(f, store)) for f in files.values()]
-    return KlinesDay(summaries, staged, spec.size_precision)
+                                 spec.size_precision, path))
+    return staged
 
 
 def _require_size_precision(kline_file: KlineDay, volume: str, instrument: Instrument) -> None:
@@ -208,8 +253,10 @@ def _require_size_precision(kline_file: KlineDay, volume: str, instrument: Instr
         )
 
 
-def _normalized_table(store: DataStore, archive_file: ArchiveFile) -> pa.Table:
-    return pq.read_table(normalized_kline_path(store, archive_file))
+def _normalized_day(store: DataStore, archive_file: ArchiveFile) -> KlineDay:
+    """A normalized day read back; its time unit is the one normalization enforced (file lines are not kept)."""
+    table = pq.read_table(normalized_kline_path(store, archive_file))
+    return KlineDay(archive_file, table, archive_file.market.time_unit_for(archive_file.day), first_line=0)
 
 
 def _bar_difference(staged: pa.Table, archive: pa.Table, volume: str) -> int | None:
@@ -223,6 +270,36 @@ def _bar_difference(staged: pa.Table, archive: pa.Table, volume: str) -> int | N
     return None if pc.all(same).as_py() else pc.index(same, False).as_py()
 
 
+def bar_tuple(bar: Bar) -> tuple:
+    return str(bar.open), str(bar.high), str(bar.low), str(bar.close), str(bar.volume), bar.ts_event, bar.ts_init
+
+
+def _expected_bar_edges(klines: pa.Table, volume: str, spec: SymbolSpec) -> tuple[tuple, tuple]:
+    """The first and last bars ``klines`` make, in ``bar_tuple`` form."""
+    price, size = pa.decimal128(38, spec.price_precision), pa.decimal128(38, spec.size_precision)
+    values = {**{c: pc.cast(klines.column(c), price) for c in PRICE_COLUMNS},
+              "volume": pc.cast(klines.column(volume), size), "ts": klines.column("close_time")}
+    first, last = edge_rows(pa.table(values))
+
+    def as_bar(row: dict) -> tuple:
+        return *(f"{row[c]:f}" for c in (*PRICE_COLUMNS, "volume")), row["ts"], row["ts"]
+
+    return as_bar(first), as_bar(last)
+
+
+def _check_staged(store: DataStore, data_cls: type, identifier: str, day: dt.date, rows: int,
+                  edges: tuple[tuple, tuple], as_tuple) -> Verdict:
+    """The staged day reads back through Nautilus as ``rows`` rows with the expected first and last; else raise."""
+    staged = day_file_path(store.staging, data_cls, identifier, day)
+    if not staged.exists():
+        raise HedgegridDataError(f"{staged}: no staged {data_cls.__name__} day to promote; materialize the "
+                                 "normalized day first")
+    integrity = check_day_file(staged, data_cls, rows, *edges, as_tuple)
+    if integrity.blocks:
+        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
+    return integrity
+
+
 @dataclass(frozen=True)
 class PublishedDay:
     """One day file promoted into the catalog; ``rows_in`` counts what it was made from."""
@@ -232,6 +309,7 @@ class PublishedDay:
     rows_in: int
     rows_out: int
     bytes: int
+    integrity: Verdict
 
 
 @dataclass(frozen=True)
@@ -239,6 +317,10 @@ class PublishedBars:
     instrument_id: str
     days: dict[str, PublishedDay]
     compared: dict[str, int]
+
+    @property
+    def integrity(self) -> Verdict:
+        return of_day_files({interval: day.integrity for interval, day in self.days.items()})
 
 
 def publish_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date,
@@ -250,36 +332,42 @@ def publish_klines_day(store: DataStore, market: Market, symbol: str, day: dt.da
     volume = volume_column(market)
     minutes = None
     if plan.timeframes:
-        minutes = _normalized_table(store, kline_archive_file(market, "klines", symbol, day, BASE_INTERVAL))
-    rows_in, compared = {}, {}
+        minutes = _normalized_day(store, kline_archive_file(market, "klines", symbol, day, BASE_INTERVAL))
+    sources, compared = {}, {}
     for interval in plan.published:
         staged = day_file_path(store.staging, Bar, str(bar_type(instrument.id, interval)), day)
         if plan.built(interval):
             assert minutes is not None
-            opens = minutes.column("open_time").cast(pa.int64())
-            rows_in[interval] = len(pc.unique(pc.divide(opens, interval_ns(interval))))
+            sources[interval] = aggregate_klines(minutes, interval)
         if interval in plan.intervals:
             archive_file = kline_archive_file(market, "klines", symbol, day, interval)
-            archive = _normalized_table(store, archive_file)
-            rows_in.setdefault(interval, archive.num_rows)
+            archive = _normalized_day(store, archive_file).table
+            sources.setdefault(interval, archive)
             if plan.built(interval) and staged.exists():
                 row = _bar_difference(read_bar_day(staged), archive, volume)
                 if row is not None:
                     raise ArchiveDataError(archive_file.file_name, f"staged {interval} bar {row} differs from the "
                                            "archive's; re-materialize the normalized klines")
                 compared[interval] = archive.num_rows
+    integrity = {interval: _check_staged(store, Bar, str(bar_type(instrument.id, interval)), day, klines.num_rows,
+                                         _expected_bar_edges(klines, volume, spec), bar_tuple)
+                 for interval, klines in sources.items()}
     write_instrument(store.catalog, instrument)
-    days = {interval: _promote(store, Bar, str(bar_type(instrument.id, interval)), day, rows_in[interval],
-                               instrument)
+    days = {interval: _promote(store, Bar, str(bar_type(instrument.id, interval)), day, sources[interval].num_rows,
+                               instrument, integrity[interval])
             for interval in plan.published}
     return PublishedBars(instrument.id.value, days, compared)
 
 
 def _promote(store: DataStore, data_cls: type, identifier: str, day: dt.date, rows_in: int,
-             instrument: Instrument) -> PublishedDay:
+             instrument: Instrument, integrity: Verdict) -> PublishedDay:
     path = promote_day(store.staging, store.catalog, data_cls, identifier, day)
+    overlapping = overlapping_files(store.catalog, data_cls, identifier)
+    if overlapping:
+        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
     return PublishedDay(path=path, instrument_id=instrument.id.value, rows_in=rows_in,
-                        rows_out=pq.ParquetFile(path).metadata.num_rows, bytes=path.stat().st_size)
+                        rows_out=pq.ParquetFile(path).metadata.num_rows, bytes=path.stat().st_size,
+                        integrity=integrity)
 
 
 @dataclass(frozen=True)
@@ -287,30 +375,52 @@ class PriceIndexDay:
     file: KlineFileSummary
     value_precision: int | None
     staged: Path | None
+    verdicts: list[Verdict]
+    report: dict
 
 
 def normalize_price_index_day(store: DataStore, market: Market, data_type: str, symbol: str, day: dt.date,
                               interval: str = BASE_INTERVAL) -> PriceIndexDay:
-    """Normalize one day of mark, index or premium-index klines; mark prices also stage ``MarkPriceUpdate``s."""
+    """Normalize and judge one day of mark, index or premium-index klines; mark prices also stage
+    ``MarkPriceUpdate``s unless a blocking verdict forbids it (then the day leaves staging and catalog)."""
     if data_type not in PRICE_INDEX_TYPES:
         raise ValueError(f"{data_type} is not mark, index or premium-index klines")
     spec = symbol_spec(market, symbol)
     archive_file = kline_archive_file(market, data_type, symbol, day, interval)
     normalized = normalize_kline_file(store.raw / archive_file.key, archive_file, spec)
+    verdicts = kline_day_verdicts([normalized])
     precision = staged = None
     if data_type == "markPriceKlines":
         instrument = build_instrument(spec)
         precision = exact_precision(normalized.table.column("close"), spec.price_precision)
-        updates = mark_price_table(normalized.table, mark_price_schema(instrument.id, precision))
-        staged = write_mark_price_day(store.staging, updates, day)
-    return PriceIndexDay(KlineFileSummary.of(normalized, _write_normalized(normalized, store)), precision, staged)
+        if blocking(verdicts):
+            for root in (store.staging, store.catalog):
+                remove_day(root, MarkPriceUpdate, instrument.id.value, day)
+        else:
+            updates = mark_price_table(normalized.table, mark_price_schema(instrument.id, precision))
+            staged = write_mark_price_day(store.staging, updates, day)
+    summary = KlineFileSummary.of(normalized, _write_normalized(normalized, store))
+    report = write_day_quality(store.quality_file(market, data_type, symbol, day), day, symbol, verdicts)
+    return PriceIndexDay(summary, precision, staged, verdicts, report)
+
+
+def mark_price_tuple(update: MarkPriceUpdate) -> tuple:
+    return str(update.value), update.ts_event, update.ts_init
 
 
 def publish_mark_prices_day(store: DataStore, market: Market, symbol: str, day: dt.date,
                             interval: str = BASE_INTERVAL) -> PublishedDay:
-    """Promote the staged ``MarkPriceUpdate`` day; ``rows_in`` counts the normalized mark klines."""
-    instrument = build_instrument(symbol_spec(market, symbol))
-    normalized = normalized_kline_path(store, kline_archive_file(market, "markPriceKlines", symbol, day, interval))
+    """Check the staged ``MarkPriceUpdate`` day reads back as the normalized mark klines, then promote it;
+    ``rows_in`` counts the normalized mark klines. Refused for a day whose verdicts block."""
+    refuse_blocked(store, market, symbol, day, "markPriceKlines", f"{symbol} {market.value} mark prices of {day}")
+    spec = symbol_spec(market, symbol)
+    instrument = build_instrument(spec)
+    marks = _normalized_day(store, kline_archive_file(market, "markPriceKlines", symbol, day, interval)).table
+    value = pa.decimal128(38, exact_precision(marks.column("close"), spec.price_precision))
+    first, last = edge_rows(pa.table({"value": pc.cast(marks.column("close"), value),
+                                      "ts": marks.column("close_time")}))
+    edges = tuple((f"{row['value']:f}", row["ts"], row["ts"]) for row in (first, last))
+    integrity = _check_staged(store, MarkPriceUpdate, instrument.id.value, day, marks.num_rows, edges,
+                              mark_price_tuple)
     write_instrument(store.catalog, instrument)
-    return _promote(store, MarkPriceUpdate, instrument.id.value, day, pq.ParquetFile(normalized).metadata.num_rows,
-                    instrument)
+    return _promote(store, MarkPriceUpdate, instrument.id.value, day, marks.num_rows, instrument, integrity)

@@ -14,9 +14,14 @@ import pytest
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.agg_trades_pipeline import agg_trades_staging, normalize_agg_trades_day, publish_agg_trades_day
+from hedgegrid_data.agg_trades_pipeline import (
+    agg_trades_staging,
+    normalize_agg_trades_day,
+    publish_agg_trades_day,
+    staged_agg_trades_path,
+)
 from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.markets import Market, TimeUnit
 from hedgegrid_data.normalization.agg_trades import SourceLines, write_normalized_agg_trades
 from hedgegrid_data.store import DataStore
@@ -127,9 +132,13 @@ def test_decimal_types_keep_exact_precision(archive_root: Path, tmp_path: Path) 
 def test_placeholder_and_zero_quantity_rows_are_counted_and_excluded(data_store: DataStore) -> None:
     generated = generate_agg_trades(data_store.raw, Market.SPOT, "BTCUSDT", "2025-03-04", 3_000)
     generated = exclude_rows(generated, placeholder_lines=[1, 10, 11, 1_500, 3_000], zero_quantity_lines=[20, 2_999])
-    summary = normalize_agg_trades_day(data_store, generated.archive_file)
+    normalized_day = normalize_agg_trades_day(data_store, generated.archive_file)
+    summary = normalized_day.summary
     assert (summary.rows, summary.source_rows, summary.placeholder_rows, summary.zero_quantity_rows) == (
         2_993, 3_000, 5, 2)
+    # the excluded rows' ids are the only gaps (placeholders at both ends lie outside the kept ids)
+    [id_gaps] = [v for v in normalized_day.verdicts if v.check == "agg_trade_id_gaps"]
+    assert id_gaps.passed and (id_gaps.metadata["missing_ids"], id_gaps.metadata["excluded_rows"]) == (4, 7)
     kept = [row for row in csv_rows(generated.zip_path) if Decimal(row[2]) != 0]
     day = generated.archive_file.day
     normalized = pl.read_parquet(data_store.normalized_file(Market.SPOT, "aggTrades", "BTCUSDT", day))
@@ -140,6 +149,43 @@ def test_placeholder_and_zero_quantity_rows_are_counted_and_excluded(data_store:
     publish_agg_trades_day(data_store, generated.archive_file)
     ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks()
     assert tick_tuples(ticks) == expected_ticks(kept, Market.SPOT, "BTCUSDT", TimeUnit.MICROSECONDS)
+
+
+def test_missing_aggregates_keep_the_day_out_of_the_catalog_until_the_source_is_fixed(
+        data_store: DataStore) -> None:
+    generated = generate_agg_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-03-04", 5_000, header=True)
+    text = read_csv_text(generated.zip_path)
+    normalize_agg_trades_day(data_store, generated.archive_file, publishes_catalog=True)
+    day_file = publish_agg_trades_day(data_store, generated.archive_file).path
+    lines = text.splitlines(keepends=True)
+    replace_csv(generated, "".join(lines[:2_001] + lines[2_051:]))  # aggregates 1_002_000..1_002_049 missing
+    blocked = normalize_agg_trades_day(data_store, generated.archive_file, publishes_catalog=True)
+    id_gaps = blocked.verdicts[0]
+    assert (id_gaps.check, id_gaps.passed, id_gaps.severity.value) == ("agg_trade_id_gaps", False, "ERROR")
+    assert (id_gaps.metadata["unexplained_missing_ids"], id_gaps.metadata["missing_ranges"]) == (
+        50, [[1_002_000, 1_002_049]])
+    assert [v.check for v in blocked.verdicts[1:]] == ["trade_silences", "day_coverage", "price_spikes",
+                                                       "volume_spikes"]
+    assert blocked.report["blocked"] and not day_file.exists()
+    assert not staged_agg_trades_path(data_store, generated.archive_file).exists()
+    with pytest.raises(HedgegridDataError, match="blocking checks failed: agg_trade_id_gaps: 50 aggregate ids"):
+        publish_agg_trades_day(data_store, generated.archive_file)
+    replace_csv(generated, text)
+    assert normalize_agg_trades_day(data_store, generated.archive_file).report["quality_score"] == 1.0
+    published = publish_agg_trades_day(data_store, generated.archive_file)
+    assert published.path == day_file and published.integrity.passed and published.rows_out == 5_000
+
+
+def test_a_staged_day_that_does_not_read_back_as_normalized_is_not_published(data_store: DataStore) -> None:
+    first = generate_agg_trades(data_store.raw, Market.COINM, "BTCUSD_PERP", "2024-03-04", 3_000)
+    other = generate_agg_trades(data_store.raw, Market.COINM, "BTCUSD_PERP", "2024-03-05", 2_000, seed=4)
+    for generated in (first, other):
+        normalize_agg_trades_day(data_store, generated.archive_file)
+    staged = staged_agg_trades_path(data_store, first.archive_file)
+    staged.write_bytes(staged_agg_trades_path(data_store, other.archive_file).read_bytes())
+    with pytest.raises(HedgegridDataError, match=r"2000 rows, expected 3000; first row .*; not published"):
+        publish_agg_trades_day(data_store, first.archive_file)
+    assert not (data_store.catalog / "data" / "trade_tick").exists()
 
 
 def test_a_day_of_excluded_rows_only_fails(archive_root: Path, tmp_path: Path) -> None:

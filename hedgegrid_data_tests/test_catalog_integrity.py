@@ -1,17 +1,30 @@
-"""Catalog integrity verdicts: read-back through Nautilus' decoder, overlapping files, missing days."""
+"""Catalog integrity verdicts: read-back through Nautilus' decoder, overlapping files, missing days, and the
+rolling summary's missing days."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 import pytest
-from nautilus_trader.model.data import TradeTick
+from nautilus_trader.model.data import Bar, MarkPriceUpdate, TradeTick
 
+from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.klines_pipeline import (
+    BarPlan,
+    normalize_klines_day,
+    normalize_price_index_day,
+    publish_klines_day,
+    publish_mark_prices_day,
+)
 from hedgegrid_data.markets import Market
 from hedgegrid_data.quality.catalog_integrity import check_day_file, missing_days, overlapping_files
+from hedgegrid_data.quality.report import rolling_summary
+from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import GeneratedDay
 from hedgegrid_data.trades_pipeline import (
     normalize_trades_day,
     publish_trades_day,
@@ -19,8 +32,11 @@ from hedgegrid_data.trades_pipeline import (
     trade_tick_tuple,
 )
 from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.test_klines import edit_bars, generate_klines, high_below_close, rising_lines
 
 INSTRUMENT = "BTCUSDT-PERP.BINANCE"
+BAR_TYPE = f"{INSTRUMENT}-1-MINUTE-LAST-EXTERNAL"
+PLAN = BarPlan.of(["1m"], ["5m"])
 
 
 def _publish(store: DataStore, day: str, n: int = 12_000, **kwargs: object) -> None:
@@ -59,3 +75,57 @@ def test_overlapping_files_are_named(data_store: DataStore) -> None:
     [day_file] = directory.glob("*.parquet")
     shutil.copyfile(day_file, directory / "2024-01-02T12-00-00-000000000Z_2024-01-03T01-00-00-000000000Z.parquet")
     assert overlapping_files(data_store.catalog, TradeTick, INSTRUMENT) == [day_file.name]
+
+
+def _klines_day(store: DataStore, day: dt.date, seed: int = 0) -> GeneratedDay:
+    generated = generate_klines(store.raw, Market.USDM, "BTCUSDT", day, seed=seed)
+    normalize_klines_day(store, Market.USDM, "BTCUSDT", day, PLAN)
+    return generated
+
+
+def test_staged_bar_and_mark_price_days_that_do_not_read_back_as_their_sources_are_not_published(
+        data_store: DataStore) -> None:
+    day, other = dt.date(2024, 3, 4), dt.date(2024, 3, 5)
+    for d in (day, other):
+        _klines_day(data_store, d, seed=d.day)
+        generate_klines(data_store.raw, Market.USDM, "BTCUSDT", d, data_type="markPriceKlines", seed=d.day)
+        normalize_price_index_day(data_store, Market.USDM, "markPriceKlines", "BTCUSDT", d)
+    for data_cls, identifier in ((Bar, BAR_TYPE), (MarkPriceUpdate, INSTRUMENT)):
+        shutil.copyfile(day_file_path(data_store.staging, data_cls, identifier, other),
+                        day_file_path(data_store.staging, data_cls, identifier, day))
+    with pytest.raises(HedgegridDataError, match=r"first row \(.*1709596859999000000.*\), expected \(.*"
+                                                 r"1709510459999000000.*; not published"):
+        publish_klines_day(data_store, Market.USDM, "BTCUSDT", day, PLAN)
+    with pytest.raises(HedgegridDataError, match=r"first row \('[0-9.]+', 1709596859999000000, .*; not published"):
+        publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", day)
+    assert not (data_store.catalog / "data").exists()
+    published = publish_klines_day(data_store, Market.USDM, "BTCUSDT", other, PLAN)
+    integrity = published.integrity
+    assert integrity.passed and (integrity.metadata["1m_rows"], integrity.metadata["5m_rows"]) == (1_440, 288)
+    assert publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", other).integrity.passed
+    assert overlapping_files(data_store.catalog, Bar, BAR_TYPE) == []
+
+
+def test_rolling_summary_lists_days_without_report_and_days_missing_from_the_catalog(data_store: DataStore) -> None:
+    for day in (dt.date(2024, 3, 4), dt.date(2024, 3, 7)):
+        _klines_day(data_store, day, seed=day.day)
+        publish_klines_day(data_store, Market.USDM, "BTCUSDT", day, PLAN)
+    blocked = generate_klines(data_store.raw, Market.USDM, "BTCUSDT", dt.date(2024, 3, 6))
+    edit_bars(blocked, rising_lines(blocked, 1), high_below_close)
+    assert normalize_klines_day(data_store, Market.USDM, "BTCUSDT", dt.date(2024, 3, 6), PLAN).report["blocked"]
+
+    [summary] = write_quality_summaries(
+        data_store, Market.USDM, "klines", catalog_series=lambda symbol: (Bar, BAR_TYPE)).values()
+    assert (summary.summary["first"], summary.summary["last"], summary.summary["days"]) == (
+        "2024-03-04|BTCUSDT", "2024-03-07|BTCUSDT", 3)
+    assert summary.summary["days_without_report"] == ["2024-03-05"]
+    assert summary.summary["days_missing_from_catalog"] == ["2024-03-05", "2024-03-06"]
+    assert summary.summary["blocked_days"] == ["2024-03-06|BTCUSDT"]
+    assert summary.summary["findings_by_kind"] == {"ohlcv_rules": 1}
+    assert "days without a report: 2024-03-05\ndays missing from the catalog: 2024-03-05, 2024-03-06" in (
+        summary.markdown)
+    assert json.loads(summary.json_path.read_text()) == summary.summary
+    # without a catalog series (index and premium klines) only the days without a report are known
+    reports = [json.loads(p.read_text()) for p in summary.json_path.parent.glob("*.report.json")]
+    assert rolling_summary(reports, days=2)["days_without_report"] == []
+    assert rolling_summary(reports)["days_missing_from_catalog"] is None

@@ -56,7 +56,9 @@ def test_real_coin_m_sample_lands_in_the_catalog_as_its_csv_text(archive_with_sa
                                  resources=_resources(archive_server, data_store, "aggTrades"))
             assert result.success
             assert {(c.check_name, c.passed) for c in result.get_asset_check_evaluations()} == {
-                ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True)}
+                ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True),
+                ("agg_trade_id_gaps", True), ("trade_silences", True), ("day_coverage", True),
+                ("price_spikes", True), ("volume_spikes", True), ("catalog_integrity", True)}
             raw = _metadata(instance, "binance_cm_agg_trades_raw")
             assert raw["reused_local_copy"] is bool(run)
             normalized = _metadata(instance, "binance_cm_agg_trades_normalized")
@@ -65,6 +67,7 @@ def test_real_coin_m_sample_lands_in_the_catalog_as_its_csv_text(archive_with_sa
             assert (normalized["header"], normalized["time_unit"], normalized["resorted"]) == (True, "ms", False)
             assert (normalized["first_agg_trade_id"], normalized["last_agg_trade_id"]) == (480_537_903, 480_643_182)
             assert normalized["trades_covered"] == 1_123_714_357 - 1_123_474_160 + 1
+            assert normalized["quality_score"] == 1.0
             published = _metadata(instance, "binance_cm_agg_trades_catalog")
             assert (published["published"], published["rows"], published["instrument_id"]) == (
                 True, 105_280, "BTCUSD-PERP.BINANCE")
@@ -145,10 +148,11 @@ def test_groups_keys_and_checks_per_market() -> None:
     for market in Market:
         group = f"binance_{market.value}_agg_trades"
         members = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
-        assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog"}
+        assert members == {f"{group}_raw", f"{group}_normalized", f"{group}_catalog", f"{group}_quality_report"}
         checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
         assert {(f"{group}_raw", "checksum_verified"), (f"{group}_normalized", "schema_valid"),
-                (f"{group}_catalog", "rows_in_equals_rows_out")} <= checks
+                (f"{group}_normalized", "agg_trade_id_gaps"), (f"{group}_catalog", "rows_in_equals_rows_out"),
+                (f"{group}_catalog", "catalog_integrity")} <= checks
     assert TradeSourceResource().source == "trades"
     with pytest.raises(Exception, match="aggTrades"):
         TradeSourceResource(source="klines")  # type: ignore[arg-type]

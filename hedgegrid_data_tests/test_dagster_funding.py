@@ -23,7 +23,7 @@ from hedgegrid_data.testing.funding_generator import write_funding_month, write_
 HOUR_NS = 3_600 * 10**9
 SAMPLE_KEY = "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2026-04.zip"
 CHECKS = {("checksum_verified", True), ("schema_valid", True), ("day_has_funding_events", True),
-          ("rows_in_equals_rows_out", True)}
+          ("funding_schedule", True), ("rows_in_equals_rows_out", True), ("catalog_integrity", True)}
 
 
 def _resources(server: ArchiveServer, store: DataStore) -> dict:
@@ -62,6 +62,7 @@ def test_real_sample_day_through_the_loopback_archive(archive_with_samples: Path
         assert (raw["period"], raw["reused_local_copy"]) == ("2026-04", True)
         normalized = _metadata(instance, "binance_um_funding_rate_normalized")
         assert (normalized["rows"], normalized["month_rows"], normalized["header"]) == (3, 90, True)
+        assert (normalized["quality_score"], normalized["completeness"]) == (1.0, 1.0)
     # the month file is downloaded once and shared by the month's days; a re-run replaces its day only
     assert sum(1 for method, path in archive_server.requests if method == "GET" and path == f"/{SAMPLE_KEY}") == 1
     directory = data_store.catalog / "data" / "funding_rate_update" / "BTCUSDT-PERP.BINANCE"
@@ -101,19 +102,29 @@ def test_interval_change_month(archive_root: Path, archive_server: ArchiveServer
     assert switch_day == [eleventh + h * HOUR_NS for h in (8, 16, 20, 24)]
 
 
-def test_day_without_events_warns_and_publishes_nothing(archive_root: Path, archive_server: ArchiveServer,
-                                                        data_store: DataStore) -> None:
+def test_day_without_events_warns_publishes_nothing_and_is_listed_missing(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore) -> None:
     gap = dt.date(2024, 5, 7)
     write_funding_month(archive_root, Market.USDM, "ETHUSDT", gap, skip_days={gap})
+    assets = build_binance_funding_assets(Market.USDM)
     with instance_for_test() as instance:
-        result = materialize(build_binance_funding_assets(Market.USDM), partition_key=f"{gap}|ETHUSDT",
+        result = materialize(assets, partition_key=f"{gap}|ETHUSDT",
                              resources=_resources(archive_server, data_store), instance=instance)
         assert result.success
         checks = {(c.check_name, c.passed, c.severity.value) for c in result.get_asset_check_evaluations()}
         assert ("day_has_funding_events", False, "WARN") in checks
-        assert ("rows_in_equals_rows_out", True, "ERROR") in checks
+        assert ("rows_in_equals_rows_out", True, "ERROR") in checks and ("catalog_integrity", True, "ERROR") in checks
         assert _metadata(instance, "binance_um_funding_rate_catalog")["rows"] == 0
-    assert _files(data_store.catalog / "data" / "funding_rate_update") == []
+        assert _metadata(instance, "binance_um_funding_rate_normalized")["completeness"] == 0.0
+        for day in ("2024-05-05", "2024-05-08"):
+            assert materialize(assets, partition_key=f"{day}|ETHUSDT", instance=instance,
+                               resources=_resources(archive_server, data_store)).success
+        report = _metadata(instance, "binance_um_funding_rate_quality_report")
+        assert report["ETHUSDT_missing_days"] == ["2024-05-06", "2024-05-07"]
+        assert "days without a report: 2024-05-06" in report["summary"]
+        assert "days missing from the catalog: 2024-05-06, 2024-05-07" in report["summary"]
+    assert [p.name[:10] for p in _files(data_store.catalog / "data" / "funding_rate_update")] == [
+        "2024-05-05", "2024-05-08"]
 
 
 def _failure_message(result) -> str:

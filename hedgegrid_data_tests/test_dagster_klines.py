@@ -1,5 +1,6 @@
 """The kline-like asset groups in a real Dagster instance, against the loopback archive server: real samples read
-back through Nautilus, archive intervals cross-checked, missing days, wrong units, and a BacktestNode run."""
+back through Nautilus, archive intervals cross-checked, OHLCV violations kept out of the catalog until the source
+is fixed, missing days, wrong units, and a BacktestNode run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dagster import AssetsDefinition, DagsterEventType, DagsterInstance, instance_for_test, materialize
+from dagster import AssetKey, AssetsDefinition, DagsterEventType, DagsterInstance, instance_for_test, materialize
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
@@ -32,16 +33,16 @@ from hedgegrid_data.klines_pipeline import (
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.normalization.klines import HIGHER_TIMEFRAMES
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 from hedgegrid_data.sources.binance_archive import BinanceArchive
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.testing.archive_generator import inject_malformed_row, read_csv_rows
+from hedgegrid_data.testing.archive_generator import inject_malformed_row, read_csv_rows, read_csv_text, replace_csv
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.kline_generator import write_kline_month
 from hedgegrid_data_tests.conftest import symbols_with_step
-from hedgegrid_data_tests.test_klines import csv_bars, generate_klines
+from hedgegrid_data_tests.test_klines import csv_bars, edit_bars, generate_klines, high_below_close, rising_lines
 
 DAY = dt.date(2024, 3, 4)
 
@@ -147,6 +148,83 @@ def test_a_5m_archive_file_disagreeing_with_the_1m_bars_fails_and_publishes_noth
     assert _files(data_store.catalog) == _files(data_store.staging) == _files(data_store.root / "normalized") == []
 
 
+def _check(result, name: str):
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == name]
+    return check
+
+
+def _bar_days(store: DataStore, day: dt.date) -> list[str]:
+    return sorted(p.parent.name for p in (store.catalog / "data" / "bar").rglob(f"{day}T*.parquet"))
+
+
+def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_source_is_fixed(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
+    day = generate_klines(archive_root, Market.USDM, "BTCUSDT", header=True)
+    text = read_csv_text(day.zip_path)
+    assets = build_binance_klines_assets(Market.USDM)
+    partition = f"{DAY}|BTCUSDT"
+
+    def run(selection: list[AssetsDefinition] = assets):
+        return materialize(selection, partition_key=partition, instance=instance, raise_on_error=False,
+                           resources=_resources(archive_server, data_store))
+
+    assert run().success
+    bar_types = _bar_days(data_store, DAY)
+    assert len(bar_types) == 6
+    # the archive re-publishes the day (new CHECKSUM) with the high below the close at 3 bars
+    lines = rising_lines(day, 3)
+    edit_bars(day, lines, high_below_close)
+    result = run()
+    assert not result.success
+    [normalized] = result.asset_materializations_for_node("binance_um_klines_normalized")
+    assert normalized.metadata["quality_score"].value == 0.0
+    rules = _check(result, "ohlcv_rules")
+    assert not rules.passed and rules.severity.value == "ERROR"
+    assert rules.metadata["high_below_open_or_close"].value == 3
+    violations = rules.metadata["first_violations"].value
+    assert [v["line"] for v in violations] == lines
+    assert [v["open_time"] for v in violations] == [utc_text(int(text.splitlines()[line - 1].split(",")[0]) * 10**6)
+                                                    for line in lines]
+    assert not any(e.event_type == DagsterEventType.STEP_SUCCESS and e.step_key == "binance_um_klines_catalog"
+                   for e in result.all_events)
+    assert _bar_days(data_store, DAY) == []
+    # publishing alone is refused too: the gate is on the write
+    [catalog_asset] = [a for a in assets if a.key == AssetKey("binance_um_klines_catalog")]
+    alone = run([catalog_asset])
+    assert not alone.success and "blocking checks failed: ohlcv_rules" in _failure(alone)
+    assert _bar_days(data_store, DAY) == []
+    [report_asset] = [a for a in assets if a.key == AssetKey("binance_um_klines_quality_report")]
+    report = materialize([report_asset], instance=instance, resources=_resources(archive_server, data_store))
+    summary = report.asset_materializations_for_node("binance_um_klines_quality_report")[0].metadata
+    assert summary["BTCUSDT_blocked_days"].value == 1
+    assert summary["BTCUSDT_missing_days"].value == ["2024-03-04"]
+    assert "| 2024-03-04|BTCUSDT | 0.00 |" in summary["summary"].value
+    # fixed at the source: the day comes back
+    replace_csv(day, text)
+    fixed = run()
+    assert fixed.success and _check(fixed, "ohlcv_rules").passed and _check(fixed, "catalog_integrity").passed
+    assert _bar_days(data_store, DAY) == bar_types
+    assert fixed.asset_materializations_for_node("binance_um_klines_normalized")[0].metadata[
+        "quality_score"].value == 1.0
+
+
+def test_a_mark_price_day_breaking_the_ohlcv_rules_publishes_no_mark_prices(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
+    marks = generate_klines(archive_root, Market.COINM, "BTCUSD_PERP", data_type="markPriceKlines")
+    edit_bars(marks, [1_440], lambda r: [*r[:6], str(int(r[6]) - 1), *r[7:]])
+    assets = _group(build_binance_mark_price_assets(Market.COINM), "binance_cm_mark_price_klines")
+    result = materialize(assets, partition_key=f"{DAY}|BTCUSD_PERP", instance=instance, raise_on_error=False,
+                         resources=_resources(archive_server, data_store))
+    assert not result.success
+    rules = _check(result, "ohlcv_rules")
+    assert not rules.passed and rules.metadata["close_time_not_open_plus_interval"].value == 1
+    assert [v["line"] for v in rules.metadata["first_violations"].value] == [1_440]
+    assert "negative_volume" not in rules.metadata
+    assert _check(result, "bar_gaps").passed
+    assert _files(data_store.catalog) == _files(data_store.staging) == []
+    assert (data_store.root / "quality/binance/cm/markPriceKlines/BTCUSD_PERP/2024-03-04.report.json").exists()
+
+
 def test_a_wrong_time_unit_fails_the_run_naming_the_file(archive_root: Path, archive_server: ArchiveServer,
                                                          data_store: DataStore, instance: DagsterInstance) -> None:
     generate_klines(archive_root, Market.SPOT, "BTCUSDT", dt.date(2024, 1, 2), time_unit=TimeUnit.MICROSECONDS)
@@ -211,8 +289,11 @@ def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar
     assert result.success
     checks = {(c.asset_key.to_user_string(), c.check_name): c.passed for c in result.get_asset_check_evaluations()}
     assert [key for key, passed in checks.items() if not passed] == [("binance_um_klines_normalized", "bar_gaps")]
-    assert len(checks) == 4 + 1 + 3 + 2 + 2
-    [gaps] = [c for c in result.get_asset_check_evaluations() if c.check_name == "bar_gaps"]
+    assert len(checks) == 7 + 6 + 4 + 4  # klines 1 + 3 + 3, mark prices 1 + 3 + 2, index and premium 1 + 3 each
+    assert {("binance_um_klines_catalog", "catalog_integrity"), ("binance_um_mark_price_klines_catalog",
+            "catalog_integrity"), ("binance_um_premium_index_klines_normalized", "ohlcv_rules")} <= set(checks)
+    [gaps] = [c for c in result.get_asset_check_evaluations()
+              if c.check_name == "bar_gaps" and c.asset_key.to_user_string() == "binance_um_klines_normalized"]
     assert gaps.severity.value == "WARN" and gaps.metadata["missing_bars"].value == 2
     assert gaps.metadata["windows"].value == [
         {"from": "2024-03-04T05:00:00.000000000Z", "to": "2024-03-04T05:02:00.000000000Z", "missing_bars": 2}]

@@ -33,9 +33,15 @@ from hedgegrid_data.catalog.funding_rates import (
     write_funding_rate_day,
 )
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
-from hedgegrid_data.funding_pipeline import funding_archive_file, normalize_funding_day, publish_funding_day
+from hedgegrid_data.funding_pipeline import (
+    funding_archive_file,
+    funding_schedule,
+    normalize_funding_day,
+    publish_funding_day,
+)
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization.funding import funding_day, read_funding_month, validate_funding_day
+from hedgegrid_data.quality.report import day_report
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import write_archive_csv
 from hedgegrid_data.testing.funding_generator import (
@@ -119,6 +125,42 @@ def test_interval_change_month_gives_exact_intervals_and_next_funding_times(tmp_
     # the day of the 8 → 4 switch, spelled out: 00:00 and 08:00 fund again 8 h later, 16:00 and 20:00 4 h later
     nexts = funding_day(month, dt.date(2024, 3, 11)).column("next_funding_time").to_pylist()
     assert [(n.day, n.hour) for n in nexts] == [(11, 8), (11, 16), (11, 20), (12, 0)]
+
+
+def test_every_day_of_a_changing_schedule_and_of_the_real_month_follows_its_schedule(
+        tmp_path: Path, binance_samples: Path) -> None:
+    generated = write_interval_change_month(tmp_path, Market.COINM, "BTCUSD_PERP")
+    month = read_funding_month(generated.zip_path, generated.archive_file)
+    real = read_funding_month(binance_samples / SAMPLE_KEY,
+                              funding_archive_file(Market.USDM, "BTCUSDT", dt.date(2026, 4, 1)))
+    for funding_month, days in ((month, 31), (real, 30)):
+        for number in range(1, days + 1):
+            day = funding_month.archive_file.day.replace(day=number)
+            verdict = funding_schedule(funding_day(funding_month, day), day)
+            assert verdict.passed, (day, verdict.summary)
+            assert verdict.metadata["events"] == verdict.metadata["expected_events"] > 0
+    switch = funding_schedule(funding_day(month, dt.date(2024, 3, 21)), dt.date(2024, 3, 21))
+    assert (switch.metadata["events"], switch.summary) == (15, "15 funding events, one at every boundary of their "
+                                                               "schedule")
+
+
+@pytest.mark.parametrize(("hours", "missing"), [
+    ((8,), ["2024-02-10T08:00:00.000000000Z"]),
+    ((0,), ["2024-02-10T00:00:00.000000000Z"]),
+    ((0, 16), ["2024-02-10T00:00:00.000000000Z", "2024-02-10T16:00:00.000000000Z"]),
+])
+def test_boundaries_without_an_event_are_listed(tmp_path: Path, hours: tuple[int, ...], missing: list[str]) -> None:
+    day = dt.date(2024, 2, 10)
+    generated = write_funding_month(tmp_path, Market.USDM, "BTCUSDT", day)
+    events = [e for e in generated.events_on(day) if (e.ts_event_ns // HOUR_NS) % 24 not in hours]
+    text = funding_csv_text([*[e for e in generated.events if e.day != day], *events])
+    zip_path, _ = write_archive_csv(tmp_path / "gaps", generated.archive_file, text)
+    table = funding_day(read_funding_month(zip_path, generated.archive_file), day)
+    verdict = funding_schedule(table, day)
+    assert not verdict.passed and verdict.severity.value == "WARN" and not verdict.blocks
+    assert verdict.metadata == {"events": 3 - len(hours), "expected_events": 3, "missing_boundaries": missing}
+    assert verdict.summary == f"{len(hours)} funding boundaries of the day's schedule without an event"
+    assert day_report("2024-02-10|BTCUSDT", [verdict])["completeness"] == pytest.approx((3 - len(hours)) / 3)
 
 
 def test_headerless_unsorted_and_duplicated_rows(tmp_path: Path) -> None:
@@ -244,10 +286,16 @@ def test_day_without_events_writes_no_catalog_day(data_store: DataStore) -> None
     for day in (dt.date(2024, 5, 6), gap):
         _ingest(data_store, Market.COINM, "BTCUSD_PERP", day)
     archive_file = funding_archive_file(Market.COINM, "BTCUSD_PERP", gap)
-    summary = normalize_funding_day(data_store, archive_file)
+    normalized = normalize_funding_day(data_store, archive_file)
+    summary = normalized.summary
     assert (summary.rows, summary.month_rows, summary.month_schedule_breaks) == (0, 30 * 3, 1)
+    [events, schedule] = normalized.verdicts
+    assert (events.check, events.passed, events.severity.value, schedule.passed) == (
+        "day_has_funding_events", False, "WARN", True)
+    assert (normalized.report["completeness"], normalized.report["quality_score"]) == (0.0, 0.5)
     published = publish_funding_day(data_store, archive_file)
     assert (published.path, published.rows_in, published.rows_out) == (None, 0, 0)
+    assert published.integrity.passed and published.integrity.summary == "no funding events: no day file"
     directory = day_file_path(data_store.catalog, FundingRateUpdate, "BTCUSD-PERP.BINANCE", gap).parent
     assert [p.name[:10] for p in directory.glob("*.parquet")] == ["2024-05-06"]
     catalog = ParquetDataCatalog(str(data_store.catalog))
@@ -258,7 +306,7 @@ def test_day_without_events_writes_no_catalog_day(data_store: DataStore) -> None
 
 def test_a_staged_day_that_does_not_read_back_as_normalized_is_not_promoted(data_store: DataStore) -> None:
     day = dt.date(2024, 3, 11)
-    write_interval_change_month(data_store.raw, Market.USDM, "BTCUSDT")
+    generated = write_interval_change_month(data_store.raw, Market.USDM, "BTCUSDT")
     archive_file = funding_archive_file(Market.USDM, "BTCUSDT", day)
     normalize_funding_day(data_store, archive_file)
     month = read_funding_month(data_store.raw / archive_file.key, archive_file)
@@ -266,7 +314,10 @@ def test_a_staged_day_that_does_not_read_back_as_normalized_is_not_promoted(data
     tampered = tampered.set_column(2, "rate", pa.array([Decimal("0.00000001")] * tampered.num_rows,
                                                        tampered.schema.field("rate").type))
     write_funding_rate_day(data_store.staging, "BTCUSDT-PERP.BINANCE", day, tampered)
-    with pytest.raises(HedgegridDataError, match="first difference at update 0; not promoted"):
+    first, last = generated.events_on(day)[0], generated.events_on(day)[-1]
+    with pytest.raises(HedgegridDataError, match=rf"first row \('BTCUSDT-PERP.BINANCE', '0.00000001', .*\), "
+                                                 rf"expected \('BTCUSDT-PERP.BINANCE', '{first.rate}', .*\); "
+                                                 rf"last row .* expected \(.*'{last.rate}'.*; not published"):
         publish_funding_day(data_store, archive_file)
     assert not (data_store.catalog / "data" / "funding_rate_update").exists()
 

@@ -17,7 +17,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.klines_pipeline import (
     BarPlan,
@@ -38,7 +38,7 @@ from hedgegrid_data.normalization.klines import (
 )
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
-from hedgegrid_data.testing.archive_generator import GeneratedDay, inject_malformed_row, read_csv_rows
+from hedgegrid_data.testing.archive_generator import GeneratedDay, inject_malformed_row, read_csv_rows, replace_csv
 from hedgegrid_data.testing.kline_generator import write_kline_day
 from hedgegrid_data_tests.conftest import symbols_with_step
 
@@ -132,30 +132,86 @@ def _edit(row: list[str], column: int, value: str) -> list[str]:
     return [value if i == column else text for i, text in enumerate(row)]
 
 
-BAD_BARS = {
-    "high below close": (lambda r: _edit(r, 2, str(Decimal(r[4]) - Decimal("0.1"))), "high >= max(open, close)"),
-    "low above open": (lambda r: _edit(r, 3, str(Decimal(r[1]) + Decimal("0.1"))), "low <= min(open, close)"),
-    "negative volume": (lambda r: _edit(r, 5, "-1.000"), "volume"),
-    "open time repeated": (lambda r: _edit(_edit(r, 0, str(int(r[0]) - 60_000)), 6, str(int(r[6]) - 60_000)),
-                           "open times must strictly increase"),
-    "close time not open + 1m - 1ms": (lambda r: _edit(r, 6, str(int(r[6]) + 1)), "is not open_time + 1m - 1 ms"),
+def edit_bars(day: GeneratedDay, lines: list[int], edit) -> GeneratedDay:
+    """Republish ``day`` with ``edit(row)`` applied to each of the CSV ``lines`` (1-based, a header is line 1)."""
+    rows = read_csv_rows(day.zip_path)
+    for line in lines:
+        rows[line - 1] = edit(rows[line - 1])
+    return replace_csv(day, "".join(",".join(row) + "\n" for row in rows))
+
+
+def rising_lines(day: GeneratedDay, n: int, after: int = 100) -> list[int]:
+    """The first ``n`` CSV lines after ``after`` whose bar closes above its open (close − open ≥ one tick)."""
+    rows = read_csv_rows(day.zip_path)
+    return [i + 1 for i, r in enumerate(rows) if i >= after and r[0].isdigit() and Decimal(r[4]) > Decimal(r[1])][:n]
+
+
+def high_below_close(row: list[str]) -> list[str]:
+    """On a rising bar: high one tick (0.1) below the close, still above the open and the low."""
+    return _edit(row, 2, str(Decimal(row[4]) - Decimal("0.1")))
+
+
+UNREADABLE_BARS = {
     "open time off the 1m grid": (lambda r: _edit(_edit(r, 0, str(int(r[0]) + 1)), 6, str(int(r[6]) + 1)),
-                                  "is not on a 1m boundary"),
+                                  "open_time '1709516340001' is not on a 1m boundary"),
     "more price decimals than the tick": (lambda r: _edit(r, 4, r[4] + "5"),
                                           "has more decimals than the instrument's price precision allows (1)"),
+    "price not a number": (lambda r: _edit(r, 2, "42OOO.1"), "high '42OOO.1' is not a decimal number"),
+    "close time outside the day": (lambda r: _edit(r, 6, "1709596800000"),
+                                   "close_time '1709596800000' lies outside the file's UTC day"),
 }
 
 
-@pytest.mark.parametrize("fault", list(BAD_BARS))
-def test_every_bar_is_checked_and_failures_name_file_and_line(tmp_path: Path, fault: str) -> None:
-    edit, message = BAD_BARS[fault]
+@pytest.mark.parametrize("fault", list(UNREADABLE_BARS))
+def test_what_cannot_be_read_fails_closed_naming_file_and_line(tmp_path: Path, fault: str) -> None:
+    edit, message = UNREADABLE_BARS[fault]
     generated = generate_klines(tmp_path, Market.USDM, "BTCUSDT", header=True)
     line = 101
-    generated = inject_malformed_row(generated, line, ",".join(edit(read_csv_rows(generated.zip_path)[line - 1])))
+    generated = edit_bars(generated, [line], edit)
     with pytest.raises(ArchiveDataError) as failure:
         _normalize(generated, "BTCUSDT")
     assert str(failure.value).startswith(f"BTCUSDT-1m-2024-03-04.zip, line {line}: ")
     assert message in str(failure.value)
+
+
+def test_a_day_breaking_the_ohlcv_rules_is_normalized_judged_and_kept_out_of_the_catalog(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    plan = BarPlan.of(["1m", "5m"], ["5m", "1h"])
+    minutes = generate_klines(store.raw, Market.USDM, "BTCUSDT", header=True)
+    generate_klines(store.raw, Market.USDM, "BTCUSDT", interval="5m", header=True)
+    rows = read_csv_rows(minutes.zip_path)
+    normalize_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan)
+    publish_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan)
+    catalog_days = sorted(p.relative_to(store.catalog).as_posix() for p in store.catalog.rglob("*.parquet"))
+    assert len([d for d in catalog_days if d.startswith("data/bar/")]) == 3
+
+    lines = rising_lines(minutes, 3)
+    edit_bars(minutes, lines, high_below_close)
+    day = normalize_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan)
+    [rules, gaps] = day.verdicts
+    assert (rules.check, rules.passed, rules.metadata["high_below_open_or_close"]) == ("ohlcv_rules", False, 3)
+    assert [e["line"] for e in rules.metadata["first_violations"]] == lines
+    assert gaps.passed and day.bars == []
+    assert day.report["blocked"] and day.report["quality_score"] == 0.0
+    assert [f.rows for f in day.files] == [1_440, 288]  # the normalized tables are written, judged
+    assert not any(store.catalog.rglob("bar/**/*.parquet")) and not any(store.staging.rglob("bar/**/*.parquet"))
+    with pytest.raises(HedgegridDataError, match="blocking checks failed: ohlcv_rules: 3 of 1440 1m bars break"):
+        publish_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan)
+    report = (store.root / "quality/binance/um/klines/BTCUSDT/2024-03-04.report.md").read_text()
+    assert "| ohlcv_rules | ERROR | FAIL | 3 of 1440 1m bars break the OHLCV rules" in report
+
+    replace_csv(minutes, "".join(",".join(row) + "\n" for row in rows))
+    assert normalize_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan).report["quality_score"] == 1.0
+    assert publish_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan).integrity.passed
+    assert sorted(p.relative_to(store.catalog).as_posix() for p in store.catalog.rglob("*.parquet")) == catalog_days
+
+
+def test_bar_completeness_is_the_share_of_expected_bars(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    generate_klines(store.raw, Market.SPOT, "BTCUSDT", missing_minutes=range(0, 144))
+    day = normalize_klines_day(store, Market.SPOT, "BTCUSDT", DAY, BarPlan.of(["1m"], []))
+    assert (day.report["completeness"], day.report["validity"], day.report["quality_score"]) == (0.9, 0.5, 0.5)
+    assert day.report["findings"] == {"bar_gaps": "144 of 1440 bars missing in 1 windows"}
 
 
 def test_a_klines_file_under_a_mark_price_folder_is_refused(tmp_path: Path) -> None:

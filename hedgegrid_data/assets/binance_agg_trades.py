@@ -1,9 +1,12 @@
 """Binance aggTrades, one asset group per market: raw archive zip → aggregated-trades table → Nautilus TradeTicks.
 
 Groups ``binance_spot_agg_trades``, ``binance_um_agg_trades`` and ``binance_cm_agg_trades``; asset
-keys ``binance_<market>_agg_trades_{raw,normalized,catalog}``. The catalog asset publishes the
-instrument's ``TradeTick`` day only when the ``trade_source`` resource says ``aggTrades``; with the
+keys ``binance_<market>_agg_trades_{raw,normalized,catalog,quality_report}``. The catalog asset publishes
+the instrument's ``TradeTick`` day only when the ``trade_source`` resource says ``aggTrades``; with the
 default ``trades`` it records that it published nothing and leaves the catalog alone.
+
+The normalized asset carries the trades quality checks over the aggregates (``agg_trade_id_gaps`` blocking,
+the others WARN), the catalog asset the blocking ``catalog_integrity`` check.
 """
 
 from dagster import (
@@ -15,18 +18,35 @@ from dagster import (
     MaterializeResult,
     asset,
 )
+from nautilus_trader.model.data import TradeTick
 
 from hedgegrid_data.agg_trades_pipeline import (
     normalize_agg_trades_day,
     publish_agg_trades_day,
     staged_agg_trades_path,
 )
-from hedgegrid_data.assets.common import fail_closed, path_metadata
+from hedgegrid_data.assets.common import (
+    build_quality_report_asset,
+    catalog_integrity_check_spec,
+    check_result,
+    fail_closed,
+    path_metadata,
+    quality_metadata,
+)
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
+from hedgegrid_data.instruments import instrument_id
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.normalization.agg_trades import DATA_TYPE
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import DataStoreResource, TradeSourceResource
+
+AGG_TRADE_CHECKS = (
+    ("agg_trade_id_gaps", True, "Missing aggregate ids beyond the excluded placeholder and zero-quantity rows."),
+    ("trade_silences", False, "Silences far longer than the day's own aggregate spacing."),
+    ("day_coverage", False, "First and last aggregates near the day's bounds."),
+    ("price_spikes", False, "Consecutive-aggregate jumps and robust outliers against the minute's median/MAD."),
+    ("volume_spikes", False, "Minutes whose volume dwarfs the preceding hour's mean."),
+)
 
 
 def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
@@ -46,14 +66,21 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
         kinds={"parquet", "polars"},
         description=(f"Binance {market.value} aggregated trades for one day: exact decimals, ns times, aggressor "
                      "side; placeholder and zero-quantity rows counted and excluded; pandera-validated."),
-        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+        check_specs=[
+            AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True),
+            *(AssetCheckSpec(name, asset=normalized_name, blocking=blocks, description=text)
+              for name, blocks, text in AGG_TRADE_CHECKS),
+        ],
     )
-    def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
+    def normalized(context: AssetExecutionContext, data_store: DataStoreResource,
+                   trade_source: TradeSourceResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         store = data_store.store
         archive_file = ArchiveFile(market, DATA_TYPE, symbol, day)
         with fail_closed():
-            summary = normalize_agg_trades_day(store, archive_file)
+            normalized_day = normalize_agg_trades_day(store, archive_file,
+                                                      publishes_catalog=trade_source.source == DATA_TYPE)
+        summary = normalized_day.summary
         out = store.normalized_file(market, DATA_TYPE, symbol, day)
         metadata = {
             "rows": summary.rows, "source_rows": summary.source_rows,
@@ -67,11 +94,13 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
             "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
             "bytes": out.stat().st_size, "path": path_metadata(out),
             "staged_catalog_file": path_metadata(staged_agg_trades_path(store, archive_file)),
+            **quality_metadata(normalized_day.report),
         }
         return MaterializeResult(
             metadata=metadata,
             check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
-                                            metadata={"rows_validated": summary.rows})],
+                                            metadata={"rows_validated": summary.rows}),
+                           *(check_result(v) for v in normalized_day.verdicts)],
         )
 
     @asset(
@@ -82,7 +111,8 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
         kinds={"nautilus", "parquet"},
         description=(f"Nautilus TradeTick day file (trade id = aggregate id) and instrument for Binance "
                      f"{market.value}, published only when the trade_source resource is 'aggTrades'."),
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
+                     catalog_integrity_check_spec(catalog_name)],
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource,
                 trade_source: TradeSourceResource) -> MaterializeResult:
@@ -90,8 +120,8 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
         if trade_source.source != DATA_TYPE:
             return MaterializeResult(
                 metadata={"published": False, "trade_source": trade_source.source},
-                check_results=[AssetCheckResult(check_name="rows_in_equals_rows_out", passed=True,
-                                                metadata={"published": False})],
+                check_results=[AssetCheckResult(check_name=name, passed=True, metadata={"published": False})
+                               for name in ("rows_in_equals_rows_out", "catalog_integrity")],
             )
         with fail_closed():
             published = publish_agg_trades_day(data_store.store, ArchiveFile(market, DATA_TYPE, symbol, day))
@@ -105,7 +135,9 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
                 check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            )],
+            ), check_result(published.integrity)],
         )
 
-    return [raw, normalized, catalog]
+    quality_report = build_quality_report_asset(
+        market, prefix, DATA_TYPE, normalized, lambda symbol: (TradeTick, instrument_id(market, symbol).value))
+    return [raw, normalized, catalog, quality_report]

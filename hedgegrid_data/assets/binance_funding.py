@@ -6,7 +6,9 @@ dataset. The archive publishes funding monthly only: the raw asset of day D fetc
 month file containing D (downloaded once, then reused by the month's other days while its sha256 still
 matches the CHECKSUM) and fails with "not published" until the month is out; the normalized and catalog
 assets of day D hold the events whose calc_time falls on D. A day without events passes with 0 rows and
-a failed WARN check ``day_has_funding_events``; its catalog day stays absent.
+a failed WARN check ``day_has_funding_events``; its catalog day stays absent. ``funding_schedule`` warns about
+boundaries of the day's schedule without an event; the catalog asset's blocking ``catalog_integrity`` check
+reads the day back through Nautilus; ``binance_<market>_funding_rate_quality_report`` keeps the rolling summary.
 """
 
 from dagster import (
@@ -19,7 +21,16 @@ from dagster import (
     asset,
 )
 
-from hedgegrid_data.assets.common import fail_closed, path_metadata
+from nautilus_trader.model.data import FundingRateUpdate
+
+from hedgegrid_data.assets.common import (
+    build_quality_report_asset,
+    catalog_integrity_check_spec,
+    check_result,
+    fail_closed,
+    path_metadata,
+    quality_metadata,
+)
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
 from hedgegrid_data.funding_pipeline import (
     funding_archive_file,
@@ -27,6 +38,7 @@ from hedgegrid_data.funding_pipeline import (
     publish_funding_day,
     staged_funding_path,
 )
+from hedgegrid_data.instruments import instrument_id
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.normalization.funding import DATA_TYPE
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
@@ -61,6 +73,8 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
             AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True),
             AssetCheckSpec("day_has_funding_events", asset=normalized_name, blocking=False,
                            description="WARN when the month file has no event on this day."),
+            AssetCheckSpec("funding_schedule", asset=normalized_name, blocking=False,
+                           description="WARN for boundaries of the day's funding schedule without an event."),
         ],
     )
     def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
@@ -68,31 +82,29 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
         store = data_store.store
         archive_file = funding_archive_file(market, symbol, day)
         with fail_closed():
-            summary = normalize_funding_day(store, archive_file)
+            normalized_day = normalize_funding_day(store, archive_file)
+        summary = normalized_day.summary
         out = store.normalized_file(market, DATA_TYPE, symbol, day)
-        coverage = {
-            "month": archive_file.period, "month_rows": summary.month_rows,
-            "month_first_event_time": utc_text(summary.month_first_ts_ns),
-            "month_last_event_time": utc_text(summary.month_last_ts_ns),
-        }
         if summary.rows == 0:
             context.log.warning(f"{archive_file.file_name} has no funding event on {day}: no catalog day is written")
         return MaterializeResult(
             metadata={
                 "rows": summary.rows, "intervals_hours": str(summary.intervals_hours),
                 "first_event_time": utc_text(summary.first_ts_ns), "last_event_time": utc_text(summary.last_ts_ns),
-                **coverage,
+                "month": archive_file.period, "month_rows": summary.month_rows,
+                "month_first_event_time": utc_text(summary.month_first_ts_ns),
+                "month_last_event_time": utc_text(summary.month_last_ts_ns),
                 "month_intervals_hours": str(summary.month_intervals_hours),
                 "month_schedule_breaks": summary.month_schedule_breaks,
                 "source_rows": summary.source_rows, "duplicates_dropped": summary.duplicates_dropped,
                 "resorted": summary.resorted, "time_unit": summary.time_unit.value, "header": summary.header,
                 "bytes": out.stat().st_size, "path": path_metadata(out),
                 "staged_catalog_file": path_metadata(staged_funding_path(store, archive_file)) if summary.rows else "",
+                **quality_metadata(normalized_day.report),
             },
             check_results=[
                 AssetCheckResult(check_name="schema_valid", passed=True, metadata={"rows_validated": summary.rows}),
-                AssetCheckResult(check_name="day_has_funding_events", passed=summary.rows > 0,
-                                 severity=AssetCheckSeverity.WARN, metadata={"rows": summary.rows, **coverage}),
+                *(check_result(v) for v in normalized_day.verdicts),
             ],
         )
 
@@ -104,7 +116,10 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
         kinds={"nautilus", "parquet"},
         description=(f"Nautilus FundingRateUpdate day file (and instrument) for Binance {market.value}; readers "
                      "must call hedgegrid_data.catalog.funding_rates.register_funding_rate_codec()."),
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+        check_specs=[
+            AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
+            catalog_integrity_check_spec(catalog_name),
+        ],
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
@@ -119,7 +134,10 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
                 check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            )],
+            ), check_result(published.integrity)],
         )
 
-    return [raw, normalized, catalog]
+    quality_report = build_quality_report_asset(
+        market, prefix, DATA_TYPE, normalized,
+        lambda symbol: (FundingRateUpdate, instrument_id(market, symbol).value))
+    return [raw, normalized, catalog, quality_report]

@@ -1,19 +1,20 @@
 """Binance kline-like datasets: raw archive zips → normalized tables → Nautilus Bars and MarkPriceUpdates.
 
 ``build_binance_klines_assets(market)``: group ``binance_<market>_klines``, keys
-``binance_<market>_klines_{raw,normalized,catalog}``; the catalog asset publishes a ``Bar`` day per
-configured archive interval and per higher timeframe built from 1m. The intervals are the factory's
-arguments, chosen where the definitions are wired.
+``binance_<market>_klines_{raw,normalized,catalog,quality_report}``; the catalog asset publishes a ``Bar``
+day per configured archive interval and per higher timeframe built from 1m. The intervals are the
+factory's arguments, chosen where the definitions are wired.
 
 ``build_binance_mark_price_assets(market)`` (USD-M, COIN-M): groups
-``binance_<market>_mark_price_klines`` (raw, normalized, catalog of ``MarkPriceUpdate``),
-``binance_<market>_index_price_klines`` and ``binance_<market>_premium_index_klines`` (raw,
-normalized: NautilusTrader 1.220's catalog cannot read index prices back, and has no premium type).
+``binance_<market>_mark_price_klines`` (raw, normalized, catalog of ``MarkPriceUpdate``, quality report),
+``binance_<market>_index_price_klines`` and ``binance_<market>_premium_index_klines`` (raw, normalized,
+quality report: NautilusTrader 1.220's catalog cannot read index prices back, and has no premium type).
+
+Every normalized asset carries the blocking ``ohlcv_rules`` check and the WARN ``bar_gaps`` check; every
+catalog asset the blocking ``catalog_integrity`` check.
 """
 
 from collections.abc import Sequence
-
-import polars as pl
 
 from dagster import (
     AssetCheckResult,
@@ -25,8 +26,19 @@ from dagster import (
     asset,
 )
 
-from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
+from nautilus_trader.model.data import Bar, MarkPriceUpdate
+
+from hedgegrid_data.assets.common import (
+    build_quality_report_asset,
+    catalog_integrity_check_spec,
+    check_result,
+    fail_closed,
+    path_metadata,
+    quality_metadata,
+)
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
+from hedgegrid_data.catalog.bars import bar_type
+from hedgegrid_data.instruments import instrument_id
 from hedgegrid_data.klines_pipeline import (
     DEFAULT_KLINE_INTERVALS,
     BarPlan,
@@ -38,9 +50,8 @@ from hedgegrid_data.klines_pipeline import (
     publish_mark_prices_day,
 )
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES, interval_ns
+from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES
 from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
-from hedgegrid_data.quality.bars import bar_gaps
 from hedgegrid_data.resources import DataStoreResource
 
 PRICE_INDEX_GROUPS = {
@@ -48,6 +59,17 @@ PRICE_INDEX_GROUPS = {
     "indexPriceKlines": "index_price_klines",
     "premiumIndexKlines": "premium_index_klines",
 }
+
+
+def _quality_check_specs(asset_name: str) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec("schema_valid", asset=asset_name, blocking=True),
+        AssetCheckSpec("ohlcv_rules", asset=asset_name, blocking=True,
+                       description="high ≥ max(open, close), low ≤ min(open, close), high ≥ low, volume ≥ 0, "
+                                   "taker-buy ≤ volume, open times increasing, close = open + interval − 1 unit."),
+        AssetCheckSpec("bar_gaps", asset=asset_name, blocking=False,
+                       description="Expected bars per day and interval; missing bars as windows (maintenance)."),
+    ]
 
 
 def _file_metadata(summary: KlineFileSummary) -> dict[str, object]:
@@ -87,20 +109,14 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
         kinds={"parquet", "polars"},
         description=f"Binance {market.value} klines ({', '.join(plan.intervals)}) for one day: all 12 columns, exact "
                     f"decimals, ns times, every bar checked; bars staged for {', '.join(plan.published)}.",
-        check_specs=[
-            AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True),
-            AssetCheckSpec("bar_gaps", asset=normalized_name, blocking=False,
-                           description="Expected bars per day and interval; missing bars as windows (maintenance)."),
-        ],
+        check_specs=_quality_check_specs(normalized_name),
     )
     def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         with fail_closed():
             result = normalize_klines_day(data_store.store, market, symbol, day, plan)
-        base = result.files[0]
-        gaps = bar_gaps(pl.read_parquet(base.path, columns=["open_time"])["open_time"],
-                        interval_ns(base.archive_file.interval), day)
-        metadata: dict[str, object] = {"instrument_size_precision": result.instrument_size_precision}
+        metadata: dict[str, object] = {"instrument_size_precision": result.instrument_size_precision,
+                                       **quality_metadata(result.report)}
         for summary in result.files:
             metadata.update(_file_metadata(summary))
         for bars in result.bars:
@@ -111,7 +127,7 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
             check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
                                             metadata={f"{s.archive_file.interval}_rows_validated": s.rows
                                                       for s in result.files}),
-                           check_result(gaps)],
+                           *(check_result(v) for v in result.verdicts)],
         )
 
     @asset(
@@ -123,7 +139,8 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
         description=f"Nautilus Bar day files ({', '.join(plan.published)}, EXTERNAL, stamped at the kline close) "
                     f"and the instrument for Binance {market.value} klines.",
         check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
-                     AssetCheckSpec("bars_agree_with_archive", asset=catalog_name, blocking=True)],
+                     AssetCheckSpec("bars_agree_with_archive", asset=catalog_name, blocking=True),
+                     catalog_integrity_check_spec(catalog_name)],
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
@@ -147,10 +164,15 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
                     metadata={"intervals_compared": ", ".join(published.compared) or "none downloaded",
                               **{f"{i}_bars_compared": n for i, n in published.compared.items()}},
                 ),
+                check_result(published.integrity),
             ],
         )
 
-    return [raw, normalized, catalog]
+    base = BASE_INTERVAL if BASE_INTERVAL in plan.intervals else plan.intervals[0]
+    quality_report = build_quality_report_asset(
+        market, prefix, "klines", normalized,
+        lambda symbol: (Bar, str(bar_type(instrument_id(market, symbol), base))))
+    return [raw, normalized, catalog, quality_report]
 
 
 def build_binance_mark_price_assets(market: Market, interval: str = BASE_INTERVAL) -> list[AssetsDefinition]:
@@ -183,23 +205,27 @@ def _price_index_assets(market: Market, data_type: str, prefix: str, interval: s
         kinds={"parquet", "polars"},
         description=f"Binance {market.value} {data_type} {interval} for one day: open_time, OHLC (exact), close_time, "
                     "source_points; every bar checked." + (" MarkPriceUpdates staged." if marks else ""),
-        check_specs=[AssetCheckSpec("schema_valid", asset=normalized_name, blocking=True)],
+        check_specs=_quality_check_specs(normalized_name),
     )
     def normalized(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         with fail_closed():
             result = normalize_price_index_day(data_store.store, market, data_type, symbol, day, interval)
-        metadata = _file_metadata(result.file)
+        metadata = {**_file_metadata(result.file), **quality_metadata(result.report)}
         if result.value_precision is not None:
             metadata["mark_price_precision"] = result.value_precision
         return MaterializeResult(
             metadata=metadata,
             check_results=[AssetCheckResult(check_name="schema_valid", passed=True,
-                                            metadata={"rows_validated": result.file.rows})],
+                                            metadata={"rows_validated": result.file.rows}),
+                           *(check_result(v) for v in result.verdicts)],
         )
 
+    quality_report = build_quality_report_asset(
+        market, prefix, data_type, normalized,
+        (lambda symbol: (MarkPriceUpdate, instrument_id(market, symbol).value)) if marks else None)
     if not marks:
-        return [raw, normalized]
+        return [raw, normalized, quality_report]
 
     @asset(
         name=catalog_name,
@@ -208,7 +234,8 @@ def _price_index_assets(market: Market, data_type: str, prefix: str, interval: s
         deps=[normalized],
         kinds={"nautilus", "parquet"},
         description=f"Nautilus MarkPriceUpdate day file (kline close at close time) for Binance {market.value}.",
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True)],
+        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
+                     catalog_integrity_check_spec(catalog_name)],
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
@@ -221,7 +248,7 @@ def _price_index_assets(market: Market, data_type: str, prefix: str, interval: s
                 check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            )],
+            ), check_result(published.integrity)],
         )
 
-    return [raw, normalized, catalog]
+    return [raw, normalized, catalog, quality_report]

@@ -11,16 +11,16 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     MaterializeResult,
-    MetadataValue,
     asset,
 )
+from nautilus_trader.model.data import TradeTick
 
-from hedgegrid_data.assets.common import check_result, fail_closed, path_metadata
+from hedgegrid_data.assets.common import build_quality_report_asset, check_result, fail_closed, path_metadata
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
+from hedgegrid_data.instruments import instrument_id
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
 from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
 from hedgegrid_data.resources import DataStoreResource, TradeSourceResource
-from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
 
 DATA_TYPE = "trades"
@@ -122,20 +122,6 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
             ), check_result(published.integrity)],
         )
 
-    @asset(
-        name=f"{prefix}_quality_report",
-        group_name=prefix,
-        deps=[normalized],
-        kinds={"json", "markdown"},
-        description=f"Rolling quality summary of Binance {market.value} trades days per symbol (last 30 days).",
-    )
-    def quality_report(data_store: DataStoreResource) -> MaterializeResult:
-        summaries = write_quality_summaries(data_store.store, market, DATA_TYPE)
-        metadata: dict[str, object] = {
-            "summary": MetadataValue.md("\n".join(s.markdown for s in summaries.values()) or "no days checked yet")}
-        for symbol, summary in summaries.items():
-            metadata[f"{symbol}_mean_quality_score"] = summary.summary["mean_quality_score"]
-            metadata[f"{symbol}_blocked_days"] = len(summary.summary["blocked_days"])
-        return MaterializeResult(metadata=metadata)
-
+    quality_report = build_quality_report_asset(
+        market, prefix, DATA_TYPE, normalized, lambda symbol: (TradeTick, instrument_id(market, symbol).value))
     return [raw, normalized, catalog, quality_report]

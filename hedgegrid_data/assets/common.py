@@ -1,14 +1,27 @@
-"""Glue shared by every asset module: failing closed into a Dagster ``Failure`` and readable metadata."""
+"""Glue shared by every asset module: failing closed into a Dagster ``Failure``, readable metadata, quality
+results as asset checks and metadata, and the rolling quality report asset of a dataset group."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster import AssetCheckResult, AssetCheckSeverity, Failure, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
+from hedgegrid_data.markets import Market
 from hedgegrid_data.quality.findings import Severity, Verdict
+from hedgegrid_data.quality.summaries import CatalogSeries, write_quality_summaries
+from hedgegrid_data.resources import DataStoreResource
 
 
 @contextmanager
@@ -39,3 +52,44 @@ def check_result(verdict: Verdict) -> AssetCheckResult:
         description=verdict.summary,
         metadata={"summary": verdict.summary, **metadata},
     )
+
+
+def catalog_integrity_check_spec(asset_name: str) -> AssetCheckSpec:
+    return AssetCheckSpec("catalog_integrity", asset=asset_name, blocking=True,
+                          description="The day reads back through Nautilus as published; no overlapping files.")
+
+
+def quality_metadata(report: dict) -> dict[str, float]:
+    """A day report's score, completeness and validity: normalized-asset metadata, plotted over partitions."""
+    return {key: report[key] for key in ("quality_score", "completeness", "validity")}
+
+
+def build_quality_report_asset(market: Market, group: str, dataset: str, normalized: AssetsDefinition,
+                               catalog_series: CatalogSeries | None = None) -> AssetsDefinition:
+    """``<group>_quality_report``: the rolling 30-day summary per symbol of ``dataset``'s day reports.
+
+    ``catalog_series(symbol)`` names the catalog series the days land in, so the summary lists the days
+    missing from it; without one (a dataset with no catalog) it lists the days without a report.
+    """
+
+    @asset(
+        name=f"{group}_quality_report",
+        group_name=group,
+        deps=[normalized],
+        kinds={"json", "markdown"},
+        description=f"Rolling quality summary of Binance {market.value} {dataset} days per symbol (last 30 days), "
+                    "with the days missing in that range.",
+    )
+    def quality_report(data_store: DataStoreResource) -> MaterializeResult:
+        summaries = write_quality_summaries(data_store.store, market, dataset, catalog_series=catalog_series)
+        metadata: dict[str, object] = {
+            "summary": MetadataValue.md("\n".join(s.markdown for s in summaries.values()) or "no days checked yet")}
+        for symbol, summary in summaries.items():
+            missing = summary.summary["days_missing_from_catalog"]
+            metadata[f"{symbol}_mean_quality_score"] = summary.summary["mean_quality_score"]
+            metadata[f"{symbol}_blocked_days"] = len(summary.summary["blocked_days"])
+            metadata[f"{symbol}_missing_days"] = MetadataValue.json(
+                summary.summary["days_without_report"] if missing is None else missing)
+        return MaterializeResult(metadata=metadata)
+
+    return quality_report

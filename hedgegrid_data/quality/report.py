@@ -1,9 +1,10 @@
 """Quality reports: a score per partition, one JSON and one Markdown table per day, and a rolling summary.
 
 Score: 0 when a blocking check fails (the day is kept out of the catalog), otherwise the share of
-checks passed, each WARN finding costing its share. Completeness is the share of the UTC day
-covered by trading (minus uncovered edges and reported silences); validity is the share of checks
-passed.
+checks passed, each WARN finding costing its share. Validity is the share of checks passed.
+Completeness is what the day holds of what it should: for trades, the share of the UTC day covered by
+trading (minus uncovered edges and reported silences); for bars, the share of the day's expected bars
+present; for funding, the share of the day's funding boundaries with an event.
 """
 
 from __future__ import annotations
@@ -11,16 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from hedgegrid_data.atomic import atomic_write_bytes
-from hedgegrid_data.quality.findings import Verdict
+from hedgegrid_data.quality.findings import Verdict, write_verdicts
 
 DAY_SECONDS = 86_400
+# checks whose metadata counts what the day holds against what it should: (present, expected)
+SHARE_OF_EXPECTED = {"bar_gaps": ("bars", "expected_bars"), "funding_schedule": ("events", "expected_events")}
 
 
 def completeness(verdicts: list[Verdict]) -> float:
     by_check = {v.check: v for v in verdicts}
+    for check, (present, expected) in SHARE_OF_EXPECTED.items():
+        if check in by_check:
+            meta = by_check[check].metadata
+            return meta[present] / meta[expected] if meta[expected] else 0.0
     uncovered = 0.0
     if "day_coverage" in by_check:
         meta = by_check["day_coverage"].metadata
@@ -68,11 +76,35 @@ def write_day_report(directory: Path, day: dt.date, report: dict) -> tuple[Path,
     return json_path, md_path
 
 
-def rolling_summary(reports: list[dict], days: int = 30) -> dict:
-    """Completeness, validity and findings by kind over the most recent ``days`` reports."""
+def write_day_quality(verdicts_path: Path, day: dt.date, symbol: str, verdicts: list[Verdict]) -> dict:
+    """Record a partition's verdicts (read by the catalog gate) and its day report beside them; returns the report."""
+    write_verdicts(verdicts_path, verdicts)
+    report = day_report(f"{day.isoformat()}|{symbol}", verdicts)
+    write_day_report(verdicts_path.parent, day, report)
+    return report
+
+
+def report_day(report: dict) -> dt.date:
+    return dt.date.fromisoformat(report["partition"].split("|")[0])
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def rolling_summary(reports: list[dict], days: int = 30,
+                    catalog_missing: Callable[[dt.date, dt.date], list[str]] | None = None) -> dict:
+    """Completeness, validity and findings by kind over the most recent ``days`` reports.
+
+    Lists the days of that range without a report and, given ``catalog_missing(first, last)`` (the days the
+    catalog lacks, e.g. ``catalog_integrity.missing_days``), the days missing from the catalog: never
+    materialized, blocked, or without data.
+    """
     recent = sorted(reports, key=lambda r: r["partition"])[-days:]
     findings = Counter(kind for r in recent for kind in r["findings"])
     n = len(recent)
+    first, last = (report_day(recent[0]), report_day(recent[-1])) if recent else (None, None)
+    reported = {report_day(r) for r in recent}
     return {
         "days": n,
         "first": recent[0]["partition"] if recent else None,
@@ -81,6 +113,8 @@ def rolling_summary(reports: list[dict], days: int = 30) -> dict:
         "mean_completeness": round(sum(r["completeness"] for r in recent) / n, 6) if n else None,
         "mean_validity": round(sum(r["validity"] for r in recent) / n, 4) if n else None,
         "blocked_days": [r["partition"] for r in recent if r["blocked"]],
+        "days_without_report": [d.isoformat() for d in _days(first, last) if d not in reported] if n else [],
+        "days_missing_from_catalog": catalog_missing(first, last) if n and catalog_missing else None,
         "findings_by_kind": dict(sorted(findings.items())),
     }
 
@@ -88,8 +122,11 @@ def rolling_summary(reports: list[dict], days: int = 30) -> dict:
 def summary_markdown(title: str, summary: dict, reports: list[dict]) -> str:
     lines = [f"# {title}", "", f"{summary['days']} days, {summary['first']} … {summary['last']}; "
              f"mean score {summary['mean_quality_score']}, completeness {summary['mean_completeness']}, "
-             f"validity {summary['mean_validity']}", "", "| day | score | completeness | validity | findings |",
-             "|---|---|---|---|---|"]
+             f"validity {summary['mean_validity']}", "",
+             f"days without a report: {', '.join(summary['days_without_report']) or 'none'}"]
+    if summary["days_missing_from_catalog"] is not None:
+        lines.append(f"days missing from the catalog: {', '.join(summary['days_missing_from_catalog']) or 'none'}")
+    lines += ["", "| day | score | completeness | validity | findings |", "|---|---|---|---|---|"]
     for r in sorted(reports, key=lambda r: r["partition"])[-summary["days"]:]:
         lines.append(f"| {r['partition']} | {r['quality_score']:.2f} | {r['completeness']:.4f} | "
                      f"{r['validity']:.2f} | {', '.join(r['findings']) or '—'} |")
