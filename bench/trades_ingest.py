@@ -10,6 +10,8 @@ trades with its CHECKSUM, verifies it, then runs each path in a fresh subprocess
 
 - ``reference``: ``write_trades_documented_path`` (pandas → ``TradeTickDataWrangler`` → ``write_data``);
 - ``ours``: ``normalize_trades_day`` + ``publish_trades_day``, the zip copied into the raw store untimed;
+- ``bare``: the same two calls as a whole process (interpreter start, imports, pipeline, exit), timed from
+  outside like the CLI: the baseline of Dagster's overhead;
 - ``dagster``: ``dagster asset materialize`` of the market's trades group for one partition, wall clock of
   the whole CLI, with a private ``DAGSTER_HOME`` and the generated archive as a local mirror.
 
@@ -45,7 +47,8 @@ DEFAULT_WORKDIR = REPO / "bench" / "results"
 DEFAULT_SIZES = (1_000_000, 10_000_000)
 DAY = dt.date(2025, 1, 15)
 SYMBOLS = {Market.SPOT: "BTCUSDT", Market.USDM: "BTCUSDT", Market.COINM: "BTCUSD_PERP"}
-PATHS = ("reference", "ours", "dagster")
+PATHS = ("reference", "ours", "bare", "dagster")
+SAME_CODE = ("ours", "bare", "dagster")
 STARTUP_COMMAND = "import hedgegrid_data.definitions"
 STARTUP_REPEATS = 3
 WARMUP_TRADES = 10_000
@@ -162,6 +165,34 @@ def run_ours(case: Case) -> dict:
     }
 
 
+def run_bare(case: Case) -> dict:
+    from hedgegrid_data.store import DataStore
+
+    store = DataStore(fresh_dir(case.run_dir("bare")) / "data")
+    raw = store.raw / case.archive_file.key
+    raw.parent.mkdir(parents=True)
+    shutil.copyfile(case.zip_path, raw)
+    command = [sys.executable, str(Path(__file__).resolve()), "--run-one", "pipeline", "--workdir", str(case.workdir),
+               "--market", case.market.value, "--size", str(case.size)]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    day = day_file(case.catalog("bare"))
+    return {"seconds": seconds, "cpu_seconds": children.ru_utime + children.ru_stime,
+            "peak_rss_mib": peak_rss_mib(resource.RUSAGE_CHILDREN), "rows": _parquet_rows(day) if day else None}
+
+
+def run_pipeline(case: Case) -> dict:
+    """The child of ``bare``: the pipeline alone, untimed inside."""
+    from hedgegrid_data.store import DataStore
+    from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+
+    store = DataStore(case.run_dir("bare") / "data")
+    normalize_trades_day(store, case.archive_file)
+    return {"rows": publish_trades_day(store, case.archive_file).rows_out}
+
+
 STEP_FINISHED = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)\b')
 
 
@@ -227,7 +258,7 @@ def _tick_tuples(ticks: list) -> list[tuple]:
 def run_verify(case: Case) -> dict:
     """Reference vs ours read back through Nautilus, one hour at a time; sha256 and size of every day file.
 
-    Ours and dagster run the same code, so their files must be byte-identical; the reference's
+    Ours, bare and dagster run the same code, so their files must be byte-identical; the reference's
     differs in encodings only (``write_data`` dictionary-encodes every column).
     """
     start = time.perf_counter()
@@ -236,7 +267,7 @@ def run_verify(case: Case) -> dict:
     sha256 = {path: sha256_file(file) for path, file in present.items()}
     result: dict = {"files": {path: str(file) for path, file in present.items()}, "sha256": sha256,
                     "bytes": {path: file.stat().st_size for path, file in present.items()},
-                    "ours_equals_dagster": sha256["ours"] == sha256["dagster"] if {"ours", "dagster"} <= set(sha256)
+                    "ours_equals_dagster": len({sha256[p] for p in SAME_CODE}) == 1 if set(SAME_CODE) <= set(sha256)
                     else None,
                     "ticks_equal": None, "ticks_compared": 0, "first_difference": None}
     if files["reference"] is not None and files["ours"] is not None:
@@ -273,7 +304,7 @@ def _compare_ticks(case: Case) -> dict:
 
 
 RUNNERS: dict[str, Callable[[Case], dict]] = {
-    "reference": run_reference, "ours": run_ours, "dagster": run_dagster,
+    "reference": run_reference, "ours": run_ours, "bare": run_bare, "pipeline": run_pipeline, "dagster": run_dagster,
     "startup": run_startup, "verify": run_verify,
 }
 
@@ -397,8 +428,9 @@ def _seconds(results: dict, path: str) -> float | None:
 
 
 def dagster_overhead(results: dict) -> float | None:
-    dagster, ours = _seconds(results, "dagster"), _seconds(results, "ours")
-    return None if dagster is None or ours is None else dagster - ours
+    """The CLI's wall time beyond the same pipeline run as a bare process (both include start-up and imports)."""
+    dagster, bare = _seconds(results, "dagster"), _seconds(results, "bare")
+    return None if dagster is None or bare is None else dagster - bare
 
 
 def check_targets(sizes: list[dict]) -> list[dict]:
@@ -485,13 +517,14 @@ def render(market: Market, startup: dict, sizes: list[dict], targets: list[dict]
         if overhead is None:
             lines.append(f"- Dagster overhead for one partition at {s['trades']:,}: not measured.")
             continue
-        dagster, ours = s["runs"]["dagster"], s["runs"]["ours"]
+        dagster, bare, ours = s["runs"]["dagster"], s["runs"]["bare"], s["runs"]["ours"]
         steps = dagster.get("steps", {})
         outside = dagster["seconds"] - sum(steps.values())
         step_text = ", ".join(f"{name.rsplit('_', 1)[-1]} {seconds:.2f}" for name, seconds in steps.items())
         lines.append(f"- Dagster overhead for one partition at {s['trades']:,}: {overhead:.2f} s "
-                     f"(CLI {dagster['seconds']:.2f} s − ours {ours['seconds']:.2f} s; "
-                     f"steps {step_text} s; outside steps {outside:.2f} s).")
+                     f"(CLI {dagster['seconds']:.2f} s − bare process {bare['seconds']:.2f} s; the CLI is "
+                     f"{dagster['seconds'] - ours['seconds']:.2f} s beyond ours' timed section, which excludes "
+                     f"imports; steps {step_text} s; outside steps {outside:.2f} s).")
     for s in sizes:
         v = s["verify"]
         if "error" in v:
@@ -508,7 +541,7 @@ def render(market: Market, startup: dict, sizes: list[dict], targets: list[dict]
         identical = {True: "IDENTICAL", False: "DIFFERENT", None: "N/A"}[v["ours_equals_dagster"]]
         sizes_text = ", ".join(f"{path} {size / MIB:,.1f} MiB" for path, size in v["bytes"].items())
         lines.append(f"- Equality at {s['trades']:,}: Nautilus read-back reference vs ours {ticks}; "
-                     f"ours vs dagster day file bytes {identical}; day files {sizes_text}.")
+                     f"ours = bare = dagster day file bytes {identical}; day files {sizes_text}.")
     lines += ["", "Targets:", ""]
     lines += [f"- {_verdict(t['passed'])}: {t['target']}: {t['detail']}" for t in targets]
     return "\n".join(lines)
