@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
 from hedgegrid_data.normalization import archive_csv
 from hedgegrid_data.normalization.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.streaming import prefetched
 from hedgegrid_data.symbols import SymbolSpec
 
 NOTIONAL_SCALE = 12
@@ -122,7 +123,7 @@ def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Symb
     bounds = day_bounds_ns(archive_file.day)
     expected_unit = spec.market.time_unit_for(archive_file.day)
     in_order = OrderCheck("trade_id")
-    for block in archive_csv.iter_text_blocks(zip_path, spec.market.trades_columns):
+    for block in prefetched(archive_csv.iter_text_blocks(zip_path, spec.market.trades_columns)):
         if summary.time_unit is None:
             summary.header = block.first_line == 2
             summary.time_unit = archive_csv.detect_time_unit(block, "time", file)
