@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,6 +35,7 @@ CASES = [
 
 def _normalize(day: GeneratedDay, tmp_path: Path):
     spec = symbol_spec(day.archive_file.market, day.archive_file.symbol)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     out = tmp_path / "normalized.parquet"
     return write_normalized_trades(day.zip_path, day.archive_file, spec, out), out
 
@@ -160,6 +162,33 @@ def test_truncated_zip_fails_closed(archive_root: Path, tmp_path: Path) -> None:
     with pytest.raises(ArchiveDataError, match=r"BTCUSDT-trades-2024-01-02\.zip.*corrupt or truncated zip"):
         _normalize(generated, tmp_path)
     assert not (tmp_path / "normalized.parquet").exists()
+
+
+def test_a_member_whose_crc_does_not_match_fails_and_writes_nothing(archive_root: Path, tmp_path: Path) -> None:
+    generated = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 50_000)
+    with zipfile.ZipFile(generated.zip_path) as zf:
+        [member] = zf.infolist()
+    data = bytearray(generated.zip_path.read_bytes())
+    directory = data.rindex(b"PK\x01\x02")
+    for crc_field in (member.header_offset + 14, directory + 16):  # local header and central directory
+        data[crc_field] ^= 0xFF  # every byte inflates cleanly; only the CRC-32 check can tell
+    generated.zip_path.write_bytes(bytes(data))
+    with pytest.raises(ArchiveDataError, match=r"BTCUSDT-trades-2024-01-02\.zip.*corrupt or truncated zip.*CRC-32"):
+        _normalize(generated, tmp_path)
+    assert not list(tmp_path.glob("*normalized.parquet*"))  # neither the table nor its temporary file
+
+
+def test_a_stored_member_reads_like_a_deflated_one(archive_root: Path, tmp_path: Path) -> None:
+    generated = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000)
+    deflated, _ = _normalize(generated, tmp_path / "deflated")
+    with zipfile.ZipFile(generated.zip_path) as zf:
+        [member] = zf.infolist()
+        text = zf.read(member)
+    with zipfile.ZipFile(generated.zip_path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(member.filename, text)
+    stored, out = _normalize(generated, tmp_path / "stored")
+    assert stored.rows == deflated.rows == 5_000
+    assert pq.read_table(out).equals(pq.read_table(tmp_path / "deflated" / "normalized.parquet"))
 
 
 def test_day_bounds() -> None:
