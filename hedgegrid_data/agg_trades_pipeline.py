@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.instruments import Instrument
 
-from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
+from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
 from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.instruments import build_instrument
@@ -42,7 +42,7 @@ from hedgegrid_data.normalization.agg_trades import (
     trade_tick_input,
     write_normalized_agg_trades,
 )
-from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files, parquet_edge_rows
+from hedgegrid_data.quality.catalog_integrity import parquet_edge_rows
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking
 from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
@@ -121,16 +121,6 @@ def normalize_agg_trades_day(store: DataStore, archive_file: ArchiveFile,
     return NormalizedAggTradesDay(summary, verdicts, report)
 
 
-@dataclass(frozen=True)
-class PublishedAggTradesDay:
-    path: Path
-    instrument_id: str
-    rows_in: int
-    rows_out: int
-    bytes: int
-    integrity: Verdict
-
-
 def _normalized_edge_ticks(path: Path, market: Market) -> tuple[int, tuple, tuple]:
     """Row count and the first/last normalized aggregates in ``trade_tick_tuple`` form."""
     columns = ["agg_trade_id", "price", quantity_column(market), "aggressor_side", "ts_event"]
@@ -143,34 +133,23 @@ def _normalized_edge_ticks(path: Path, market: Market) -> tuple[int, tuple, tupl
     return rows, as_tick(first), as_tick(last)
 
 
-def publish_agg_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedAggTradesDay:
+def publish_agg_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
     """Check the staged day reads back through Nautilus as normalized, then promote it, replacing the
     instrument's ``TradeTick`` day whatever its source. ``rows_in`` counts the normalized table, ``rows_out``
     the catalog file."""
     market, day = archive_file.market, archive_file.day
     refuse_blocked(store, market, archive_file.symbol, day, archive_file.data_type, archive_file.file_name)
     instrument = build_instrument(symbol_spec(market, archive_file.symbol))
-    staged = staged_agg_trades_path(store, archive_file)
-    if not staged.exists():
-        raise HedgegridDataError(f"{staged}: no staged TradeTick day to promote; materialize the normalized day first")
     normalized = store.normalized_file(market, archive_file.data_type, archive_file.symbol, day)
+    if not normalized.exists():
+        raise HedgegridDataError(f"{normalized}: no normalized aggTrades day to publish; materialize it first")
+    identifier = instrument.id.value
     rows_in, first, last = _normalized_edge_ticks(normalized, market)
-    integrity = check_day_file(staged, TradeTick, rows_in, first, last, trade_tick_tuple)
-    if integrity.blocks:
-        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
+    integrity = verify_staged(agg_trades_staging(store), TradeTick, identifier, day, rows_in, first, last,
+                              trade_tick_tuple)
     write_instrument(store.catalog, instrument)
-    path = promote_day(agg_trades_staging(store), store.catalog, TradeTick, instrument.id.value, day)
-    overlapping = overlapping_files(store.catalog, TradeTick, instrument.id.value)
-    if overlapping:
-        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
-    return PublishedAggTradesDay(
-        path=path,
-        instrument_id=instrument.id.value,
-        rows_in=rows_in,
-        rows_out=pq.ParquetFile(path).metadata.num_rows,
-        bytes=path.stat().st_size,
-        integrity=integrity,
-    )
+    return promote_verified(agg_trades_staging(store), store.catalog, TradeTick, identifier, day, identifier,
+                            rows_in, integrity)
 
 
 def staged_agg_trades_path(store: DataStore, archive_file: ArchiveFile) -> Path:

@@ -22,7 +22,7 @@ is plausible but unusual: the ``funding_schedule`` verdict warns with the bounda
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,9 +30,10 @@ import pyarrow.parquet as pq
 from nautilus_trader.model.data import FundingRateUpdate
 
 from hedgegrid_data.atomic import atomic_parquet_writer
-from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
+from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.funding_rates import write_funding_rate_day
 from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns, utc_text
@@ -45,7 +46,6 @@ from hedgegrid_data.normalization.funding import (
     read_funding_month,
     validate_funding_day,
 )
-from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
 from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.store import DataStore
@@ -173,15 +173,16 @@ def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> Normal
 
 
 @dataclass(frozen=True)
-class PublishedFundingDay:
-    """``path`` is None for a day without funding events (no catalog file)."""
+class NoFundingDay:
+    """A day without funding events: no catalog file (any earlier one is removed)."""
 
-    path: Path | None
     instrument_id: str
-    rows_in: int
-    rows_out: int
-    bytes: int
-    integrity: Verdict
+    path: None = None
+    rows_in: int = 0
+    rows_out: int = 0
+    bytes: int = 0
+    integrity: Verdict = field(default_factory=lambda: Verdict(
+        "catalog_integrity", True, Severity.ERROR, "no funding events: no day file", {"rows": 0}))
 
 
 def funding_update_tuple(update: FundingRateUpdate) -> tuple:
@@ -197,7 +198,7 @@ def _normalized_update_tuples(path: Path, instrument_id: str) -> list[tuple]:
     return [(instrument_id, format(rate, "f"), n, t, t) for rate, n, t in zip(rates, next_funding, ts, strict=True)]
 
 
-def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedFundingDay:
+def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay | NoFundingDay:
     """Promote the staged day once it reads back through Nautilus with the normalized day's row count and first
     and last updates."""
     day = archive_file.day
@@ -211,21 +212,12 @@ def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> Publishe
     if rows_in == 0:
         write_instrument(store.catalog, instrument)
         remove_day(store.catalog, FundingRateUpdate, instrument_id, day)
-        nothing = Verdict("catalog_integrity", True, Severity.ERROR, "no funding events: no day file", {"rows": 0})
-        return PublishedFundingDay(None, instrument_id, 0, 0, 0, nothing)
-    staged = day_file_path(store.staging, FundingRateUpdate, instrument_id, day)
-    if not staged.exists():
-        raise HedgegridDataError(f"{staged}: no staged FundingRateUpdate day to promote; materialize it first")
-    integrity = check_day_file(staged, FundingRateUpdate, rows_in, expected[0], expected[-1], funding_update_tuple)
-    if integrity.blocks:
-        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
+        return NoFundingDay(instrument_id)
+    integrity = verify_staged(store.staging, FundingRateUpdate, instrument_id, day, rows_in, expected[0],
+                              expected[-1], funding_update_tuple)
     write_instrument(store.catalog, instrument)
-    path = promote_day(store.staging, store.catalog, FundingRateUpdate, instrument_id, day)
-    overlapping = overlapping_files(store.catalog, FundingRateUpdate, instrument_id)
-    if overlapping:
-        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
-    return PublishedFundingDay(path, instrument_id, rows_in, pq.ParquetFile(path).metadata.num_rows,
-                               path.stat().st_size, integrity)
+    return promote_verified(store.staging, store.catalog, FundingRateUpdate, instrument_id, day, instrument_id,
+                            rows_in, integrity)
 
 
 def staged_funding_path(store: DataStore, archive_file: ArchiveFile) -> Path:

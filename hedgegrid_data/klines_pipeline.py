@@ -34,10 +34,11 @@ from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.atomic import atomic_path
 from hedgegrid_data.catalog.bars import bar_schema, bar_table, bar_type, read_bar_day, write_bar_day
-from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
+from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.catalog.mark_prices import mark_price_schema, mark_price_table, write_mark_price_day
-from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
+from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
+from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit
 from hedgegrid_data.normalization.klines import (
@@ -56,7 +57,7 @@ from hedgegrid_data.normalization.klines import (
     volume_column,
 )
 from hedgegrid_data.quality.bars import bar_gaps, ohlcv_rules, ohlcv_rules_of_files
-from hedgegrid_data.quality.catalog_integrity import check_day_file, edge_rows, of_day_files, overlapping_files
+from hedgegrid_data.quality.catalog_integrity import edge_rows, of_day_files
 from hedgegrid_data.quality.findings import Verdict, blocking
 from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
@@ -287,31 +288,6 @@ def _expected_bar_edges(klines: pa.Table, volume: str, spec: SymbolSpec) -> tupl
     return as_bar(first), as_bar(last)
 
 
-def _check_staged(store: DataStore, data_cls: type, identifier: str, day: dt.date, rows: int,
-                  edges: tuple[tuple, tuple], as_tuple) -> Verdict:
-    """The staged day reads back through Nautilus as ``rows`` rows with the expected first and last; else raise."""
-    staged = day_file_path(store.staging, data_cls, identifier, day)
-    if not staged.exists():
-        raise HedgegridDataError(f"{staged}: no staged {data_cls.__name__} day to promote; materialize the "
-                                 "normalized day first")
-    integrity = check_day_file(staged, data_cls, rows, *edges, as_tuple)
-    if integrity.blocks:
-        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
-    return integrity
-
-
-@dataclass(frozen=True)
-class PublishedDay:
-    """One day file promoted into the catalog; ``rows_in`` counts what it was made from."""
-
-    path: Path
-    instrument_id: str
-    rows_in: int
-    rows_out: int
-    bytes: int
-    integrity: Verdict
-
-
 @dataclass(frozen=True)
 class PublishedBars:
     instrument_id: str
@@ -349,25 +325,14 @@ def publish_klines_day(store: DataStore, market: Market, symbol: str, day: dt.da
                     raise ArchiveDataError(archive_file.file_name, f"staged {interval} bar {row} differs from the "
                                            "archive's; re-materialize the normalized klines")
                 compared[interval] = archive.num_rows
-    integrity = {interval: _check_staged(store, Bar, str(bar_type(instrument.id, interval)), day, klines.num_rows,
-                                         _expected_bar_edges(klines, volume, spec), bar_tuple)
+    integrity = {interval: verify_staged(store.staging, Bar, str(bar_type(instrument.id, interval)), day,
+                                         klines.num_rows, *_expected_bar_edges(klines, volume, spec), bar_tuple)
                  for interval, klines in sources.items()}
     write_instrument(store.catalog, instrument)
-    days = {interval: _promote(store, Bar, str(bar_type(instrument.id, interval)), day, sources[interval].num_rows,
-                               instrument, integrity[interval])
+    days = {interval: promote_verified(store.staging, store.catalog, Bar, str(bar_type(instrument.id, interval)), day,
+                                       instrument.id.value, sources[interval].num_rows, integrity[interval])
             for interval in plan.published}
     return PublishedBars(instrument.id.value, days, compared)
-
-
-def _promote(store: DataStore, data_cls: type, identifier: str, day: dt.date, rows_in: int,
-             instrument: Instrument, integrity: Verdict) -> PublishedDay:
-    path = promote_day(store.staging, store.catalog, data_cls, identifier, day)
-    overlapping = overlapping_files(store.catalog, data_cls, identifier)
-    if overlapping:
-        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
-    return PublishedDay(path=path, instrument_id=instrument.id.value, rows_in=rows_in,
-                        rows_out=pq.ParquetFile(path).metadata.num_rows, bytes=path.stat().st_size,
-                        integrity=integrity)
 
 
 @dataclass(frozen=True)
@@ -420,7 +385,8 @@ def publish_mark_prices_day(store: DataStore, market: Market, symbol: str, day: 
     first, last = edge_rows(pa.table({"value": pc.cast(marks.column("close"), value),
                                       "ts": marks.column("close_time")}))
     edges = tuple((f"{row['value']:f}", row["ts"], row["ts"]) for row in (first, last))
-    integrity = _check_staged(store, MarkPriceUpdate, instrument.id.value, day, marks.num_rows, edges,
+    integrity = verify_staged(store.staging, MarkPriceUpdate, instrument.id.value, day, marks.num_rows, *edges,
                               mark_price_tuple)
     write_instrument(store.catalog, instrument)
-    return _promote(store, MarkPriceUpdate, instrument.id.value, day, marks.num_rows, instrument, integrity)
+    return promote_verified(store.staging, store.catalog, MarkPriceUpdate, instrument.id.value, day,
+                            instrument.id.value, marks.num_rows, integrity)

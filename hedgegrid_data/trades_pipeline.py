@@ -13,18 +13,17 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from nautilus_trader.model.data import TradeTick
 
-from hedgegrid_data.catalog.day_files import day_file_path, promote_day, remove_day
+from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
 from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.markets import ArchiveFile, day_bounds_ns
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
-from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
+from hedgegrid_data.quality.catalog_integrity import parquet_edge_rows
 from hedgegrid_data.quality.findings import Verdict, blocking, write_verdicts
 from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import day_report, write_day_report
@@ -79,34 +78,19 @@ def _quality_path(store: DataStore, archive_file: ArchiveFile) -> Path:
     return store.quality_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day)
 
 
-@dataclass(frozen=True)
-class PublishedDay:
-    path: Path
-    instrument_id: str
-    rows_in: int
-    rows_out: int
-    bytes: int
-    integrity: Verdict
-
-
 def trade_tick_tuple(tick: TradeTick) -> tuple:
     return tick.trade_id.value, str(tick.price), str(tick.size), int(tick.aggressor_side), tick.ts_event, tick.ts_init
 
 
-def _normalized_edge_rows(path: Path) -> tuple[int, tuple, tuple]:
-    """Row count and the first/last normalized rows in ``trade_tick_tuple`` form."""
-    parquet = pq.ParquetFile(path)
-    columns = ["trade_id", "price", "qty", "aggressor_side", "ts_event"]
+def _normalized_edge_ticks(path: Path) -> tuple[int, tuple, tuple]:
+    """Row count and the first/last normalized trades in ``trade_tick_tuple`` form."""
+    rows, first, last = parquet_edge_rows(path, ["trade_id", "price", "qty", "aggressor_side", "ts_event"])
 
-    def row(group: pa.Table, index: int) -> tuple:
-        one = group.slice(index, 1)
-        values = one.set_column(4, "ts_event", one.column("ts_event").cast(pa.int64())).to_pylist()[0]
-        ts = values["ts_event"]
-        return str(values["trade_id"]), f"{values['price']:f}", f"{values['qty']:f}", values["aggressor_side"], ts, ts
+    def as_tick(row: dict) -> tuple:
+        return (str(row["trade_id"]), f"{row['price']:f}", f"{row['qty']:f}", row["aggressor_side"],
+                row["ts_event"], row["ts_event"])
 
-    first_group = parquet.read_row_group(0, columns=columns)
-    last_group = parquet.read_row_group(parquet.num_row_groups - 1, columns=columns)
-    return parquet.metadata.num_rows, row(first_group, 0), row(last_group, last_group.num_rows - 1)
+    return rows, as_tick(first), as_tick(last)
 
 
 def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
@@ -115,26 +99,15 @@ def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> Published
     normalized = _normalized_path(store, archive_file)
     refuse_blocked(store, archive_file.market, archive_file.symbol, archive_file.day, archive_file.data_type,
                    archive_file.file_name)
-    staged = staged_trades_path(store, archive_file)
-    if not staged.exists():
-        raise HedgegridDataError(f"{staged}: no staged TradeTick day to promote; materialize the normalized day first")
-    rows_in, first, last = _normalized_edge_rows(normalized)
-    integrity = check_day_file(staged, TradeTick, rows_in, first, last, trade_tick_tuple)
-    if integrity.blocks:
-        raise HedgegridDataError(f"{staged}: {integrity.summary}; not published")
+    if not normalized.exists():
+        raise HedgegridDataError(f"{normalized}: no normalized trades day to publish; materialize it first")
+    identifier = instrument.id.value
+    rows_in, first, last = _normalized_edge_ticks(normalized)
+    integrity = verify_staged(store.staging, TradeTick, identifier, archive_file.day, rows_in, first, last,
+                              trade_tick_tuple)
     write_instrument(store.catalog, instrument)
-    path = promote_day(store.staging, store.catalog, TradeTick, instrument.id.value, archive_file.day)
-    overlapping = overlapping_files(store.catalog, TradeTick, instrument.id.value)
-    if overlapping:
-        raise HedgegridDataError(f"{path.parent}: files overlap after promotion: {overlapping}")
-    return PublishedDay(
-        path=path,
-        instrument_id=instrument.id.value,
-        rows_in=rows_in,
-        rows_out=pq.ParquetFile(path).metadata.num_rows,
-        bytes=path.stat().st_size,
-        integrity=integrity,
-    )
+    return promote_verified(store.staging, store.catalog, TradeTick, identifier, archive_file.day, identifier,
+                            rows_in, integrity)
 
 
 def staged_trades_path(store: DataStore, archive_file: ArchiveFile) -> Path:

@@ -11,7 +11,6 @@ the others WARN), the catalog asset the blocking ``catalog_integrity`` check.
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -27,10 +26,12 @@ from hedgegrid_data.agg_trades_pipeline import (
 )
 from hedgegrid_data.assets.common import (
     build_quality_report_asset,
-    catalog_integrity_check_spec,
     check_result,
     fail_closed,
+    not_published_result,
     path_metadata,
+    publication_check_specs,
+    published_day_result,
     quality_metadata,
 )
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
@@ -52,7 +53,7 @@ AGG_TRADE_CHECKS = (
 def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
     prefix = f"binance_{market.value}_agg_trades"
     partitions = daily_symbol_partitions(market)
-    raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
+    normalized_name, catalog_name = f"{prefix}_normalized", f"{prefix}_catalog"
 
     raw = build_raw_archive_asset(
         market, prefix, daily_archive_files(market, DATA_TYPE),
@@ -111,32 +112,16 @@ def build_binance_agg_trades_assets(market: Market) -> list[AssetsDefinition]:
         kinds={"nautilus", "parquet"},
         description=(f"Nautilus TradeTick day file (trade id = aggregate id) and instrument for Binance "
                      f"{market.value}, published only when the trade_source resource is 'aggTrades'."),
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
-                     catalog_integrity_check_spec(catalog_name)],
+        check_specs=publication_check_specs(catalog_name),
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource,
                 trade_source: TradeSourceResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         if trade_source.source != DATA_TYPE:
-            return MaterializeResult(
-                metadata={"published": False, "trade_source": trade_source.source},
-                check_results=[AssetCheckResult(check_name=name, passed=True, metadata={"published": False})
-                               for name in ("rows_in_equals_rows_out", "catalog_integrity")],
-            )
+            return not_published_result(trade_source.source)
         with fail_closed():
             published = publish_agg_trades_day(data_store.store, ArchiveFile(market, DATA_TYPE, symbol, day))
-        return MaterializeResult(
-            metadata={
-                "published": True, "trade_source": trade_source.source,
-                "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
-                "path": path_metadata(published.path),
-            },
-            check_results=[AssetCheckResult(
-                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
-                severity=AssetCheckSeverity.ERROR,
-                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            ), check_result(published.integrity)],
-        )
+        return published_day_result(published, published=True, trade_source=trade_source.source)
 
     quality_report = build_quality_report_asset(
         market, prefix, DATA_TYPE, normalized, lambda symbol: (TradeTick, instrument_id(market, symbol).value))

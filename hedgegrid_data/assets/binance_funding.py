@@ -13,7 +13,6 @@ reads the day back through Nautilus; ``binance_<market>_funding_rate_quality_rep
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -25,10 +24,11 @@ from nautilus_trader.model.data import FundingRateUpdate
 
 from hedgegrid_data.assets.common import (
     build_quality_report_asset,
-    catalog_integrity_check_spec,
     check_result,
     fail_closed,
     path_metadata,
+    publication_check_specs,
+    published_day_result,
     quality_metadata,
 )
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
@@ -50,7 +50,7 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
         raise ValueError("spot has no funding rates")
     prefix = f"binance_{market.value}_funding_rate"
     partitions = daily_symbol_partitions(market)
-    raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
+    normalized_name, catalog_name = f"{prefix}_normalized", f"{prefix}_catalog"
 
     def archive_files(partition_key: str) -> list[ArchiveFile]:
         day, symbol = day_and_symbol(partition_key)
@@ -116,26 +116,13 @@ def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:
         kinds={"nautilus", "parquet"},
         description=(f"Nautilus FundingRateUpdate day file (and instrument) for Binance {market.value}; readers "
                      "must call hedgegrid_data.catalog.funding_rates.register_funding_rate_codec()."),
-        check_specs=[
-            AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
-            catalog_integrity_check_spec(catalog_name),
-        ],
+        check_specs=publication_check_specs(catalog_name),
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         with fail_closed():
             published = publish_funding_day(data_store.store, funding_archive_file(market, symbol, day))
-        return MaterializeResult(
-            metadata={
-                "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
-                "path": path_metadata(published.path) if published.path else "no funding events: no day file",
-            },
-            check_results=[AssetCheckResult(
-                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
-                severity=AssetCheckSeverity.ERROR,
-                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            ), check_result(published.integrity)],
-        )
+        return published_day_result(published)
 
     quality_report = build_quality_report_asset(
         market, prefix, DATA_TYPE, normalized,

@@ -34,6 +34,8 @@ from hedgegrid_data.assets.common import (
     check_result,
     fail_closed,
     path_metadata,
+    publication_check_specs,
+    published_day_result,
     quality_metadata,
 )
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
@@ -234,21 +236,12 @@ def _price_index_assets(market: Market, data_type: str, prefix: str, interval: s
         deps=[normalized],
         kinds={"nautilus", "parquet"},
         description=f"Nautilus MarkPriceUpdate day file (kline close at close time) for Binance {market.value}.",
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
-                     catalog_integrity_check_spec(catalog_name)],
+        check_specs=publication_check_specs(catalog_name),
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         with fail_closed():
             published = publish_mark_prices_day(data_store.store, market, symbol, day, interval)
-        return MaterializeResult(
-            metadata={"rows": published.rows_out, "instrument_id": published.instrument_id,
-                      "bytes": published.bytes, "path": path_metadata(published.path)},
-            check_results=[AssetCheckResult(
-                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
-                severity=AssetCheckSeverity.ERROR,
-                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            ), check_result(published.integrity)],
-        )
+        return published_day_result(published)
 
     return [raw, normalized, catalog, quality_report]

@@ -6,7 +6,6 @@ Groups ``binance_spot_trades``, ``binance_um_trades`` and ``binance_cm_trades``;
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -15,7 +14,16 @@ from dagster import (
 )
 from nautilus_trader.model.data import TradeTick
 
-from hedgegrid_data.assets.common import build_quality_report_asset, check_result, fail_closed, path_metadata
+from hedgegrid_data.assets.common import (
+    build_quality_report_asset,
+    check_result,
+    fail_closed,
+    not_published_result,
+    path_metadata,
+    publication_check_specs,
+    published_day_result,
+    quality_metadata,
+)
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
 from hedgegrid_data.instruments import instrument_id
 from hedgegrid_data.markets import ArchiveFile, Market, utc_text
@@ -36,7 +44,7 @@ TRADE_CHECKS = (
 def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
     prefix = f"binance_{market.value}_trades"
     partitions = daily_symbol_partitions(market)
-    raw_name, normalized_name, catalog_name = f"{prefix}_raw", f"{prefix}_normalized", f"{prefix}_catalog"
+    normalized_name, catalog_name = f"{prefix}_normalized", f"{prefix}_catalog"
 
     raw = build_raw_archive_asset(
         market, prefix, daily_archive_files(market, DATA_TYPE),
@@ -73,9 +81,7 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
             "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
             "bytes": out.stat().st_size, "path": path_metadata(out),
             "staged_catalog_file": path_metadata(staged_trades_path(store, archive_file)),
-            "quality_score": normalized_day.report["quality_score"],
-            "completeness": normalized_day.report["completeness"],
-            "validity": normalized_day.report["validity"],
+            **quality_metadata(normalized_day.report),
         }
         return MaterializeResult(
             metadata=metadata,
@@ -93,34 +99,16 @@ def build_binance_trades_assets(market: Market) -> list[AssetsDefinition]:
         deps=[normalized],
         kinds={"nautilus", "parquet"},
         description=f"Nautilus TradeTick day file (and instrument) for Binance {market.value} trades.",
-        check_specs=[
-            AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
-            AssetCheckSpec("catalog_integrity", asset=catalog_name, blocking=True,
-                           description="The day reads back through Nautilus as published; no overlapping files."),
-        ],
+        check_specs=publication_check_specs(catalog_name),
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource,
                 trade_source: TradeSourceResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         if trade_source.source != DATA_TYPE:
-            not_published = {"published": False, "trade_source": trade_source.source}
-            return MaterializeResult(metadata=not_published, check_results=[
-                AssetCheckResult(check_name=name, passed=True, metadata=not_published)
-                for name in ("rows_in_equals_rows_out", "catalog_integrity")])
+            return not_published_result(trade_source.source)
         with fail_closed():
             published = publish_trades_day(data_store.store, ArchiveFile(market, DATA_TYPE, symbol, day))
-        return MaterializeResult(
-            metadata={
-                "published": True,
-                "rows": published.rows_out, "instrument_id": published.instrument_id, "bytes": published.bytes,
-                "path": path_metadata(published.path),
-            },
-            check_results=[AssetCheckResult(
-                check_name="rows_in_equals_rows_out", passed=published.rows_in == published.rows_out,
-                severity=AssetCheckSeverity.ERROR,
-                metadata={"rows_in": published.rows_in, "rows_out": published.rows_out},
-            ), check_result(published.integrity)],
-        )
+        return published_day_result(published, published=True)
 
     quality_report = build_quality_report_asset(
         market, prefix, DATA_TYPE, normalized, lambda symbol: (TradeTick, instrument_id(market, symbol).value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckResult,
@@ -17,11 +18,15 @@ from dagster import (
     asset,
 )
 
+from hedgegrid_data.catalog.publication import PublishedDay
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
 from hedgegrid_data.markets import Market
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.summaries import CatalogSeries, write_quality_summaries
 from hedgegrid_data.resources import DataStoreResource
+
+if TYPE_CHECKING:
+    from hedgegrid_data.funding_pipeline import NoFundingDay
 
 
 @contextmanager
@@ -57,6 +62,37 @@ def check_result(verdict: Verdict) -> AssetCheckResult:
 def catalog_integrity_check_spec(asset_name: str) -> AssetCheckSpec:
     return AssetCheckSpec("catalog_integrity", asset=asset_name, blocking=True,
                           description="The day reads back through Nautilus as published; no overlapping files.")
+
+
+PUBLICATION_CHECKS = ("rows_in_equals_rows_out", "catalog_integrity")
+
+
+def publication_check_specs(asset_name: str) -> list[AssetCheckSpec]:
+    """The checks of a catalog asset that publishes one day file per partition."""
+    return [AssetCheckSpec("rows_in_equals_rows_out", asset=asset_name, blocking=True),
+            catalog_integrity_check_spec(asset_name)]
+
+
+def published_day_result(day: PublishedDay | NoFundingDay, **metadata: object) -> MaterializeResult:
+    """A published day as materialization metadata and its ``publication_check_specs`` results."""
+    return MaterializeResult(
+        metadata={"rows": day.rows_out, "instrument_id": day.instrument_id, "bytes": day.bytes,
+                  "path": path_metadata(day.path) if day.path else day.integrity.summary,
+                  **metadata},
+        check_results=[
+            AssetCheckResult(check_name="rows_in_equals_rows_out", passed=day.rows_in == day.rows_out,
+                             severity=AssetCheckSeverity.ERROR,
+                             metadata={"rows_in": day.rows_in, "rows_out": day.rows_out}),
+            check_result(day.integrity),
+        ],
+    )
+
+
+def not_published_result(trade_source: str) -> MaterializeResult:
+    """A trade dataset's catalog asset when the ``trade_source`` resource names the other dataset."""
+    not_published = {"published": False, "trade_source": trade_source}
+    return MaterializeResult(metadata=not_published, check_results=[
+        AssetCheckResult(check_name=name, passed=True, metadata=not_published) for name in PUBLICATION_CHECKS])
 
 
 def quality_metadata(report: dict) -> dict[str, float]:

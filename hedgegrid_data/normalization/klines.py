@@ -180,17 +180,9 @@ def _exact(text: archive_csv.TextBlock, column: str, file: str) -> pa.Array:
 def _validate(table: pa.Table, rules: pa_pl.DataFrameSchema, file: str, first_line: int) -> None:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    try:
-        rules.validate(frame)
-    except pa_pl.errors.SchemaError as exc:
-        failed = None
-        if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
-            failed = exc.check_output["check_output"].arg_min()
-        if failed is None:
-            raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
-        opened = utc_text(table.column("open_time").cast(pa.int64())[failed].as_py())
-        raise ArchiveDataError(file, f"schema validation failed for the bar opening {opened}: {exc}",
-                               line=first_line + failed) from None
+    opens = table.column("open_time").cast(pa.int64())
+    archive_csv.validate_rows(rules, frame, file,
+                              lambda row: (f"the bar opening {utc_text(opens[row].as_py())}", first_line + row))
 
 
 def normalize_kline_file(zip_path: Path, archive_file: ArchiveFile, spec: SymbolSpec) -> KlineDay:

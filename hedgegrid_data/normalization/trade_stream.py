@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.normalization import archive_csv
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
 
 VALIDATION_ROWS = 1 << 18
@@ -73,16 +74,9 @@ def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Li
             return
         frame = pl.from_arrow(pa.Table.from_batches(pending))
         assert isinstance(frame, pl.DataFrame)
-        try:
-            rules.validate(frame)
-        except pa_pl.errors.SchemaError as exc:
-            failed = None
-            if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
-                failed = exc.check_output["check_output"].arg_min()
-            if failed is None:
-                raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
-            raise ArchiveDataError(file, f"schema validation failed for {what} {frame[id_column][failed]}: {exc}",
-                                   line=line_of(validated + failed)) from None
+        offset = validated
+        archive_csv.validate_rows(rules, frame, file,
+                                  lambda row: (f"{what} {frame[id_column][row]}", line_of(offset + row)))
         validated += frame.height
         pending.clear()
 

@@ -27,8 +27,11 @@ from hedgegrid_data.quality.findings import Severity, Verdict
 READ_BY_BACKEND_SESSION = (MarkPriceUpdate,)
 
 
-def _decode_row_group(parquet: pq.ParquetFile, index: int, data_cls: type) -> list:
-    return ArrowSerializer.deserialize(data_cls=data_cls, batch=parquet.read_row_group(index))
+def _decode_row(parquet: pq.ParquetFile, group: int, row: int, data_cls: type) -> object:
+    """Row ``row`` (negative from the end) of row group ``group``, decoded alone."""
+    table = parquet.read_row_group(group)
+    [decoded] = ArrowSerializer.deserialize(data_cls=data_cls, batch=table.slice(row % table.num_rows, 1))
+    return decoded
 
 
 def _decode_edges(path: Path, parquet: pq.ParquetFile, data_cls: type) -> tuple[object, object]:
@@ -36,8 +39,7 @@ def _decode_edges(path: Path, parquet: pq.ParquetFile, data_cls: type) -> tuple[
         session = ParquetDataCatalog(str(path.parent)).backend_session(data_cls, files=[str(path)])
         decoded = [item for chunk in session.to_query_result() for item in capsule_to_list(chunk)]
         return decoded[0], decoded[-1]
-    return (_decode_row_group(parquet, 0, data_cls)[0],
-            _decode_row_group(parquet, parquet.num_row_groups - 1, data_cls)[-1])
+    return _decode_row(parquet, 0, 0, data_cls), _decode_row(parquet, parquet.num_row_groups - 1, -1, data_cls)
 
 
 def check_day_file(path: Path, data_cls: type, expected_rows: int, expected_first: tuple, expected_last: tuple,
