@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from nautilus_trader.backtest.node import BacktestNode
@@ -22,6 +24,8 @@ from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.catalog.trade_ticks import fixed_point
+from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.markets import Market, TimeUnit
 from hedgegrid_data.store import DataStore
@@ -143,3 +147,12 @@ def test_backtest_node_receives_every_tick_in_time_order(data_store: DataStore, 
     assert [tuple(r[2:]) for r in received] == expected
     ts = [r[6] for r in received]
     assert ts == sorted(ts)
+
+
+def test_fixed_point_is_the_value_times_10_to_the_16_and_refuses_what_a_raw_cannot_hold() -> None:
+    values = pa.array([Decimal("42000.12"), Decimal("-0.01"), Decimal("9999999999999999999999.99")],
+                      pa.decimal128(38, 2))
+    raws = [int.from_bytes(raw, "little", signed=True) for raw in fixed_point(values).to_pylist()]
+    assert raws == [4200012 * 10**14, -(10**14), 999999999999999999999999 * 10**14]
+    with pytest.raises(HedgegridDataError, match="exceed what a Nautilus fixed-point raw can hold"):
+        fixed_point(pa.array([Decimal("-1e22")], pa.decimal128(38, 2)))

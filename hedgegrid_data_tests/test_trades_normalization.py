@@ -8,11 +8,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.normalization import archive_csv
 from hedgegrid_data.normalization.trades import write_normalized_trades
 from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import (
@@ -112,6 +114,12 @@ FAILURES = [
      r"line 3: time '1704240000000' lies outside the file's UTC day"),
     ("mixed units", 2, "101,42000.13000000,0.00200000,84.00026000,1704153600002000,False,True",
      r"line 2: time '1704153600002000' is not in milliseconds like the rest of the file"),
+    ("leading zero in a time", 2, "101,42000.13000000,0.00200000,84.00026000,01704153600002,False,True",
+     r"line 2: time '01704153600002' is not in milliseconds like the rest of the file"),
+    ("id beyond 64 bits", 2, "99999999999999999999,42000.13000000,0.00200000,84.00026000,1704153600002,False,True",
+     r"line 2: id '99999999999999999999' does not fit a 64-bit integer"),
+    ("text that is not ASCII", 2, "101,42000.1\u00e9,0.00200000,84.00026000,1704153600002,False,True",
+     r"line 2: price '42000.1\u00e9' is not a decimal number"),
     ("zero price", 2, "101,0.00000000,0.00200000,84.00026000,1704153600002,False,True",
      r"line 2: schema validation failed for trade 101: Column .price. failed validator number 0: <Check greater_than"),
 ]
@@ -193,3 +201,10 @@ def test_a_stored_member_reads_like_a_deflated_one(archive_root: Path, tmp_path:
 
 def test_day_bounds() -> None:
     assert day_bounds_ns(dt.date(2024, 1, 2)) == (1704153600 * 10**9, 1704240000 * 10**9 - 1)
+
+
+def test_bytes_that_are_not_utf8_are_reported_readably() -> None:
+    raw = pa.array([b"42000.1", b"4\xff2"], pa.binary()).view(pa.string())
+    block = archive_csv.TextBlock(pa.RecordBatch.from_arrays([raw], names=["price"]), first_line=7)
+    with pytest.raises(ArchiveDataError, match="^f.zip, line 8: price '4\ufffd2' is not a decimal number"):
+        archive_csv.parse_decimal(block, "price", 2, "f.zip", "the instrument's price precision")

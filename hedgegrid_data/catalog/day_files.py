@@ -53,16 +53,19 @@ def overlapping_files(directory: Path, start: int, end: int) -> list[Path]:
 
 @contextmanager
 def day_file_writer(root: Path, data_cls: type, identifier: str, day: dt.date, schema: pa.Schema,
-                    dictionary_columns: list[str] | None = None) -> Iterator[Callable[[pa.RecordBatch], None]]:
+                    dictionary_columns: list[str] | None = None,
+                    statistics_columns: list[str] | None = None) -> Iterator[Callable[[pa.RecordBatch], None]]:
     """Yield ``write(batch)`` for one day file under ``root``; the file appears only if the block succeeds.
 
     Row groups hold exactly ``ROW_GROUP_SIZE`` rows whatever the batch sizes, as ``write_data``
-    writes them; with the default dictionary encoding of every column the file is byte-identical to
-    Nautilus' own. ``dictionary_columns`` limits it to the columns whose values repeat.
+    writes them; with the default dictionary encoding and statistics of every column the file is
+    byte-identical to Nautilus' own. ``dictionary_columns`` limits dictionaries to the columns whose
+    values repeat, ``statistics_columns`` the row-group statistics to those a reader uses.
     """
     pending: list[pa.RecordBatch] = []  # the start of the next row group, fewer than ROW_GROUP_SIZE rows
     with atomic_parquet_writer(day_file_path(root, data_cls, identifier, day), schema, ROW_GROUP_SIZE,
-                               use_dictionary=True if dictionary_columns is None else dictionary_columns) as write:
+                               use_dictionary=True if dictionary_columns is None else dictionary_columns,
+                               write_statistics=True if statistics_columns is None else statistics_columns) as write:
 
         def write_whole_groups(batch: pa.RecordBatch) -> None:
             held = sum(b.num_rows for b in pending)

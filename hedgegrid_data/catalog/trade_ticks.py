@@ -20,11 +20,15 @@ from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.catalog import day_files
+from hedgegrid_data.errors import HedgegridDataError
 
 RAW_SCALE = 16
+RAW_LIMIT = 10 ** (38 - RAW_SCALE)  # decimal128(38, 16) holds |value| < 10^22
 # Prices, sizes and sides repeat within a row group; ids and timestamps are nearly unique, so a dictionary
 # for them costs a third of the write time and makes the file bigger.
 DICTIONARY_COLUMNS = ["price", "size", "aggressor_side"]
+# Nautilus reads a file's time range from the ts_init statistics (and nothing from the others).
+STATISTICS_COLUMNS = ["ts_event", "ts_init"]
 
 
 def _check_high_precision_build() -> None:
@@ -37,7 +41,16 @@ def _check_high_precision_build() -> None:
 
 def fixed_point(values: pa.Array) -> pa.Array:
     """Exact decimal array → Nautilus raw fixed-point ``fixed_size_binary(16)``."""
-    raw = pc.cast(values, pa.decimal128(38, RAW_SCALE))
+    raw_type = pa.decimal128(38, RAW_SCALE)
+    if values.type.scale > RAW_SCALE:
+        raw = pc.cast(values, raw_type)  # fails rather than drop a digit
+    else:
+        # Adding decimals loses nothing once every value fits; Arrow's own per-value check costs twice the rescale.
+        extremes = pc.min_max(values)
+        if len(values) and max(extremes["max"].as_py(), -extremes["min"].as_py()) >= RAW_LIMIT:
+            raise HedgegridDataError(f"values up to {extremes['max']} / down to {extremes['min']} exceed what a "
+                                     f"Nautilus fixed-point raw can hold (|value| < {RAW_LIMIT})")
+        raw = pc.cast(values, options=pc.CastOptions(raw_type, allow_decimal_truncate=True))
     return pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(PRECISION_BYTES), len(raw), [None, raw.buffers()[1]], offset=raw.offset
     )
@@ -82,5 +95,6 @@ def trade_tick_day_sink(root: Path, instrument: Instrument, day: dt.date) -> Ite
     _check_high_precision_build()
     schema = trade_tick_schema(instrument)
     with day_files.day_file_writer(root, TradeTick, instrument.id.value, day, schema,
-                                   dictionary_columns=DICTIONARY_COLUMNS) as write:
+                                   dictionary_columns=DICTIONARY_COLUMNS,
+                                   statistics_columns=STATISTICS_COLUMNS) as write:
         yield lambda batch: write(trade_tick_batch(batch, schema))

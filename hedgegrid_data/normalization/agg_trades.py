@@ -165,10 +165,7 @@ def _parse_ids(block: archive_csv.TextBlock, column: str, file: str,
     valid = pc.ascii_is_decimal(values)
     if placeholder is not None:
         valid = pc.or_(valid, placeholder)
-    if not pc.all(valid).as_py():
-        index = pc.index(valid, False).as_py()
-        raise ArchiveDataError(file, f"{column} {values[index].as_py()!r} is not an integer",
-                               line=block.first_line + index)
+    archive_csv.fail_at_first(block, column, valid, file, "is not an integer")
     try:
         return pc.cast(values, pa.int64())
     except pa.ArrowInvalid as exc:  # digits beyond int64

@@ -46,6 +46,13 @@ class TextBlock:
     def column(self, name: str) -> pa.Array:
         return self.batch.column(name)
 
+    def text(self, column: str, row: int) -> str:
+        """The text of one value for an error message (the bytes were never checked to be UTF-8)."""
+        return self.column(column).view(pa.binary())[row].as_py().decode("utf-8", "replace")
+
+    def line(self, row: int) -> int:
+        return self.first_line + row
+
 
 def _single_member(zf: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
     members = [m for m in zf.infolist() if not m.is_dir()]
@@ -170,12 +177,16 @@ def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextB
     line = 2 if header else 1
     read_options = pcsv.ReadOptions(column_names=list(columns), skip_rows=int(header), block_size=BLOCK_SIZE,
                                     use_threads=False)
-    convert_options = pcsv.ConvertOptions(column_types={c: pa.string() for c in columns}, strings_can_be_null=False)
+    # read as bytes and viewed as text: every value is parsed into a number or a flag that admits only
+    # ASCII, so Arrow's UTF-8 validation of every value would be a pass for nothing
+    convert_options = pcsv.ConvertOptions(column_types={c: pa.binary() for c in columns}, strings_can_be_null=False)
+    text_schema = pa.schema([pa.field(c, pa.string(), nullable=False) for c in columns])
     with _decompressed_pipe(zip_path) as (stream, inflate_errors):
         try:
             for batch in pcsv.open_csv(stream, read_options=read_options, convert_options=convert_options):
                 if batch.num_rows:
-                    yield TextBlock(batch, line)
+                    yield TextBlock(pa.RecordBatch.from_arrays([c.view(pa.string()) for c in batch.columns],
+                                                               schema=text_schema), line)
                     line += batch.num_rows
         except pa.ArrowInvalid as exc:
             if not inflate_errors:
@@ -201,12 +212,11 @@ def _locate_bad_line(zip_path: Path, n_columns: int) -> int | None:
 
 def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, str] | None:
     """(line, text) of the first value of ``column`` not matching ``pattern``, or None."""
-    values = block.column(column)
-    ok = pc.match_substring_regex(values, pattern)
+    ok = pc.match_substring_regex(block.column(column), pattern)
     if pc.all(ok).as_py():
         return None
     index = pc.index(ok, False).as_py()
-    return block.first_line + index, values[index].as_py()
+    return block.line(index), block.text(column, index)
 
 
 def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
@@ -226,33 +236,35 @@ def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: st
         raise
 
 
+def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, message: str) -> None:
+    """Raise naming the first row where ``ok`` is false (or null), if there is one."""
+    if ok.null_count or not pc.all(ok).as_py():
+        index = pc.index(pc.fill_null(ok, False), False).as_py()
+        raise ArchiveDataError(file, f"{column} {block.text(column, index)!r} {message}", line=block.line(index))
+
+
 def parse_integer(block: TextBlock, column: str, file: str) -> pa.Array:
     """Unsigned decimal digits only (Arrow's cast alone would accept ``0x10``)."""
     values = block.column(column)
-    digits = pc.ascii_is_decimal(values)
-    if not pc.all(digits).as_py():
-        index = pc.index(digits, False).as_py()
-        raise ArchiveDataError(file, f"{column} {values[index].as_py()!r} is not an integer",
-                               line=block.first_line + index)
-    return pc.cast(values, pa.int64())
+    fail_at_first(block, column, pc.ascii_is_decimal(values), file, "is not an integer")
+    try:
+        return pc.cast(values, pa.int64())
+    except pa.ArrowInvalid:
+        fail_at_first(block, column, pc.less(pc.utf8_length(values), 19), file, "does not fit a 64-bit integer")
+        raise
 
 
 def parse_boolean(block: TextBlock, column: str, true: str, false: str, file: str) -> pa.Array:
     """Binance booleans are ``True/False`` on spot and ``true/false`` on futures; anything else is an error."""
-    values = block.column(column)
-    is_true = pc.equal(values, true)
-    valid = pc.or_(is_true, pc.equal(values, false))
-    if not pc.all(valid).as_py():
-        index = pc.index(valid, False).as_py()
-        raise ArchiveDataError(
-            file, f"{column} {values[index].as_py()!r} is not {true}/{false}", line=block.first_line + index
-        )
-    return is_true
+    codes = pc.index_in(block.column(column), value_set=pa.array([false, true]))  # null where neither
+    if codes.null_count:
+        fail_at_first(block, column, pc.is_valid(codes), file, f"is not {true}/{false}")
+    return codes.cast(pa.bool_())
 
 
 def detect_time_unit(block: TextBlock, column: str, file: str) -> TimeUnit:
     """The unit of a file's epoch timestamps, from the digit count of its first value."""
-    first = block.column(column)[0].as_py()
+    first = block.text(column, 0)
     for unit in TimeUnit:
         if len(first) == unit.digits:
             return unit
@@ -268,25 +280,28 @@ def check_time_unit(detected: TimeUnit, expected: TimeUnit, file: str, rule: str
         )
 
 
+def _text_bytes(values: pa.Array) -> int:
+    """Bytes of text in a string array, from its offsets."""
+    offsets = memoryview(values.buffers()[1]).cast("i")
+    return offsets[values.offset + len(values)] - offsets[values.offset]
+
+
 def parse_epoch_ns(block: TextBlock, column: str, unit: TimeUnit, bounds: tuple[int, int], file: str) -> pa.Array:
     """Epoch integers in ``unit`` → int64 nanoseconds, each inside ``bounds`` (the file's UTC day)."""
     values = block.column(column)
-    lengths = pc.utf8_length(values)
-    same_unit = pc.equal(lengths, unit.digits)
-    if not pc.all(same_unit).as_py():
-        index = pc.index(same_unit, False).as_py()
-        raise ArchiveDataError(
-            file, f"{column} {values[index].as_py()!r} is not in {unit.name.lower()} like the rest of the file",
-            line=block.first_line + index,
-        )
-    ns = pc.multiply(parse_integer(block, column, file), unit.nanos)
-    inside = pc.and_(pc.greater_equal(ns, bounds[0]), pc.less_equal(ns, bounds[1]))
-    if not pc.all(inside).as_py():
-        index = pc.index(inside, False).as_py()
-        raise ArchiveDataError(
-            file, f"{column} {values[index].as_py()!r} lies outside the file's UTC day", line=block.first_line + index
-        )
-    return ns
+    epochs = parse_integer(block, column, file)
+    low, high = -(-bounds[0] // unit.nanos), bounds[1] // unit.nanos  # the day in ``unit``
+    extremes = pc.min_max(epochs)
+    # Every value inside the day has at least ``unit.digits`` digits, so a total of exactly that many per
+    # value means each has exactly that many: no leading zeros, nothing in another unit.
+    if (low <= extremes["min"].as_py() and extremes["max"].as_py() <= high
+            and _text_bytes(values) == len(values) * unit.digits):
+        return pc.multiply(epochs, unit.nanos)
+    fail_at_first(block, column, pc.equal(pc.utf8_length(values), unit.digits), file,
+                   f"is not in {unit.name.lower()} like the rest of the file")
+    fail_at_first(block, column, pc.and_(pc.greater_equal(epochs, low), pc.less_equal(epochs, high)), file,
+                   "lies outside the file's UTC day")
+    raise AssertionError("unreachable: a value out of the day or of the unit was not found")
 
 
 def validate_rows(rules: pa_pl.DataFrameSchema, frame: pl.DataFrame, file: str,

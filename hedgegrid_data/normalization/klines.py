@@ -163,7 +163,7 @@ def _whole_file(zip_path: Path, file: str) -> archive_csv.TextBlock:
 def _fail_at(text: archive_csv.TextBlock, file: str, rows: np.ndarray, column: str, message: str) -> None:
     if len(rows):
         row = int(rows[0])
-        value = text.column(column)[row].as_py()
+        value = text.text(column, row)
         raise ArchiveDataError(file, f"{column} {value!r} {message}", line=text.first_line + row)
 
 
