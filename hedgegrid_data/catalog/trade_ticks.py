@@ -3,7 +3,8 @@
 A Nautilus price or size on disk is its value × 10^16 as a 16-byte little-endian integer: the data
 buffer of an Arrow ``decimal128(38, 16)`` array. Decimals are rescaled by Arrow (exact) and the
 buffer is reinterpreted, so no Python object is made per row. The file has ``write_data``'s schema,
-metadata and row groups (Nautilus reads it back equal), with dictionaries only where values repeat.
+metadata and row groups (Nautilus reads it back equal), with dictionaries only where values repeat and
+statistics only on the timestamps.
 """
 
 from __future__ import annotations
