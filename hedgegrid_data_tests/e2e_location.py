@@ -1,4 +1,4 @@
-"""Code location for the end-to-end tests: the trades groups plus automation, wired as definitions.py will be.
+"""Code location for the end-to-end tests: the trades groups and their automation, wired as in definitions.py.
 
 Loaded by ``dagster-webserver -m hedgegrid_data_tests.e2e_location`` and ``dagster-daemon run -m ...``;
 configuration comes from the environment (``HEDGEGRID_DATA_DIR``, ``HEDGEGRID_BINANCE_URL``,

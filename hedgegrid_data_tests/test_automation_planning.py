@@ -20,7 +20,7 @@ from hedgegrid_data.automation.alerts import (
     record_alert,
     run_failure_alert,
 )
-from hedgegrid_data.automation.datasets import symbol_folders
+from hedgegrid_data.automation.datasets import month_end, symbol_folders
 from hedgegrid_data.automation.listing import (
     ArchiveListing,
     ListedObject,
@@ -150,6 +150,14 @@ def test_watch_window_and_lateness() -> None:
     assert not is_late(dt.date(2024, 3, 8), now, late_after)  # ended 03-09 00:00; late from 03-10 12:00
     assert is_late(dt.date(2024, 3, 8), dt.datetime(2024, 3, 10, 12, 0, tzinfo=UTC), late_after)
     assert is_late(dt.date(2024, 3, 7), now, late_after)
+
+
+def test_days_of_a_month_file_are_due_when_the_month_ends() -> None:
+    assert month_end(dt.date(2024, 2, 10)) == dt.datetime(2024, 3, 1, tzinfo=UTC)
+    assert month_end(dt.date(2024, 12, 31)) == dt.datetime(2025, 1, 1, tzinfo=UTC)
+    late_after = dt.timedelta(hours=36)
+    assert not is_late(dt.date(2024, 2, 1), dt.datetime(2024, 3, 2, 11, 59, tzinfo=UTC), late_after, month_end)
+    assert is_late(dt.date(2024, 2, 1), dt.datetime(2024, 3, 2, 12, 0, tzinfo=UTC), late_after, month_end)
 
 
 def _partitions(days: list[dt.date], symbols: list[str]) -> list[tuple[tuple[dt.date, str], str]]:

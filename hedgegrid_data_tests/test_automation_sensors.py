@@ -25,9 +25,16 @@ from dagster import (
     materialize,
 )
 
+from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
 from hedgegrid_data.assets.binance_klines import build_binance_klines_assets
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data.automation import AutomationSettings, DailyDataset, binance_trades_dataset, build_automation
+from hedgegrid_data.automation import (
+    AutomationSettings,
+    DailyDataset,
+    binance_funding_dataset,
+    binance_trades_dataset,
+    build_automation,
+)
 from hedgegrid_data.automation.alerts import AlertsResource, read_alerts
 from hedgegrid_data.automation.resources import BinanceListingResource
 from hedgegrid_data.automation.universe import universe_path
@@ -38,6 +45,7 @@ from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import write_trades_day
 from hedgegrid_data.testing.archive_server import ArchiveServer
+from hedgegrid_data.testing.funding_generator import write_funding_month
 from hedgegrid_data.testing.kline_generator import write_kline_day
 from hedgegrid_data.testing.webhook_receiver import WebhookReceiver
 from hedgegrid_data_tests.conftest import generate_trades
@@ -95,28 +103,6 @@ def test_definitions_with_automation_resolve(tmp_path: Path) -> None:
         "hedgegrid_check_failure_alerts"}
     assert all(s.default_status is DefaultSensorStatus.RUNNING for s in repository.sensor_defs)
     assert AssetKey(f"{GROUP}_universe") in repository.asset_graph.get_all_asset_keys()
-
-
-def test_project_definitions_with_automation_wired_in() -> None:
-    """The wiring proposed for definitions.py: every project asset plus automation for the trades groups."""
-    from hedgegrid_data import definitions as project
-
-    if any(s.name.endswith("_availability") for s in project.defs.sensors or []):
-        defs = project.defs  # already wired
-    else:
-        automation = build_automation([binance_trades_dataset(m, build_binance_trades_assets(m)) for m in Market])
-        defs = Definitions(assets=[*project.defs.assets, *automation["assets"]],
-                           resources={**project.defs.resources, **automation["resources"]},
-                           jobs=automation["jobs"], schedules=automation["schedules"], sensors=automation["sensors"],
-                           executor=project.defs.executor)
-    repository = defs.get_repository_def()
-    for market in Market:
-        group = f"binance_{market.value}_trades"
-        assert repository.get_job(f"{group}_daily")
-        assert repository.get_schedule_def(f"{group}_nightly")
-        assert repository.get_sensor_def(f"{group}_availability") and repository.get_sensor_def(
-            f"{group}_republication")
-    assert repository.get_sensor_def("hedgegrid_run_failure_alerts")
 
 
 def test_nightly_schedule_requests_the_last_complete_day_for_every_symbol(tmp_path: Path) -> None:
@@ -345,3 +331,34 @@ def test_a_dataset_of_several_files_per_day(archive_root: Path, archive_server: 
     assert request.partition_key == f"{day}|BTCUSDT"
     assert "BTCUSDT-5m-2024-01-02.zip" not in request.tags["hedgegrid/change"]  # the reason, not the key
     assert request.run_key.count(":") == 1  # one changed file in the run key
+
+
+def test_funding_month_files(archive_root: Path, archive_server: ArchiveServer, data_store: DataStore,
+                             tmp_path: Path) -> None:
+    """Funding days are due when their month ends: the days of a published month file are requested together,
+    this month's days are not watched, and a re-published month file rebuilds every day built from it."""
+    assets = build_binance_funding_assets(MARKET)
+    resources = _resources(archive_server.url, data_store, tmp_path / "alerts.jsonl")
+    automation = build_automation([binance_funding_dataset(MARKET, assets)], AutomationSettings(max_requests_per_tick=40),
+                                  resources=resources, alert_sensors=False)
+    assert automation["schedules"] == []  # no nightly run: the file of the day just ended is not out for weeks
+    defs = Definitions(assets=[*assets, *automation["assets"]], resources=automation["resources"],
+                       jobs=automation["jobs"], sensors=automation["sensors"], executor=in_process_executor)
+
+    this_month = dt.datetime.now(dt.timezone.utc).date().replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    write_funding_month(archive_root, MARKET, "BTCUSDT", last_month)
+    with instance_for_test() as instance:
+        available = _evaluate(defs, "binance_um_funding_rate_availability", instance)
+        days = [last_month + dt.timedelta(days=n) for n in range((this_month - last_month).days)]
+        assert [r.partition_key for r in available.run_requests] == [f"{day}|BTCUSDT" for day in days]
+
+        month = dt.date(2024, 2, 1)
+        write_funding_month(archive_root, MARKET, "BTCUSDT", month)
+        job = defs.resolve_job_def("binance_um_funding_rate_daily")
+        for day in (dt.date(2024, 2, 10), dt.date(2024, 2, 11)):
+            assert job.execute_in_process(partition_key=f"{day}|BTCUSDT", instance=instance).success
+        assert _evaluate(defs, "binance_um_funding_rate_republication", instance).run_requests == []
+        write_funding_month(archive_root, MARKET, "BTCUSDT", month, seed=3)
+        rebuilt = _evaluate(defs, "binance_um_funding_rate_republication", instance).run_requests
+    assert [r.partition_key for r in rebuilt] == ["2024-02-10|BTCUSDT", "2024-02-11|BTCUSDT"]

@@ -18,7 +18,6 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
-from hedgegrid_data.instruments import build_instrument
 from hedgegrid_data.klines_pipeline import (
     BarPlan,
     archive_symbol,

@@ -4,7 +4,6 @@ day's trades and bars from the catalog until the source is fixed; a funding even
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest

@@ -177,14 +177,19 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
     return [raw, normalized, catalog, quality_report]
 
 
-def build_binance_mark_price_assets(market: Market, interval: str = BASE_INTERVAL) -> list[AssetsDefinition]:
-    """Mark, index and premium-index klines of a futures market, one group each."""
+def build_binance_price_index_groups(market: Market, interval: str = BASE_INTERVAL
+                                     ) -> dict[tuple[str, str], list[AssetsDefinition]]:
+    """Mark, index and premium-index klines of a futures market: ``{(data_type, group): assets}``."""
     if market is Market.SPOT:
         raise ValueError("mark, index and premium-index klines exist for USD-M and COIN-M only")
-    assets: list[AssetsDefinition] = []
-    for data_type, dataset in PRICE_INDEX_GROUPS.items():
-        assets.extend(_price_index_assets(market, data_type, f"binance_{market.value}_{dataset}", interval))
-    return assets
+    groups = {(data_type, f"binance_{market.value}_{dataset}") for data_type, dataset in PRICE_INDEX_GROUPS.items()}
+    return {(data_type, group): _price_index_assets(market, data_type, group, interval)
+            for data_type, group in sorted(groups)}
+
+
+def build_binance_mark_price_assets(market: Market, interval: str = BASE_INTERVAL) -> list[AssetsDefinition]:
+    """Mark, index and premium-index klines of a futures market, one group each."""
+    return [a for assets in build_binance_price_index_groups(market, interval).values() for a in assets]
 
 
 def _price_index_assets(market: Market, data_type: str, prefix: str, interval: str) -> list[AssetsDefinition]:

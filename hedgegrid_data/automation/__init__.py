@@ -2,12 +2,12 @@
 
 ``build_automation(datasets)`` returns everything to hand to ``Definitions``::
 
-    automation = build_automation([binance_trades_dataset(m, trades_assets[m]) for m in Market])
+    automation = build_automation([binance_trades_dataset(m, trades_assets[m]) for m in Market, ...])
     Definitions(assets=[..., *automation["assets"]], resources={**default_resources(), **automation["resources"]},
                 jobs=automation["jobs"], schedules=automation["schedules"], sensors=automation["sensors"])
 
-Per dataset: job ``<name>_daily``, schedule ``<name>_nightly``, sensors ``<name>_availability`` and
-``<name>_republication``, asset ``<name>_universe``. Once: sensors ``hedgegrid_run_failure_alerts`` and
+Per dataset: job ``<name>_daily``, schedule ``<name>_nightly`` (not for month files), sensors
+``<name>_availability`` and ``<name>_republication``, asset ``<name>_universe``. Once: sensors ``hedgegrid_run_failure_alerts`` and
 ``hedgegrid_check_failure_alerts``. Everything starts RUNNING when the daemon runs.
 """
 
@@ -23,14 +23,22 @@ from hedgegrid_data.automation.alerts import (
     default_alerts_resource,
 )
 from hedgegrid_data.automation.config import AutomationSettings
-from hedgegrid_data.automation.datasets import DailyDataset, binance_trades_dataset
+from hedgegrid_data.automation.datasets import (
+    DailyDataset,
+    binance_agg_trades_dataset,
+    binance_funding_dataset,
+    binance_klines_dataset,
+    binance_price_index_dataset,
+    binance_trades_dataset,
+)
 from hedgegrid_data.automation.resources import BinanceListingResource, default_listing_resource
 from hedgegrid_data.automation.schedules import build_daily_job, build_nightly_schedule
 from hedgegrid_data.automation.sensors import build_availability_sensor, build_republication_sensor
 from hedgegrid_data.automation.universe import build_universe_asset
 
 __all__ = [
-    "AlertsResource", "AutomationSettings", "BinanceListingResource", "DailyDataset", "binance_trades_dataset",
+    "AlertsResource", "AutomationSettings", "BinanceListingResource", "DailyDataset", "binance_agg_trades_dataset",
+    "binance_funding_dataset", "binance_klines_dataset", "binance_price_index_dataset", "binance_trades_dataset",
     "build_automation",
 ]
 
@@ -52,7 +60,8 @@ def build_automation(
     for dataset in datasets:
         job = build_daily_job(dataset)
         jobs.append(job)
-        schedules.append(build_nightly_schedule(dataset, job))
+        if dataset.nightly:
+            schedules.append(build_nightly_schedule(dataset, job))
         sensors.append(build_availability_sensor(dataset, job, settings))
         sensors.append(build_republication_sensor(dataset, job, settings))
         if universe_assets:

@@ -1,16 +1,12 @@
 """A daily archive dataset as automation sees it: its assets, partitions and archive files per partition.
 
 Automation never needs the asset objects themselves (``Definitions`` gets those once), only their keys,
-their ``date`` × ``symbol`` partitions and which archive file(s) one partition is built from. Adding
-aggTrades or klines is one ``DailyDataset`` each::
-
-    DailyDataset.from_assets("binance_um_agg_trades", Market.USDM, "aggTrades", build_binance_agg_trades_assets(m))
-    DailyDataset.from_assets(
-        "binance_um_klines", Market.USDM, "klines", klines_assets,
-        archive_files=lambda day, symbol: [kline_archive_file(Market.USDM, "klines", symbol, day, i)
-                                           for i in intervals])
+their ``date`` × ``symbol`` partitions and which archive file(s) one partition is built from. Each dataset
+of the project has a constructor here (trades, aggTrades, klines, mark/index/premium klines, funding).
 
 A partition counts as published when every one of its files is, and is rebuilt when any of them changes.
+Funding rates come in month files: their days are due when the month has ended, so they have no nightly
+schedule and their availability sensor watches two months of days.
 """
 
 from __future__ import annotations
@@ -27,12 +23,16 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
+from hedgegrid_data.automation.planning import day_end
+from hedgegrid_data.funding_pipeline import funding_archive_file
+from hedgegrid_data.klines_pipeline import BASE_INTERVAL, kline_archive_file
 from hedgegrid_data.markets import ArchiveFile, Market
 
 ArchiveFileBuilder = Callable[[dt.date, str], ArchiveFile]
 ArchiveFilesBuilder = Callable[[dt.date, str], Sequence[ArchiveFile]]
+Due = Callable[[dt.date], dt.datetime]
 
-_SYMBOL_PLACEHOLDER = "__SYMBOL__"
+_SYMBOL_PLACEHOLDER = "HEDGEGRIDSYMBOL"  # survives archive_symbol (no "_")
 
 
 def folder_of(key: str) -> str:
@@ -66,7 +66,9 @@ class DailyDataset:
 
     ``raw_key`` is the download asset (its provenance sidecars are compared with the listing); ``final_key``
     is the asset whose materialization means "this day is done" (the catalog). ``schedule_at`` is the UTC
-    time of the nightly run, after the archive usually publishes.
+    time of the nightly run, after the archive usually publishes; ``nightly=False`` means no nightly run.
+    ``due(day)`` is when the day's files can be expected (the end of the period a file covers);
+    ``window_days`` overrides the settings' availability window.
     """
 
     name: str
@@ -78,6 +80,9 @@ class DailyDataset:
     final_key: AssetKey
     archive_files: ArchiveFilesBuilder
     schedule_at: dt.time = dt.time(9, 30)
+    nightly: bool = True
+    due: Due = day_end
+    window_days: int | None = None
 
     @classmethod
     def from_assets(
@@ -92,6 +97,9 @@ class DailyDataset:
         raw_key: AssetKey | None = None,
         final_key: AssetKey | None = None,
         schedule_at: dt.time = dt.time(9, 30),
+        nightly: bool = True,
+        due: Due = day_end,
+        window_days: int | None = None,
     ) -> DailyDataset:
         """From the group's assets in pipeline order (first = download, last = catalog unless named).
 
@@ -120,6 +128,9 @@ class DailyDataset:
             final_key=final_key or keys[-1],
             archive_files=archive_files or (lambda day, symbol: [single(day, symbol)]),
             schedule_at=schedule_at,
+            nightly=nightly,
+            due=due,
+            window_days=window_days,
         )
 
     @property
@@ -144,10 +155,55 @@ class DailyDataset:
         """The folder of the symbol's (first) file series, e.g. ``data/futures/um/daily/trades/BTCUSDT/``."""
         return symbol_folders(self._first_file, self.start_date)[1](symbol)
 
+    @property
+    def archive_symbols(self) -> list[str]:
+        """The archive's folder names for the configured symbols (COIN-M index klines: the pair, ``BTCUSD``)."""
+        root = self.archive_root
+        return sorted({self.symbol_folder(s)[len(root):].split("/")[0] for s in self.symbols})
+
     def partition_key(self, day: dt.date, symbol: str) -> str:
         return str(MultiPartitionKey({"date": day.isoformat(), "symbol": symbol}))
+
+
+def month_end(day: dt.date) -> dt.datetime:
+    """The end of ``day``'s UTC month: when a monthly archive file covering it can be published."""
+    first_of_next = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return day_end(first_of_next - dt.timedelta(days=1))
 
 
 def binance_trades_dataset(market: Market, assets: Sequence[AssetsDefinition]) -> DailyDataset:
     """The trades group of ``market`` (``build_binance_trades_assets(market)``)."""
     return DailyDataset.from_assets(f"binance_{market.value}_trades", market, "trades", assets)
+
+
+def binance_agg_trades_dataset(market: Market, assets: Sequence[AssetsDefinition]) -> DailyDataset:
+    """The aggTrades group of ``market`` (``build_binance_agg_trades_assets(market)``)."""
+    return DailyDataset.from_assets(f"binance_{market.value}_agg_trades", market, "aggTrades", assets)
+
+
+def binance_klines_dataset(market: Market, assets: Sequence[AssetsDefinition],
+                           intervals: Sequence[str]) -> DailyDataset:
+    """The klines group of ``market``: one file per downloaded interval and day."""
+    return DailyDataset.from_assets(
+        f"binance_{market.value}_klines", market, "klines", assets,
+        archive_files=lambda day, symbol: [kline_archive_file(market, "klines", symbol, day, i)
+                                           for i in dict.fromkeys(intervals)])
+
+
+def binance_price_index_dataset(market: Market, data_type: str, group: str, assets: Sequence[AssetsDefinition],
+                                interval: str = BASE_INTERVAL) -> DailyDataset:
+    """A mark, index or premium-index klines group (``group``) of a futures market."""
+    return DailyDataset.from_assets(
+        group, market, data_type, assets,
+        archive_file=lambda day, symbol: kline_archive_file(market, data_type, symbol, day, interval))
+
+
+FUNDING_WINDOW_DAYS = 62  # the month whose file was last published, whatever day of the next month it appears
+
+
+def binance_funding_dataset(market: Market, assets: Sequence[AssetsDefinition]) -> DailyDataset:
+    """The funding-rate group of a futures market: every day of a month comes from the month's file."""
+    return DailyDataset.from_assets(
+        f"binance_{market.value}_funding_rate", market, "fundingRate", assets,
+        archive_file=lambda day, symbol: funding_archive_file(market, symbol, day),
+        nightly=False, due=month_end, window_days=FUNDING_WINDOW_DAYS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hedgegrid_data.automation.listing import ListedObject, normalize_etag, parse_timestamp
@@ -33,8 +33,10 @@ def day_end(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
 
 
-def is_late(day: dt.date, now: dt.datetime, late_after: dt.timedelta) -> bool:
-    return now >= day_end(day) + late_after
+def is_late(day: dt.date, now: dt.datetime, late_after: dt.timedelta,
+            due: Callable[[dt.date], dt.datetime] = day_end) -> bool:
+    """``day``'s files are still missing ``late_after`` after they were due (by default, the day's end)."""
+    return now >= due(day) + late_after
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -95,6 +97,7 @@ def plan_availability(
     cursor: AvailabilityCursor,
     window_keys: Iterable[str],
     max_requests: int,
+    due: Callable[[dt.date], dt.datetime] = day_end,
 ) -> AvailabilityPlan:
     """Request published candidates (oldest first, at most ``max_requests``); report unpublished late days once.
 
@@ -112,7 +115,7 @@ def plan_availability(
             if len(request) < max_requests:
                 request.append(key)
         elif answer is False:
-            if is_late(day, now, late_after) and key not in cursor.alerted:
+            if is_late(day, now, late_after, due) and key not in cursor.alerted:
                 late.append(((day, symbol), key))
         elif answer is None:
             unknown.append(key)

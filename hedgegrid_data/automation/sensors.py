@@ -2,7 +2,7 @@
 
 - ``<dataset>_availability``: recent days × symbols whose final asset is not materialized and whose
   ``.CHECKSUM`` is now published are requested, oldest first; a day still unpublished ``late_after`` its
-  end raises a ``late_day`` alert once.
+  file was due (the end of the day, or of the month for a month file) raises a ``late_day`` alert once.
 - ``<dataset>_republication``: for symbols with materialized days (a few per tick, round robin) the
   symbol's archive folder(s) are listed from the first materialized day on and each downloaded file's
   provenance (size, ETag, Last-Modified) is compared with the listing; a day with a changed file is
@@ -54,19 +54,22 @@ TRIGGER_TAG = "hedgegrid/trigger"
 
 def build_availability_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDefinition,
                               settings: AutomationSettings) -> SensorDefinition:
+    window_days = dataset.window_days or settings.availability_window_days
+
     @sensor(
         name=f"{dataset.name}_availability",
         job=job,
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.availability_interval_seconds,
-        description=(f"Requests {dataset.name} partitions of the last {settings.availability_window_days} days "
+        description=(f"Requests {dataset.name} partitions of the last {window_days} days "
                      f"as soon as their .CHECKSUM is published; alerts when a day is still missing "
-                     f"{settings.late_after} after it ended."),
+                     f"{settings.late_after} after its file was due."),
     )
     def availability(context: SensorEvaluationContext, binance_archive: BinanceArchiveResource,
                      hedgegrid_alerts: AlertsResource) -> SensorResult:
         now = dt.datetime.now(dt.timezone.utc)
-        days = watch_window(now, settings.availability_window_days, dataset.start_date)
+        # days whose file cannot be out yet (a month file before the month ends) are not watched
+        days = [day for day in watch_window(now, window_days, dataset.start_date) if dataset.due(day) <= now]
         partitions = [((day, symbol), dataset.partition_key(day, symbol))
                       for day in days for symbol in dataset.symbols]
         window_keys = [key for _, key in partitions]
@@ -78,21 +81,24 @@ def build_availability_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDefi
 
         published: dict[str, bool | None] = {}
         missing: dict[str, list[str]] = {}
-        probes = 0
+        answered: dict[str, bool | None] = {}  # days of a month share its file: one probe each
         with PublicationProbe(binance_archive.base_url) as probe:
             for (day, symbol), key in candidates:
                 files = dataset.archive_files(day, symbol)
-                if probes + len(files) > settings.max_probes_per_tick:
+                if len(answered | {f.checksum_key: None for f in files}) > settings.max_probes_per_tick:
                     break
-                probes += len(files)
-                answers = {f.key: probe.is_published(f.checksum_key) for f in files}
+                for f in files:
+                    if f.checksum_key not in answered:
+                        answered[f.checksum_key] = probe.is_published(f.checksum_key)
+                answers = {f.key: answered[f.checksum_key] for f in files}
                 published[key] = combine_publication(answers.values())
                 missing[key] = [k for k, answer in answers.items() if answer is False]
                 if sum(1 for v in published.values() if v) >= settings.max_requests_per_tick:
                     break
 
         plan = plan_availability(candidates, published, now=now, late_after=settings.late_after, cursor=cursor,
-                                 window_keys=window_keys, max_requests=settings.max_requests_per_tick)
+                                 window_keys=window_keys, max_requests=settings.max_requests_per_tick,
+                                 due=dataset.due)
         if plan.late:
             hedgegrid_alerts.record(late_days_alert(
                 dataset.name, [(key, k) for _, key in plan.late for k in missing[key]], settings.late_after),
@@ -139,17 +145,18 @@ def build_republication_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDef
         compared = unlisted = without_provenance = 0
         with binance_listing.open() as listing:
             for symbol in symbols:
-                # every file of every materialized day of the symbol, by archive folder (one per kline interval)
-                by_folder: dict[str, dict[str, str]] = {}
+                # every file of every materialized day of the symbol, by archive folder (one per kline
+                # interval), with the days built from it (every day of the month for a month file)
+                by_folder: dict[str, dict[str, list[str]]] = {}
                 for day in by_symbol[symbol]:
                     for archive_file in dataset.archive_files(day, symbol):
-                        by_folder.setdefault(folder_of(archive_file.key), {})[archive_file.key] = (
+                        by_folder.setdefault(folder_of(archive_file.key), {}).setdefault(archive_file.key, []).append(
                             dataset.partition_key(day, symbol))
                 for folder, files in by_folder.items():
                     seen: set[str] = set()
                     for listed in _listed_zips(listing.objects(folder, marker=marker_before(min(files))), max(files)):
-                        partition = files.get(listed.key)
-                        if partition is None:
+                        partitions = files.get(listed.key)
+                        if partitions is None:
                             continue
                         seen.add(listed.key)
                         provenance = Provenance.read(raw_root / listed.key)
@@ -159,8 +166,10 @@ def build_republication_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDef
                         compared += 1
                         change = republication_change(provenance, listed)
                         if change is not None:
-                            context.log.warning(f"{listed.key} was re-published ({change}); rebuilding {partition}")
-                            changed.setdefault(partition, []).append((listed, change))
+                            context.log.warning(f"{listed.key} was re-published ({change}); rebuilding "
+                                                f"{', '.join(partitions[:3])}{' …' if len(partitions) > 3 else ''}")
+                            for partition in partitions:
+                                changed.setdefault(partition, []).append((listed, change))
                     missing = sorted(set(files) - seen)
                     if missing:
                         unlisted += len(missing)

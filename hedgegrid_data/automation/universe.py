@@ -117,7 +117,7 @@ def build_universe_asset(dataset: DailyDataset, group_name: str = "binance_archi
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, json.dumps([r.to_json() for r in rows], indent=1).encode())
         listed = {r.symbol for r in rows}
-        configured = dataset.symbols
+        configured = dataset.archive_symbols
         missing = sorted(set(configured) - listed)
         context.log.info(f"{len(rows)} symbol(s) under {dataset.archive_root}; configured but absent: {missing}")
         return MaterializeResult(
