@@ -30,15 +30,14 @@ from hedgegrid_data.assets.binance_klines import build_binance_klines_assets
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
 from hedgegrid_data.automation import (
     AutomationSettings,
-    DailyDataset,
     binance_funding_dataset,
+    binance_klines_dataset,
     binance_trades_dataset,
     build_automation,
 )
 from hedgegrid_data.automation.alerts import AlertsResource, read_alerts
 from hedgegrid_data.automation.resources import BinanceListingResource
 from hedgegrid_data.automation.universe import universe_path
-from hedgegrid_data.klines_pipeline import kline_archive_file
 from hedgegrid_data.markets import Market
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, default_resources
 from hedgegrid_data.store import DataStore
@@ -294,9 +293,7 @@ def test_a_dataset_of_several_files_per_day(archive_root: Path, archive_server: 
     """Klines with two archive intervals: published when both files are, rebuilt when either changes."""
     intervals = ("1m", "5m")
     assets = build_binance_klines_assets(MARKET, intervals)
-    dataset = DailyDataset.from_assets(
-        "binance_um_klines", MARKET, "klines", assets,
-        archive_files=lambda day, symbol: [kline_archive_file(MARKET, "klines", symbol, day, i) for i in intervals])
+    dataset = binance_klines_dataset(MARKET, assets, intervals)
     assert (dataset.archive_root, dataset.symbol_folder("BTCUSDT")) == (
         "data/futures/um/daily/klines/", "data/futures/um/daily/klines/BTCUSDT/1m/")
     resources = _resources(archive_server.url, data_store, tmp_path / "alerts.jsonl")
