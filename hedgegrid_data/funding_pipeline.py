@@ -47,6 +47,7 @@ from hedgegrid_data.normalization.funding import (
     validate_funding_day,
 )
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
+from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
@@ -200,8 +201,10 @@ def _normalized_update_tuples(path: Path, instrument_id: str) -> list[tuple]:
 
 def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay | NoFundingDay:
     """Promote the staged day once it reads back through Nautilus with the normalized day's row count and first
-    and last updates."""
+    and last updates; refused while a blocking reconciliation (funding without a mark price) stands."""
     day = archive_file.day
+    refuse_blocked(store, archive_file.market, archive_file.symbol, day, DATA_TYPE,
+                   f"{archive_file.symbol} {archive_file.market.value} funding rates of {day}")
     instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
     instrument_id = instrument.id.value
     normalized = store.normalized_file(archive_file.market, DATA_TYPE, archive_file.symbol, day)

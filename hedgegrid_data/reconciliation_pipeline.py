@@ -5,16 +5,18 @@
 - every funding event has a mark price shortly before it (futures).
 
 A check whose inputs are not materialized is reported as not applicable (passed, ``applicable: False``).
-A mismatch blocks: the day's trades and bars leave the catalog and their publication is refused until the
-sources are fixed and the day re-materialized.
+A mismatch blocks the datasets it compared (``gate.RECONCILED_DATASETS``): their day leaves the catalog and
+its publication is refused until the sources are fixed and the day re-materialized.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
-from nautilus_trader.model.data import Bar, TradeTick
+from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate, TradeTick
+from nautilus_trader.model.identifiers import InstrumentId
 
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import remove_day
@@ -24,10 +26,11 @@ from hedgegrid_data.markets import Market
 from hedgegrid_data.normalization.agg_trades import quantity_column
 from hedgegrid_data.normalization.klines import HIGHER_TIMEFRAMES, volume_column
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
-from hedgegrid_data.quality.gate import RECONCILIATION
+from hedgegrid_data.quality.gate import RECONCILIATION, judged_datasets
 from hedgegrid_data.quality.reconciliation import (
     bars_from_trades,
     funding_has_mark_price,
+    mark_price_times,
     reconcile_agg_trades,
     reconcile_bars,
 )
@@ -63,19 +66,31 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
         if funding.exists() and marks.exists():
             verdicts.append(funding_has_mark_price(
                 pl.read_parquet(funding, columns=["ts_event"]),
-                pl.read_parquet(marks, columns=["close_time"]).rename({"close_time": "ts_event"}),
+                mark_price_times(pl.read_parquet(marks, columns=["open_time", "close_time"])),
                 mark_price_tolerance_ns))
         else:
             verdicts.append(_not_applicable("funding_has_mark_price", "funding rates or mark prices"))
     write_verdicts(store.quality_file(market, RECONCILIATION, symbol, day), verdicts)
-    if blocking(verdicts):
-        _withhold_day(store, market, symbol, day)
+    withheld: set[str] = set()
+    for verdict in blocking(verdicts):
+        withheld |= judged_datasets(verdict) or set(CATALOG_DAYS)
+    _withhold_day(store, market, symbol, day, withheld)
     return verdicts
 
 
-def _withhold_day(store: DataStore, market: Market, symbol: str, day: dt.date) -> None:
-    """Take the day's trades and bars out of the catalog (the recorded verdicts keep publication refused)."""
+# The catalog files of a day, by the dataset they are built from (trades and aggTrades share the TradeTick day).
+CATALOG_DAYS: dict[str, Callable[[InstrumentId], list[tuple[type, str]]]] = {
+    "trades": lambda instrument: [(TradeTick, instrument.value)],
+    "aggTrades": lambda instrument: [(TradeTick, instrument.value)],
+    "klines": lambda instrument: [(Bar, str(bar_type(instrument, i))) for i in ("1m", *HIGHER_TIMEFRAMES)],
+    "markPriceKlines": lambda instrument: [(MarkPriceUpdate, instrument.value)],
+    "fundingRate": lambda instrument: [(FundingRateUpdate, instrument.value)],
+}
+
+
+def _withhold_day(store: DataStore, market: Market, symbol: str, day: dt.date, datasets: set[str]) -> None:
+    """Take the day of ``datasets`` out of the catalog (the recorded verdicts keep publication refused)."""
     instrument = instrument_id(market, symbol)
-    remove_day(store.catalog, TradeTick, instrument.value, day)
-    for interval in ("1m", *HIGHER_TIMEFRAMES):
-        remove_day(store.catalog, Bar, str(bar_type(instrument, interval)), day)
+    for dataset in sorted(datasets):
+        for data_cls, identifier in CATALOG_DAYS[dataset](instrument):
+            remove_day(store.catalog, data_cls, identifier, day)

@@ -14,6 +14,7 @@ from hedgegrid_data.quality.bars import bar_gaps
 from hedgegrid_data.quality.reconciliation import (
     bars_from_trades,
     funding_has_mark_price,
+    mark_price_times,
     reconcile_agg_trades,
     reconcile_bars,
 )
@@ -88,6 +89,15 @@ def test_funding_event_without_mark_price() -> None:
     assert not verdict.passed
     assert verdict.metadata["without_mark_price"] == 2  # the first (no earlier mark) and the 08:00 one
     assert verdict.metadata["events_without_mark_price"][1] == "2024-01-02T08:00:00.000000007Z"
+
+
+def test_the_midnight_funding_event_is_priced_by_the_first_bars_open() -> None:
+    minute = 60 * 10**9
+    opens = [DAY_START + m * minute for m in range(24 * 60)]
+    klines = pl.DataFrame({"open_time": opens, "close_time": [t + minute - 1 for t in opens]})
+    funding = pl.DataFrame({"ts_event": [DAY_START, DAY_START + 8 * 60 * minute]})
+    assert funding_has_mark_price(funding, mark_price_times(klines)).passed
+    assert not funding_has_mark_price(funding, klines.select(pl.col("close_time").alias("ts_event"))).passed
 
 
 def test_bar_gaps_are_listed_as_windows() -> None:

@@ -1,5 +1,6 @@
 """Reconciliation of a day across datasets: agreement passes; a kline that disagrees with the trades withholds the
-day's trades and bars from the catalog until the source is fixed; a funding event without a mark price is found."""
+day's trades and bars from the catalog until the source is fixed; a funding event without a mark price withholds
+the day's funding and mark prices (and nothing else) until the mark prices are complete."""
 
 from __future__ import annotations
 
@@ -11,13 +12,24 @@ from dagster import instance_for_test, materialize
 
 from hedgegrid_data.assets.binance_reconciliation import build_binance_reconciliation_asset
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.klines_pipeline import BarPlan, kline_archive_file, normalize_klines_day, publish_klines_day
+from hedgegrid_data.funding_pipeline import funding_archive_file, normalize_funding_day, publish_funding_day
+from hedgegrid_data.klines_pipeline import (
+    BarPlan,
+    kline_archive_file,
+    normalize_klines_day,
+    normalize_price_index_day,
+    publish_klines_day,
+    publish_mark_prices_day,
+)
 from hedgegrid_data.markets import ArchiveFile, Market
 from hedgegrid_data.quality.reconciliation import bars_from_trades
 from hedgegrid_data.reconciliation_pipeline import reconcile_day
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import write_archive_csv
+from hedgegrid_data.testing.funding_generator import write_funding_month
+from hedgegrid_data.testing.kline_generator import write_kline_day
 from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
 from hedgegrid_data_tests.conftest import generate_trades
 
@@ -91,3 +103,39 @@ def test_reconciliation_asset_reports_checks(store_with_trades: DataStore) -> No
     assert set(checks) == {"klines_match_trades", "agg_trades_match_trades", "funding_has_mark_price"}
     assert not checks["klines_match_trades"].passed and checks["klines_match_trades"].severity.value == "ERROR"
     assert checks["funding_has_mark_price"].passed
+
+
+def test_a_funding_event_without_a_mark_price_withholds_funding_and_mark_prices_only(
+        store_with_trades: DataStore) -> None:
+    store = store_with_trades
+    funding = funding_archive_file(Market.USDM, "BTCUSDT", DAY)
+    write_funding_month(store.raw, Market.USDM, "BTCUSDT", DAY)
+    normalize_funding_day(store, funding)
+    publish_funding_day(store, funding)
+
+    def ingest_marks(missing_minutes: range | tuple = ()) -> None:
+        spec = symbol_spec(Market.USDM, "BTCUSDT")
+        write_kline_day(store.raw, Market.USDM, "markPriceKlines", "BTCUSDT", DAY, price_precision=spec.price_precision,
+                        volume_precision=spec.size_precision, missing_minutes=missing_minutes)
+        normalize_price_index_day(store, Market.USDM, "markPriceKlines", "BTCUSDT", DAY)
+
+    ingest_marks(missing_minutes=range(7 * 60 + 50, 8 * 60 + 1))  # 07:50 to 08:00 inclusive
+    publish_mark_prices_day(store, Market.USDM, "BTCUSDT", DAY)
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY)}
+    assert not verdicts["funding_has_mark_price"].passed
+    assert verdicts["funding_has_mark_price"].metadata["events_without_mark_price"] == ["2024-01-02T08:00:00.007000000Z"]
+    days = {p.relative_to(store.catalog).parts[1] for p in store.catalog.glob("data/*/*/2024-01-02*.parquet")}
+    assert days == {"trade_tick"}  # funding and mark prices left, the trades stay
+    with pytest.raises(HedgegridDataError, match="funding rates of 2024-01-02: not published to the catalog, "
+                                                 "blocking checks failed: funding_has_mark_price"):
+        publish_funding_day(store, funding)
+    with pytest.raises(HedgegridDataError, match="blocking checks failed: funding_has_mark_price"):
+        publish_mark_prices_day(store, Market.USDM, "BTCUSDT", DAY)
+    assert publish_trades_day(store, TRADES).rows_out == 30_000
+
+    ingest_marks()
+    assert all(v.passed for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY))
+    publish_mark_prices_day(store, Market.USDM, "BTCUSDT", DAY)
+    publish_funding_day(store, funding)
+    days = {p.relative_to(store.catalog).parts[1] for p in store.catalog.glob("data/*/*/2024-01-02*.parquet")}
+    assert days == {"trade_tick", "mark_price_update", "funding_rate_update"}

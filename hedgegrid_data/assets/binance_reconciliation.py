@@ -12,7 +12,8 @@ from hedgegrid_data.resources import DataStoreResource
 CHECKS = (
     ("klines_match_trades", "1m bars rebuilt from the trades equal the archive's 1m klines."),
     ("agg_trades_match_trades", "aggTrades equal the sums of the trades they aggregate, and chain."),
-    ("funding_has_mark_price", "Every funding event has a mark price within a minute before it."),
+    ("funding_has_mark_price", "Every funding event has a mark price (a 1m mark bar's open or close) within a "
+                               "minute before it."),
 )
 
 
@@ -29,7 +30,8 @@ def build_binance_reconciliation_asset(market: Market) -> AssetsDefinition:
         deps=[AssetKey(f"binance_{market.value}_{dataset}_normalized") for dataset in inputs],
         kinds={"polars"},
         description=f"Binance {market.value}: the day's datasets agree with each other; a mismatch withholds the "
-                    "day's trades and bars from the catalog.",
+                    "day of the datasets it compared from the catalog (trades and bars, trades and aggTrades, "
+                    "funding and mark prices).",
         check_specs=[AssetCheckSpec(check, asset=name, blocking=True, description=text) for check, text in checks],
     )
     def reconciliation(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:

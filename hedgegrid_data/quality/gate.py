@@ -1,4 +1,7 @@
-"""The catalog gate: blocking verdicts recorded for a day keep that dataset's day out of the catalog."""
+"""The catalog gate: blocking verdicts recorded for a day keep that dataset's day out of the catalog.
+
+A dataset's own verdicts block it; a failed reconciliation blocks the datasets it compared.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,29 @@ from hedgegrid_data.store import DataStore
 
 RECONCILIATION = "reconciliation"
 
+# The datasets (archive data types) each reconciliation check judges: its failure keeps their day out.
+RECONCILED_DATASETS: dict[str, frozenset[str]] = {
+    "klines_match_trades": frozenset({"trades", "klines"}),
+    "agg_trades_match_trades": frozenset({"trades", "aggTrades"}),
+    "funding_has_mark_price": frozenset({"fundingRate", "markPriceKlines"}),
+}
+
+
+def judged_datasets(verdict: Verdict) -> frozenset[str] | None:
+    """The datasets a reconciliation verdict is about; None (every dataset) for a check not listed."""
+    return RECONCILED_DATASETS.get(verdict.check)
+
 
 def blocking_verdicts(store: DataStore, market: Market, symbol: str, day: dt.date, dataset: str) -> list[Verdict]:
-    """The dataset's own blocking verdicts for the day, and the day's failed reconciliation."""
+    """The dataset's own blocking verdicts for the day, and the day's failed reconciliations that judge it."""
     found = []
-    for source in (dataset, RECONCILIATION):
-        path = store.quality_file(market, source, symbol, day)
-        if path.exists():
-            found += blocking(read_verdicts(path))
+    own = store.quality_file(market, dataset, symbol, day)
+    if own.exists():
+        found += blocking(read_verdicts(own))
+    reconciled = store.quality_file(market, RECONCILIATION, symbol, day)
+    if reconciled.exists():
+        found += [v for v in blocking(read_verdicts(reconciled))
+                  if (judged := judged_datasets(v)) is None or dataset in judged]
     return found
 
 

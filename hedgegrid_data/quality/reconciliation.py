@@ -95,6 +95,16 @@ def reconcile_agg_trades(agg_trades: pl.DataFrame, trades: pl.DataFrame, quantit
     )
 
 
+def mark_price_times(mark_klines: pl.DataFrame) -> pl.DataFrame:
+    """When mark-price klines tell the mark price: at each bar's open (its open) and its close (its close).
+
+    The open matters at midnight: the 00:00 funding event's last close is in the previous day's file, but
+    the day's first bar opens at the event.
+    """
+    return pl.concat([mark_klines.select(pl.col(c).alias("ts_event")) for c in ("open_time", "close_time")]).sort(
+        "ts_event")
+
+
 def funding_has_mark_price(funding: pl.DataFrame, marks: pl.DataFrame, tolerance_ns: int = 60 * 10**9) -> Verdict:
     """Every funding event has a mark price no older than ``tolerance_ns`` before it."""
     events = funding.select(pl.col("ts_event").cast(pl.Int64).alias("event_ns")).sort("event_ns")
