@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from hedgegrid_data.quality.catalog_integrity import parquet_edge_rows
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking
 from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
-from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
+from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
 from hedgegrid_data.symbols import symbol_spec
@@ -99,7 +99,7 @@ def normalize_agg_trades_day(store: DataStore, archive_file: ArchiveFile,
     instrument = build_instrument(spec)
     staging = agg_trades_staging(store)
     thresholds = thresholds or TradeCheckThresholds.for_market(market)
-    checker = TradesDayChecker(day_bounds_ns(day), thresholds)
+    check = StreamCheck(day_bounds_ns(day), thresholds, adapt=lambda batch: trade_tick_input(batch, market))
     summary = write_normalized_agg_trades(
         store.raw / archive_file.key,
         archive_file,
@@ -107,10 +107,10 @@ def normalize_agg_trades_day(store: DataStore, archive_file: ArchiveFile,
         store.normalized_file(market, archive_file.data_type, archive_file.symbol, day),
         sinks=[
             lambda: on_worker_thread(lambda: agg_trade_tick_day_sink(staging, instrument, market, day)),
-            lambda: on_worker_thread(lambda: nullcontext(lambda batch: checker.add(trade_tick_input(batch, market)))),
+            lambda: on_worker_thread(check.sink),
         ],
     )
-    id_gaps, *others = checker.verdicts()
+    id_gaps, *others = check.verdicts()
     verdicts = [agg_trade_id_gaps(id_gaps, summary, thresholds.max_missing_ids), *others]
     quality = store.quality_file(market, archive_file.data_type, archive_file.symbol, day)
     report = write_day_quality(quality, day, archive_file.symbol, verdicts)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from hedgegrid_data.quality.catalog_integrity import parquet_edge_rows
 from hedgegrid_data.quality.findings import Verdict, blocking, write_verdicts
 from hedgegrid_data.quality.gate import refuse_blocked
 from hedgegrid_data.quality.report import day_report, write_day_report
-from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
+from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
 from hedgegrid_data.symbols import symbol_spec
@@ -46,8 +45,8 @@ def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
     """``publishes_catalog``: trades are the configured trade source, so a blocked day leaves the catalog."""
     spec = symbol_spec(archive_file.market, archive_file.symbol)
     instrument = build_instrument(spec)
-    checker = TradesDayChecker(day_bounds_ns(archive_file.day),
-                               thresholds or TradeCheckThresholds.for_market(archive_file.market))
+    check = StreamCheck(day_bounds_ns(archive_file.day),
+                        thresholds or TradeCheckThresholds.for_market(archive_file.market))
     summary = write_normalized_trades(
         store.raw / archive_file.key,
         archive_file,
@@ -55,10 +54,10 @@ def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
         _normalized_path(store, archive_file),
         sinks=[
             lambda: on_worker_thread(lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day)),
-            lambda: on_worker_thread(lambda: nullcontext(checker.add)),
+            lambda: on_worker_thread(check.sink),
         ],
     )
-    verdicts = checker.verdicts()
+    verdicts = check.verdicts()
     quality = _quality_path(store, archive_file)
     write_verdicts(quality, verdicts)
     report = day_report(f"{archive_file.day.isoformat()}|{archive_file.symbol}", verdicts)

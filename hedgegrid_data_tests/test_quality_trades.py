@@ -13,7 +13,10 @@ from hedgegrid_data.markets import Market, day_bounds_ns
 from hedgegrid_data.normalization.trades import write_normalized_trades
 from hedgegrid_data.quality.findings import Severity
 from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker, check_trades
+from hedgegrid_data.store import DataStore
 from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.testing.archive_generator import read_csv_text, replace_csv
+from hedgegrid_data.trades_pipeline import normalize_trades_day
 from hedgegrid_data_tests.conftest import generate_trades
 
 DAY = dt.date(2024, 1, 2)
@@ -107,3 +110,17 @@ def test_thresholds_are_configuration_per_market(tmp_path: Path, monkeypatch: py
     override.write_text("[um.trades]\nmax_missing_ids = 25\n")
     monkeypatch.setenv("HEDGEGRID_QUALITY_FILE", str(override))
     assert TradeCheckThresholds.for_market(Market.USDM).max_missing_ids == 25
+
+
+def test_a_day_re_sorted_in_memory_is_checked_once(data_store: DataStore) -> None:
+    """Out-of-order rows after the first streamed block: the day is streamed again, sorted, and judged on that pass."""
+    day = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-01-02", 200_000)
+    lines = read_csv_text(day.zip_path).splitlines(keepends=True)
+    lines[150_000], lines[150_001] = lines[150_001], lines[150_000]
+    replace_csv(day, "".join(lines))
+    result = normalize_trades_day(data_store, day.archive_file)
+    assert result.summary.resorted and result.summary.rows == 200_000
+    gaps = {v.check: v for v in result.verdicts}["trade_id_gaps"]
+    assert gaps.passed and gaps.metadata["trades_checked"] == 200_000
+    assert (gaps.metadata["first_id"], gaps.metadata["last_id"]) == (result.summary.first_trade_id,
+                                                                      result.summary.last_trade_id)

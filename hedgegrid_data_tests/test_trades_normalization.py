@@ -120,6 +120,9 @@ FAILURES = [
      r"line 2: id '99999999999999999999' does not fit a 64-bit integer"),
     ("text that is not ASCII", 2, "101,42000.1\u00e9,0.00200000,84.00026000,1704153600002,False,True",
      r"line 2: price '42000.1\u00e9' is not a decimal number"),
+    ("negative notional", 2, "101,42000.13000000,0.00200000,-84.00026000,1704153600002,False,True",
+     r"line 2: schema validation failed for trade 101: Column .quote_qty. failed validator number 0: "
+     r"<Check greater_than_or_equal_to"),
     ("zero price", 2, "101,0.00000000,0.00200000,84.00026000,1704153600002,False,True",
      r"line 2: schema validation failed for trade 101: Column .price. failed validator number 0: <Check greater_than"),
 ]

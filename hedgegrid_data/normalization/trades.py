@@ -46,15 +46,15 @@ def normalized_trades_schema(spec: SymbolSpec) -> pa.Schema:
 def pandera_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrameSchema:
     """Value rules of a normalized trades day that the parsers do not already guarantee.
 
-    Types are fixed by the Arrow schema; ids and notionals are digits only (never negative), times
-    are checked inside the day as they are parsed and the aggressor side is derived from a checked
-    boolean, so validation adds the rules on prices and sizes: a trade moves something at a price.
+    Types are fixed by the Arrow schema; ids are digits only (never negative), times are checked
+    inside the day as they are parsed and the aggressor side is derived from a checked boolean, so
+    validation adds the rules on amounts: a trade moves something at a price, for a notional ≥ 0.
     """
     columns = {
         "trade_id": pa_pl.Column(pl.Int64),
         "price": pa_pl.Column(pl.Decimal(38, spec.price_precision), pa_pl.Check.gt(0)),
         "qty": pa_pl.Column(pl.Decimal(38, spec.size_precision), pa_pl.Check.gt(0)),
-        spec.market.trades_notional_column: pa_pl.Column(pl.Decimal(38, NOTIONAL_SCALE)),
+        spec.market.trades_notional_column: pa_pl.Column(pl.Decimal(38, NOTIONAL_SCALE), pa_pl.Check.ge(0)),
         "ts_event": pa_pl.Column(pl.Datetime("ns", "UTC")),
         "is_buyer_maker": pa_pl.Column(pl.Boolean),
         "aggressor_side": pa_pl.Column(pl.UInt8),

@@ -10,7 +10,8 @@ spikes compare a minute's volume with the mean of the preceding hour. The checke
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -234,7 +235,8 @@ class TradesDayChecker:
                 f"{self.missing_ids} missing trade ids in {self.gaps.count} gaps" if self.missing_ids
                 else "trade ids are consecutive",
                 {"missing_ids": self.missing_ids, "gaps": self.gaps.count, "missing_ranges": self.gaps.examples,
-                 "first_id": self.first_id, "last_id": self.last_id, "tolerance": self.t.max_missing_ids},
+                 "first_id": self.first_id, "last_id": self.last_id, "tolerance": self.t.max_missing_ids,
+                 "trades_checked": self.rows},
             ),
             Verdict(
                 "trade_silences", not silences, Severity.WARN,
@@ -265,6 +267,27 @@ class TradesDayChecker:
                 {"spikes": self.volume_spikes.count, "examples": self.volume_spikes.examples},
             ),
         ]
+
+
+class StreamCheck:
+    """The trades checks of a streamed day, as a batch sink: every pass over the stream starts a fresh
+    checker, so a file streamed again after an in-memory re-sort is judged once, on its sorted rows."""
+
+    def __init__(self, day_bounds: tuple[int, int], thresholds: TradeCheckThresholds,
+                 adapt: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None):
+        self.day_bounds, self.thresholds, self.adapt = day_bounds, thresholds, adapt
+        self._checker: TradesDayChecker | None = None
+
+    def sink(self) -> AbstractContextManager[Callable[[pa.RecordBatch], None]]:
+        checker = self._checker = TradesDayChecker(self.day_bounds, self.thresholds)
+        adapt = self.adapt
+        return nullcontext(checker.add if adapt is None else lambda batch: checker.add(adapt(batch)))
+
+    def verdicts(self) -> list[Verdict]:
+        """The verdicts of the last pass."""
+        if self._checker is None:
+            raise RuntimeError("no pass over the stream was checked")
+        return self._checker.verdicts()
 
 
 def check_trades(trades: pl.DataFrame, day_bounds: tuple[int, int],
