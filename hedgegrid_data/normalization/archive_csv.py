@@ -243,10 +243,12 @@ def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, messag
         raise ArchiveDataError(file, f"{column} {block.text(column, index)!r} {message}", line=block.line(index))
 
 
-def parse_integer(block: TextBlock, column: str, file: str) -> pa.Array:
-    """Unsigned decimal digits only (Arrow's cast alone would accept ``0x10``)."""
+def parse_integer(block: TextBlock, column: str, file: str, exempt: pa.Array | None = None) -> pa.Array:
+    """Unsigned decimal digits only (Arrow's cast alone would accept ``0x10``); rows where ``exempt`` is true
+    may hold any integer Arrow reads (aggTrades' ``-1`` placeholders)."""
     values = block.column(column)
-    fail_at_first(block, column, pc.ascii_is_decimal(values), file, "is not an integer")
+    digits = pc.ascii_is_decimal(values)
+    fail_at_first(block, column, digits if exempt is None else pc.or_(digits, exempt), file, "is not an integer")
     try:
         return pc.cast(values, pa.int64())
     except pa.ArrowInvalid:
