@@ -8,6 +8,7 @@ incoming webhooks display it as is). The sensors that raise alerts are built her
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -118,7 +119,7 @@ def run_failure_alert(job_name: str, run_id: str, tags: Mapping[str, str], messa
         summary=f"run {run_id[:8]} of {job_name}{where} failed{first}",
         details={
             "job": job_name, "run_id": run_id, "partition": partition,
-            "backfill": tags.get("dagster/backfill"), "trigger": tags.get("hedgegrid/trigger"),
+            "backfill": tags.get("dagster/backfill"), "trigger": tags.get(config.TRIGGER_TAG),
             "message": message, "steps": [{"step": s, "error": e} for s, e in steps],
         },
     )
@@ -235,6 +236,7 @@ def build_check_failure_alert_sensor(name: str = "hedgegrid_check_failure_alerts
                 check_key, limit=per_check_limit, status={AssetCheckExecutionRecordStatus.FAILED})
             records.extend(r for r in history if (r.id > after if after is not None else r.create_timestamp >= since))
         records.sort(key=lambda r: r.id)
+        @functools.cache  # the checks of one run share it
         def run_partition(run_id: str) -> str | None:
             run = context.instance.get_run_by_id(run_id)
             return partition_of_run(run.tags) if run is not None else None

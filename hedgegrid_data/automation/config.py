@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hedgegrid_data import settings
+from hedgegrid_data.sources.binance_archive import is_local_base
 
 DEFAULT_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 ALERTS_FILE_NAME = "alerts.jsonl"
+TRIGGER_TAG = "hedgegrid/trigger"  # what requested a run: nightly, availability, republication
 
 
 def listing_url() -> str:
@@ -25,7 +27,7 @@ def listing_url() -> str:
     if explicit:
         return explicit
     base = settings.binance_url()
-    return base if not base.startswith(("http://", "https://")) else DEFAULT_LISTING_URL
+    return base if is_local_base(base) else DEFAULT_LISTING_URL
 
 
 def alert_webhook() -> str | None:

@@ -158,8 +158,7 @@ class DailyDataset:
     @property
     def archive_symbols(self) -> list[str]:
         """The archive's folder names for the configured symbols (COIN-M index klines: the pair, ``BTCUSD``)."""
-        root = self.archive_root
-        return sorted({self.symbol_folder(s)[len(root):].split("/")[0] for s in self.symbols})
+        return sorted({self._first_file(self.start_date, s).symbol for s in self.symbols})
 
     def partition_key(self, day: dt.date, symbol: str) -> str:
         return str(MultiPartitionKey({"date": day.isoformat(), "symbol": symbol}))

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from hedgegrid_data.errors import DownloadError
+from hedgegrid_data.sources.binance_archive import is_local_base, retry_after_seconds
 from hedgegrid_data.sources.binance_archive import RetryPolicy
 
 MAX_KEYS = 1000
@@ -52,14 +53,6 @@ class ListingPage:
             return self.next_marker
         last = [o.key for o in self.objects] + list(self.prefixes)
         return max(last) if last else None
-
-
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _local(tag: str) -> str:
@@ -132,10 +125,6 @@ def marker_before(key: str) -> str:
     return key[:-1]
 
 
-def is_local_base(base: str) -> bool:
-    return not base.startswith(("http://", "https://"))
-
-
 class ArchiveListing:
     """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
 
@@ -197,7 +186,7 @@ class ArchiveListing:
             try:
                 response = self._client.get(url, params=params)
                 if response.status_code == 429 or response.status_code >= 500:
-                    retry_after = _retry_after_seconds(response)
+                    retry_after = retry_after_seconds(response)
                     failures.append(f"HTTP {response.status_code}")
                 else:
                     response.raise_for_status()

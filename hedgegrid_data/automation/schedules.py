@@ -17,9 +17,9 @@ from dagster import (
 from dagster._core.definitions.partitions.partitioned_schedule import UnresolvedPartitionedAssetScheduleDefinition
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from hedgegrid_data.automation.config import TRIGGER_TAG
 from hedgegrid_data.automation.datasets import DailyDataset
 
-TRIGGER_TAG = "hedgegrid/trigger"
 
 
 def build_daily_job(dataset: DailyDataset) -> UnresolvedAssetJobDefinition:

@@ -30,7 +30,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from hedgegrid_data.automation.alerts import AlertsResource, late_days_alert
-from hedgegrid_data.automation.config import AutomationSettings
+from hedgegrid_data.automation.config import TRIGGER_TAG, AutomationSettings
 from hedgegrid_data.automation.datasets import DailyDataset, folder_of
 from hedgegrid_data.automation.listing import ListedObject, PublicationProbe, marker_before
 from hedgegrid_data.automation.planning import (
@@ -49,7 +49,6 @@ from hedgegrid_data.automation.resources import BinanceListingResource
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 from hedgegrid_data.sources.binance_archive import Provenance
 
-TRIGGER_TAG = "hedgegrid/trigger"
 
 
 def build_availability_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDefinition,
@@ -81,19 +80,20 @@ def build_availability_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDefi
 
         published: dict[str, bool | None] = {}
         missing: dict[str, list[str]] = {}
-        answered: dict[str, bool | None] = {}  # days of a month share its file: one probe each
+        answered: dict[str, bool | None] = {}  # by CHECKSUM key: the days of a month share its file
+        requestable = 0
         with PublicationProbe(binance_archive.base_url) as probe:
             for (day, symbol), key in candidates:
                 files = dataset.archive_files(day, symbol)
-                if len(answered | {f.checksum_key: None for f in files}) > settings.max_probes_per_tick:
+                unprobed = {f.checksum_key for f in files} - answered.keys()
+                if len(answered) + len(unprobed) > settings.max_probes_per_tick:
                     break
-                for f in files:
-                    if f.checksum_key not in answered:
-                        answered[f.checksum_key] = probe.is_published(f.checksum_key)
+                answered |= {checksum: probe.is_published(checksum) for checksum in sorted(unprobed)}
                 answers = {f.key: answered[f.checksum_key] for f in files}
                 published[key] = combine_publication(answers.values())
                 missing[key] = [k for k, answer in answers.items() if answer is False]
-                if sum(1 for v in published.values() if v) >= settings.max_requests_per_tick:
+                requestable += published[key] is True
+                if requestable >= settings.max_requests_per_tick:
                     break
 
         plan = plan_availability(candidates, published, now=now, late_after=settings.late_after, cursor=cursor,

@@ -85,7 +85,13 @@ def parse_checksum(text: str, expected_name: str, source: str) -> str:
     return parts[0].lower()
 
 
-def _retry_after_seconds(response: httpx.Response) -> float | None:
+def is_local_base(base: str) -> bool:
+    """An archive base that is a directory in the archive's key layout rather than an http(s) URL."""
+    return not base.startswith(("http://", "https://"))
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """A response's ``Retry-After`` in seconds (delta-seconds or an HTTP date), or None."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -113,7 +119,7 @@ class BinanceArchive:
         self.base = base.rstrip("/")
         self.raw_root = raw_root
         self.retry = retry
-        self.is_local = not self.base.startswith(("http://", "https://"))
+        self.is_local = is_local_base(self.base)
         self._client = client or (None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True))
 
     def close(self) -> None:
@@ -195,7 +201,7 @@ class BinanceArchive:
                     if response.status_code in (403, 404):
                         raise NotPublishedError(f"{url}: HTTP {response.status_code}, not published (yet)")
                     if response.status_code == 429 or response.status_code >= 500:
-                        retry_after = _retry_after_seconds(response)
+                        retry_after = retry_after_seconds(response)
                         failures.append(f"HTTP {response.status_code}")
                     else:
                         response.raise_for_status()
