@@ -182,9 +182,8 @@ def build_binance_price_index_groups(market: Market, interval: str = BASE_INTERV
     """Mark, index and premium-index klines of a futures market: ``{(data_type, group): assets}``."""
     if market is Market.SPOT:
         raise ValueError("mark, index and premium-index klines exist for USD-M and COIN-M only")
-    groups = {(data_type, f"binance_{market.value}_{dataset}") for data_type, dataset in PRICE_INDEX_GROUPS.items()}
-    return {(data_type, group): _price_index_assets(market, data_type, group, interval)
-            for data_type, group in sorted(groups)}
+    groups = [(data_type, f"binance_{market.value}_{dataset}") for data_type, dataset in PRICE_INDEX_GROUPS.items()]
+    return {(data_type, group): _price_index_assets(market, data_type, group, interval) for data_type, group in groups}
 
 
 def build_binance_mark_price_assets(market: Market, interval: str = BASE_INTERVAL) -> list[AssetsDefinition]:

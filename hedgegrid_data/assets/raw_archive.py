@@ -61,7 +61,8 @@ def build_raw_archive_asset(market: Market, group: str, files: Callable[[str], l
             verified = [archive.fetch_verified(f) for f in files(context.partition_key)]
         metadata: dict[str, object] = {}
         for v in verified:
-            metadata.update(_file_metadata(v, f"{v.archive_file.interval}_" if len(verified) > 1 else ""))
+            # kline files are named by their interval (``1m_url``) however many a partition downloads
+            metadata.update(_file_metadata(v, f"{v.archive_file.interval}_" if v.archive_file.interval else ""))
         return MaterializeResult(
             metadata=metadata,
             check_results=[AssetCheckResult(
