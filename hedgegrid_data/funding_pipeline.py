@@ -22,7 +22,7 @@ is plausible but unusual: the ``funding_schedule`` verdict warns with the bounda
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -173,19 +173,6 @@ def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> Normal
     return NormalizedFundingDay(summary, verdicts, report)
 
 
-@dataclass(frozen=True)
-class NoFundingDay:
-    """A day without funding events: no catalog file (any earlier one is removed)."""
-
-    instrument_id: str
-    path: None = None
-    rows_in: int = 0
-    rows_out: int = 0
-    bytes: int = 0
-    integrity: Verdict = field(default_factory=lambda: Verdict(
-        "catalog_integrity", True, Severity.ERROR, "no funding events: no day file", {"rows": 0}))
-
-
 def funding_update_tuple(update: FundingRateUpdate) -> tuple:
     return update.instrument_id.value, format(update.rate, "f"), update.next_funding_ns, update.ts_event, update.ts_init
 
@@ -199,7 +186,7 @@ def _normalized_update_tuples(path: Path, instrument_id: str) -> list[tuple]:
     return [(instrument_id, format(rate, "f"), n, t, t) for rate, n, t in zip(rates, next_funding, ts, strict=True)]
 
 
-def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay | NoFundingDay:
+def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
     """Promote the staged day once it reads back through Nautilus with the normalized day's row count and first
     and last updates; refused while a blocking reconciliation (funding without a mark price) stands."""
     day = archive_file.day
@@ -215,7 +202,7 @@ def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> Publishe
     if rows_in == 0:
         write_instrument(store.catalog, instrument)
         remove_day(store.catalog, FundingRateUpdate, instrument_id, day)
-        return NoFundingDay(instrument_id)
+        return PublishedDay.empty(instrument_id, "no funding events: no day file")
     integrity = verify_staged(store.staging, FundingRateUpdate, instrument_id, day, rows_in, expected[0],
                               expected[-1], funding_update_tuple)
     write_instrument(store.catalog, instrument)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckResult,
@@ -24,9 +23,6 @@ from hedgegrid_data.markets import Market
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.summaries import CatalogSeries, write_quality_summaries
 from hedgegrid_data.resources import DataStoreResource
-
-if TYPE_CHECKING:
-    from hedgegrid_data.funding_pipeline import NoFundingDay
 
 
 @contextmanager
@@ -73,7 +69,7 @@ def publication_check_specs(asset_name: str) -> list[AssetCheckSpec]:
             catalog_integrity_check_spec(asset_name)]
 
 
-def published_day_result(day: PublishedDay | NoFundingDay, **metadata: object) -> MaterializeResult:
+def published_day_result(day: PublishedDay, **metadata: object) -> MaterializeResult:
     """A published day as materialization metadata and its ``publication_check_specs`` results."""
     return MaterializeResult(
         metadata={"rows": day.rows_out, "instrument_id": day.instrument_id, "bytes": day.bytes,

@@ -17,19 +17,24 @@ import pyarrow.parquet as pq
 from hedgegrid_data.catalog.day_files import day_file_path, promote_day
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
-from hedgegrid_data.quality.findings import Verdict
+from hedgegrid_data.quality.findings import Severity, Verdict
 
 
 @dataclass(frozen=True)
 class PublishedDay:
-    """One day file promoted into the catalog; ``rows_in`` counts what it was made from."""
+    """One day file promoted into the catalog; ``rows_in`` counts what it was made from. A day with nothing
+    to publish (``empty``) has no ``path``: it has no file, and any earlier one was removed."""
 
-    path: Path
+    path: Path | None
     instrument_id: str
     rows_in: int
     rows_out: int
     bytes: int
     integrity: Verdict
+
+    @classmethod
+    def empty(cls, instrument_id: str, why: str) -> PublishedDay:
+        return cls(None, instrument_id, 0, 0, 0, Verdict("catalog_integrity", True, Severity.ERROR, why, {"rows": 0}))
 
 
 def verify_staged(staging_root: Path, data_cls: type, identifier: str, day: dt.date, rows: int,
