@@ -104,11 +104,8 @@ def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(MIB):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def fresh_dir(path: Path) -> Path:

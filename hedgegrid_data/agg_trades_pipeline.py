@@ -110,8 +110,8 @@ def normalize_agg_trades_day(store: DataStore, archive_file: ArchiveFile,
             lambda: on_worker_thread(check.sink),
         ],
     )
-    id_gaps, *others = check.verdicts()
-    verdicts = [agg_trade_id_gaps(id_gaps, summary, thresholds.max_missing_ids), *others]
+    verdicts = [agg_trade_id_gaps(v, summary, thresholds.max_missing_ids) if v.check == "trade_id_gaps" else v
+                for v in check.verdicts()]
     quality = store.quality_file(market, archive_file.data_type, archive_file.symbol, day)
     report = write_day_quality(quality, day, archive_file.symbol, verdicts)
     if blocking(verdicts):

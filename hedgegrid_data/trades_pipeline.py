@@ -23,9 +23,9 @@ from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.markets import ArchiveFile, day_bounds_ns
 from hedgegrid_data.normalization.trades import TradesDaySummary, write_normalized_trades
 from hedgegrid_data.quality.catalog_integrity import parquet_edge_rows
-from hedgegrid_data.quality.findings import Verdict, blocking, write_verdicts
+from hedgegrid_data.quality.findings import Verdict, blocking
 from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import day_report, write_day_report
+from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
@@ -58,10 +58,7 @@ def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
         ],
     )
     verdicts = check.verdicts()
-    quality = _quality_path(store, archive_file)
-    write_verdicts(quality, verdicts)
-    report = day_report(f"{archive_file.day.isoformat()}|{archive_file.symbol}", verdicts)
-    write_day_report(quality.parent, archive_file.day, report)
+    report = write_day_quality(_quality_path(store, archive_file), archive_file.day, archive_file.symbol, verdicts)
     if blocking(verdicts):
         remove_day(store.staging, TradeTick, instrument.id.value, archive_file.day)
         if publishes_catalog:

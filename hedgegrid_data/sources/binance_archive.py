@@ -226,13 +226,8 @@ class BinanceArchive:
 
 
 def _sha256_of(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return hashlib.file_digest(f, "sha256").hexdigest(), path.stat().st_size
 
 
 def remove_local(path: Path) -> None:

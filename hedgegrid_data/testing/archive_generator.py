@@ -219,10 +219,8 @@ def _zip_info(archive_file: ArchiveFile) -> zipfile.ZipInfo:
 
 
 def _write_checksum(archive_file: ArchiveFile, zip_path: Path, checksum_path: Path) -> None:
-    digest = hashlib.sha256()
     with zip_path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
+        digest = hashlib.file_digest(f, "sha256")
     checksum_path.write_text(f"{digest.hexdigest()}  {archive_file.file_name}\n")
 
 
