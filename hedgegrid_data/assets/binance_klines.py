@@ -30,7 +30,6 @@ from nautilus_trader.model.data import Bar, MarkPriceUpdate
 
 from hedgegrid_data.assets.common import (
     build_quality_report_asset,
-    catalog_integrity_check_spec,
     check_result,
     fail_closed,
     path_metadata,
@@ -140,9 +139,8 @@ def build_binance_klines_assets(market: Market, intervals: Sequence[str] = DEFAU
         kinds={"nautilus", "parquet"},
         description=f"Nautilus Bar day files ({', '.join(plan.published)}, EXTERNAL, stamped at the kline close) "
                     f"and the instrument for Binance {market.value} klines.",
-        check_specs=[AssetCheckSpec("rows_in_equals_rows_out", asset=catalog_name, blocking=True),
-                     AssetCheckSpec("bars_agree_with_archive", asset=catalog_name, blocking=True),
-                     catalog_integrity_check_spec(catalog_name)],
+        check_specs=[*publication_check_specs(catalog_name),
+                     AssetCheckSpec("bars_agree_with_archive", asset=catalog_name, blocking=True)],
     )
     def catalog(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)

@@ -55,18 +55,16 @@ def check_result(verdict: Verdict) -> AssetCheckResult:
     )
 
 
-def catalog_integrity_check_spec(asset_name: str) -> AssetCheckSpec:
-    return AssetCheckSpec("catalog_integrity", asset=asset_name, blocking=True,
-                          description="The day reads back through Nautilus as published; no overlapping files.")
-
-
-PUBLICATION_CHECKS = ("rows_in_equals_rows_out", "catalog_integrity")
+PUBLICATION_CHECKS = {
+    "rows_in_equals_rows_out": "The day file holds as many rows as the normalized day it was made from.",
+    "catalog_integrity": "The day reads back through Nautilus as published; no overlapping files.",
+}
 
 
 def publication_check_specs(asset_name: str) -> list[AssetCheckSpec]:
     """The checks of a catalog asset that publishes one day file per partition."""
-    return [AssetCheckSpec("rows_in_equals_rows_out", asset=asset_name, blocking=True),
-            catalog_integrity_check_spec(asset_name)]
+    return [AssetCheckSpec(name, asset=asset_name, blocking=True, description=text)
+            for name, text in PUBLICATION_CHECKS.items()]
 
 
 def published_day_result(day: PublishedDay, **metadata: object) -> MaterializeResult:
