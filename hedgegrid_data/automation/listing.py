@@ -15,6 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Self
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -125,26 +126,31 @@ def marker_before(key: str) -> str:
     return key[:-1]
 
 
-class ArchiveListing:
-    """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
+class _ArchiveEndpoint:
+    """The archive at ``base``: an http(s) URL (with a client of its own, closed on exit) or a local mirror."""
 
-    def __init__(self, base: str, *, client: httpx.Client | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy = RetryPolicy(attempts=4)):
+    def __init__(self, base: str, timeout: float):
         self.base = base.rstrip("/")
         self.is_local = is_local_base(self.base)
-        self.retry = retry
-        self._owns_client = client is None and not self.is_local
-        self._client = client or (None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True))
+        self._client = None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True)
 
     def close(self) -> None:
-        if self._owns_client and self._client is not None:
+        if self._client is not None:
             self._client.close()
 
-    def __enter__(self) -> ArchiveListing:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ArchiveListing(_ArchiveEndpoint):
+    """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
+
+    def __init__(self, base: str, *, timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(attempts=4)):
+        super().__init__(base, timeout)
+        self.retry = retry
 
     def pages(self, prefix: str, marker: str | None = None, max_keys: int | None = None) -> Iterator[ListingPage]:
         """Every page under ``prefix`` (delimiter ``/``), following the continuation marker."""
@@ -225,24 +231,11 @@ class ArchiveListing:
         return ListingPage(tuple(objects), tuple(prefixes), False, None)
 
 
-class PublicationProbe:
+class PublicationProbe(_ArchiveEndpoint):
     """Whether a key is published: HEAD against the archive base URL, or existence in a local mirror."""
 
-    def __init__(self, base: str, *, client: httpx.Client | None = None, timeout: float = 15.0):
-        self.base = base.rstrip("/")
-        self.is_local = is_local_base(self.base)
-        self._owns_client = client is None and not self.is_local
-        self._client = client or (None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True))
-
-    def close(self) -> None:
-        if self._owns_client and self._client is not None:
-            self._client.close()
-
-    def __enter__(self) -> PublicationProbe:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __init__(self, base: str, *, timeout: float = 15.0):
+        super().__init__(base, timeout)
 
     def is_published(self, key: str) -> bool | None:
         """True (200), False (404/403: not there), None (could not tell: 5xx, 429, network error)."""
