@@ -15,14 +15,13 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Self
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 
 from hedgegrid_data.errors import DownloadError
-from hedgegrid_data.sources.binance_archive import is_local_base, retry_after_seconds
+from hedgegrid_data.sources.binance_archive import ArchiveEndpoint, retry_after_seconds
 from hedgegrid_data.sources.binance_archive import RetryPolicy
 
 MAX_KEYS = 1000
@@ -126,26 +125,7 @@ def marker_before(key: str) -> str:
     return key[:-1]
 
 
-class _ArchiveEndpoint:
-    """The archive at ``base``: an http(s) URL (with a client of its own, closed on exit) or a local mirror."""
-
-    def __init__(self, base: str, timeout: float):
-        self.base = base.rstrip("/")
-        self.is_local = is_local_base(self.base)
-        self._client = None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ArchiveListing(_ArchiveEndpoint):
+class ArchiveListing(ArchiveEndpoint):
     """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
 
     def __init__(self, base: str, *, timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(attempts=4)):
@@ -231,7 +211,7 @@ class ArchiveListing(_ArchiveEndpoint):
         return ListingPage(tuple(objects), tuple(prefixes), False, None)
 
 
-class PublicationProbe(_ArchiveEndpoint):
+class PublicationProbe(ArchiveEndpoint):
     """Whether a key is published: HEAD against the archive base URL, or existence in a local mirror."""
 
     def __init__(self, base: str, *, timeout: float = 15.0):

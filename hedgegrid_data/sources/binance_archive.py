@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -104,7 +105,26 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
             return None
 
 
-class BinanceArchive:
+class ArchiveEndpoint:
+    """The archive at ``base``: an http(s) URL (with a client of its own, closed on exit) or a local mirror."""
+
+    def __init__(self, base: str, timeout: float):
+        self.base = base.rstrip("/")
+        self.is_local = is_local_base(self.base)
+        self._client = None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BinanceArchive(ArchiveEndpoint):
     """Fetches archive files from an http(s) base URL or a local mirror directory into ``raw_root``."""
 
     def __init__(
@@ -112,25 +132,12 @@ class BinanceArchive:
         base: str,
         raw_root: Path,
         *,
-        client: httpx.Client | None = None,
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 60.0,
     ):
-        self.base = base.rstrip("/")
+        super().__init__(base, timeout)
         self.raw_root = raw_root
         self.retry = retry
-        self.is_local = is_local_base(self.base)
-        self._client = client or (None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True))
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-    def __enter__(self) -> BinanceArchive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def url(self, key: str) -> str:
         return f"{self.base}/{key}" if not self.is_local else str(Path(self.base, key).absolute())
