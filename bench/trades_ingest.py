@@ -40,7 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hedgegrid_data.markets import ArchiveFile, Market, day_bounds_ns
+from hedgegrid_data.epochs import day_bounds_ns
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
+from hedgegrid_data.venues.binance import Market
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WORKDIR = REPO / "bench" / "results"
@@ -125,9 +127,9 @@ def day_file(catalog: Path) -> Path | None:
 
 
 def run_reference(case: Case) -> dict:
-    from hedgegrid_data.instruments import build_instrument
-    from hedgegrid_data.symbols import symbol_spec
     from hedgegrid_data.testing.nautilus_reference import write_trades_documented_path
+    from hedgegrid_data.venues.binance import build_instrument
+    from hedgegrid_data.venues.symbols import symbol_spec
 
     instrument = build_instrument(symbol_spec(case.market, case.symbol))
     catalog = case.catalog("reference")
@@ -135,15 +137,18 @@ def run_reference(case: Case) -> dict:
     rss_before = peak_rss_mib()
     start, cpu_start = time.perf_counter(), time.process_time()
     rows = write_trades_documented_path(case.zip_path, case.archive_file, instrument, catalog,
-                                        case.market.time_unit_for(DAY))
+                                        time_unit_for(case.market, DAY))
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "rows": rows, "peak_rss_mib": peak_rss_mib(),
             "rss_before_mib": rss_before}
 
 
 def run_ours(case: Case) -> dict:
+    from hedgegrid_data.sources.binance_archive.trades_day import (
+        normalize_trades_day,
+        publish_trades_day,
+    )
     from hedgegrid_data.store import DataStore
-    from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
 
     store = DataStore(fresh_dir(case.run_dir("ours")) / "data")
     raw = store.raw / case.archive_file.key
@@ -182,8 +187,11 @@ def run_bare(case: Case) -> dict:
 
 def run_pipeline(case: Case) -> dict:
     """The child of ``bare``: the pipeline alone, untimed inside."""
+    from hedgegrid_data.sources.binance_archive.trades_day import (
+        normalize_trades_day,
+        publish_trades_day,
+    )
     from hedgegrid_data.store import DataStore
-    from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
 
     store = DataStore(case.run_dir("bare") / "data")
     normalize_trades_day(store, case.archive_file)
@@ -278,7 +286,7 @@ def _compare_ticks(case: Case) -> dict:
     import pandas as pd
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-    from hedgegrid_data.instruments import instrument_id
+    from hedgegrid_data.venues.binance import instrument_id
 
     identifier = instrument_id(case.market, case.symbol).value
     catalogs = {path: ParquetDataCatalog(str(case.catalog(path))) for path in ("reference", "ours")}
@@ -315,9 +323,9 @@ def log(message: str) -> None:
 
 def ensure_archive(case: Case) -> dict:
     """Generate the day once per market and size (cached), then check the zip against its CHECKSUM."""
-    from hedgegrid_data.sources.binance_archive import parse_checksum
-    from hedgegrid_data.symbols import symbol_spec
+    from hedgegrid_data.sources.binance_archive.download import parse_checksum
     from hedgegrid_data.testing import archive_generator
+    from hedgegrid_data.venues.symbols import symbol_spec
 
     spec = symbol_spec(case.market, case.symbol)
     params = {"market": case.market.value, "symbol": case.symbol, "day": DAY.isoformat(), "trades": case.size,

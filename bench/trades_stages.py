@@ -19,7 +19,9 @@ from pathlib import Path
 
 from trades_ingest import DEFAULT_WORKDIR, Case, ensure_archive
 
-from hedgegrid_data.markets import Market, day_bounds_ns
+from hedgegrid_data.epochs import day_bounds_ns
+from hedgegrid_data.sources.binance_archive.layout import trades_columns
+from hedgegrid_data.venues.binance import Market
 
 
 def least_cpu(run: Callable[[], object], repeat: int) -> float:
@@ -42,17 +44,21 @@ def main() -> None:
     import polars as pl
     import pyarrow as pa
 
-    from hedgegrid_data.catalog.trade_ticks import trade_tick_batch, trade_tick_day_sink, trade_tick_schema
-    from hedgegrid_data.instruments import build_instrument
-    from hedgegrid_data.normalization.archive_csv import iter_text_blocks
-    from hedgegrid_data.normalization.trades import (
+    from hedgegrid_data.catalog.trade_ticks import (
+        trade_tick_batch,
+        trade_tick_day_sink,
+        trade_tick_schema,
+    )
+    from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
+    from hedgegrid_data.sources.binance_archive.archive_csv import iter_text_blocks
+    from hedgegrid_data.sources.binance_archive.trades import (
         TradesDaySummary,
         iter_normalized_trades,
         pandera_trades_schema,
         write_normalized_trades,
     )
-    from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker
-    from hedgegrid_data.symbols import symbol_spec
+    from hedgegrid_data.venues.binance import build_instrument
+    from hedgegrid_data.venues.symbols import symbol_spec
 
     case = Case(args.workdir, Market(args.market), args.size)
     ensure_archive(case)
@@ -80,7 +86,7 @@ def main() -> None:
 
     rules = pandera_trades_schema(spec, archive_file.day)
     measured = {
-        "text": least_cpu(lambda: list(iter_text_blocks(zip_path, spec.market.trades_columns)), args.repeat),
+        "text": least_cpu(lambda: list(iter_text_blocks(zip_path, trades_columns(spec.market))), args.repeat),
         "normalized": least_cpu(
             lambda: list(iter_normalized_trades(zip_path, archive_file, spec, TradesDaySummary())), args.repeat),
         "tick_batches": least_cpu(lambda: [trade_tick_batch(b, ticks) for b in batches], args.repeat),

@@ -5,8 +5,13 @@ from dagster import Definitions, in_process_executor
 from hedgegrid_data import settings
 from hedgegrid_data.assets.binance_agg_trades import build_binance_agg_trades_assets
 from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
-from hedgegrid_data.assets.binance_klines import build_binance_klines_assets, build_binance_price_index_groups
-from hedgegrid_data.assets.binance_reconciliation import build_binance_reconciliation_asset
+from hedgegrid_data.assets.binance_klines import (
+    build_binance_klines_assets,
+    build_binance_price_index_groups,
+)
+from hedgegrid_data.assets.binance_reconciliation import (
+    build_binance_reconciliation_asset,
+)
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
 from hedgegrid_data.automation import (
     binance_agg_trades_dataset,
@@ -16,8 +21,8 @@ from hedgegrid_data.automation import (
     binance_trades_dataset,
     build_automation,
 )
-from hedgegrid_data.markets import FUTURES_MARKETS, Market
 from hedgegrid_data.resources import default_resources
+from hedgegrid_data.venues.binance import FUTURES_MARKETS, Market
 
 kline_intervals = settings.kline_intervals()
 trades = {m: build_binance_trades_assets(m) for m in Market}

@@ -8,17 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-from dagster import DailyPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
+)
 
-from hedgegrid_data.markets import Market
-from hedgegrid_data.symbols import symbol_universe
-
-# The first day the archive has trades for any symbol of each market.
-ARCHIVE_START = {
-    Market.SPOT: "2017-08-17",
-    Market.USDM: "2019-09-08",
-    Market.COINM: "2020-08-11",
-}
+from hedgegrid_data.sources.binance_archive.layout import ARCHIVE_START
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_universe
 
 
 @cache

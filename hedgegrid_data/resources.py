@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from hedgegrid_data import settings
-from hedgegrid_data.sources.binance_archive import BinanceArchive, RetryPolicy
+from hedgegrid_data.sources.binance_archive.download import BinanceArchive, RetryPolicy
 from hedgegrid_data.store import DataStore
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from hedgegrid_data.markets import Market
+from hedgegrid_data.venues.binance import Market
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ import sys
 
 from hedgegrid_data.automation import config
 from hedgegrid_data.automation.datasets import symbol_folders
-from hedgegrid_data.automation.listing import ArchiveListing
-from hedgegrid_data.automation.universe import archive_universe
-from hedgegrid_data.markets import ArchiveFile, Market
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
+from hedgegrid_data.sources.binance_archive.universe import archive_universe
+from hedgegrid_data.venues.binance import Market
 
 
 def main(argv: list[str] | None = None) -> int:

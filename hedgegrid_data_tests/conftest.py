@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from hedgegrid_data.markets import Market
 from hedgegrid_data.settings import DEFAULT_SYMBOLS_FILE
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import GeneratedDay, write_trades_day
 from hedgegrid_data.testing.archive_server import ArchiveServer
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

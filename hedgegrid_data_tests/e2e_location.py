@@ -9,8 +9,8 @@ from dagster import Definitions, in_process_executor
 
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
 from hedgegrid_data.automation import binance_trades_dataset, build_automation
-from hedgegrid_data.markets import Market
 from hedgegrid_data.resources import default_resources
+from hedgegrid_data.venues.binance import Market
 
 trades_assets = {market: build_binance_trades_assets(market) for market in Market}
 automation = build_automation([binance_trades_dataset(market, assets) for market, assets in trades_assets.items()])

@@ -6,7 +6,14 @@ import json
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
-from nautilus_trader.model.data import Bar, BarType, FundingRateUpdate, IndexPriceUpdate, MarkPriceUpdate, TradeTick
+from nautilus_trader.model.data import (
+    Bar,
+    BarType,
+    FundingRateUpdate,
+    IndexPriceUpdate,
+    MarkPriceUpdate,
+    TradeTick,
+)
 from nautilus_trader.model.identifiers import InstrumentId
 
 

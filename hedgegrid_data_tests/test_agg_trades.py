@@ -14,18 +14,24 @@ import pytest
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.agg_trades_pipeline import (
+from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.epochs import TimeUnit
+from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
+from hedgegrid_data.sources.binance_archive.agg_trades import (
+    SourceLines,
+    write_normalized_agg_trades,
+)
+from hedgegrid_data.sources.binance_archive.agg_trades_day import (
     agg_trades_staging,
     normalize_agg_trades_day,
     publish_agg_trades_day,
     staged_agg_trades_path,
 )
-from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
-from hedgegrid_data.markets import Market, TimeUnit
-from hedgegrid_data.normalization.agg_trades import SourceLines, write_normalized_agg_trades
+from hedgegrid_data.sources.binance_archive.trades_day import (
+    normalize_trades_day,
+    publish_trades_day,
+)
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import (
     GeneratedDay,
     inject_malformed_row,
@@ -34,7 +40,8 @@ from hedgegrid_data.testing.archive_generator import (
     replace_csv,
     write_agg_trades_day,
 )
-from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
+from hedgegrid_data.sources.binance_archive.layout import (
+    ArchiveFile,
+    agg_trades_columns,
+    time_unit_for,
+    trades_columns,
+)
 from hedgegrid_data.testing.archive_generator import (
     DEFAULT_PRECISIONS,
     GeneratedDay,
@@ -32,6 +38,7 @@ from hedgegrid_data.testing.archive_generator import (
     write_trades_day,
 )
 from hedgegrid_data.testing.archive_server import LISTING_KEY, ArchiveServer, Fault
+from hedgegrid_data.venues.binance import Market
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = SHARED / "samples" / "binance"
@@ -88,14 +95,14 @@ def test_trades_day_layout_and_format(tmp_path: Path, market: Market, header: bo
 
     rows = read_csv_rows(day.zip_path)
     if header:
-        assert rows.pop(0) == list(market.trades_columns)
+        assert rows.pop(0) == list(trades_columns(market))
     assert len(rows) == N == day.n_trades
     price, qty, notional = NUMBER[market]
     row_pattern = ",".join([r"\d+", price, qty, notional, r"\d{13}", f"(?:{BOOLEAN[market]})"])
     if market is Market.SPOT:
         row_pattern += ",True"
     assert all(re.fullmatch(row_pattern, ",".join(row)) for row in rows)
-    assert all(len(row) == len(market.trades_columns) for row in rows)
+    assert all(len(row) == len(trades_columns(market)) for row in rows)
 
     ids = [int(row[0]) for row in rows]
     assert ids == list(range(day.first_id, day.first_id + N)) and day.last_id == ids[-1]
@@ -135,7 +142,7 @@ def test_coin_m_base_qty_is_truncated_contract_value(tmp_path: Path) -> None:
 def test_time_unit_follows_the_archive_rule(tmp_path: Path, market: Market, day: dt.date, digits: int) -> None:
     rows = read_csv_rows(_trades(tmp_path, market, day).zip_path)
     assert _unit_digits([row[4] for row in rows]) == {digits}
-    unit = market.time_unit_for(day)
+    unit = time_unit_for(market, day)
     start, end = (bound // unit.nanos for bound in day_bounds_ns(day))
     assert start <= int(rows[0][4]) and int(rows[-1][4]) <= end
 
@@ -171,14 +178,14 @@ def test_agg_trades_day(tmp_path: Path, market: Market) -> None:
     assert day.zip_path == tmp_path / ArchiveFile(market, "aggTrades", "BTCUSDT", DAY_2025).key
     assert _checksum_ok(day)
     header, *rows = read_csv_rows(day.zip_path)
-    assert header == list(market.agg_trades_columns)
+    assert header == list(agg_trades_columns(market))
     assert all(len(row) == len(header) for row in rows)
     assert [int(row[0]) for row in rows] == list(range(10, 10 + N))
     first_ids, last_ids = [int(row[3]) for row in rows], [int(row[4]) for row in rows]
     assert first_ids[0] == 100
     assert all(first <= last for first, last in zip(first_ids, last_ids))
     assert all(nxt == last + 1 for last, nxt in zip(last_ids, first_ids[1:]))
-    assert _unit_digits([row[5] for row in rows]) == {market.time_unit_for(DAY_2025).digits}
+    assert _unit_digits([row[5] for row in rows]) == {time_unit_for(market, DAY_2025).digits}
 
 
 def test_corruptions(tmp_path: Path) -> None:

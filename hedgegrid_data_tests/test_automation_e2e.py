@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from hedgegrid_data.automation.alerts import read_alerts
-from hedgegrid_data.markets import Market
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.dagster_stack import DagsterStack
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import REPO_ROOT, generate_trades
 
 GROUP = "binance_um_trades"

@@ -21,15 +21,6 @@ from hedgegrid_data.automation.alerts import (
     run_failure_alert,
 )
 from hedgegrid_data.automation.datasets import month_end, symbol_folders
-from hedgegrid_data.automation.listing import (
-    ArchiveListing,
-    ListedObject,
-    PublicationProbe,
-    marker_before,
-    normalize_etag,
-    parse_listing_page,
-    parse_timestamp,
-)
 from hedgegrid_data.automation.planning import (
     AvailabilityCursor,
     RepublicationCursor,
@@ -43,11 +34,25 @@ from hedgegrid_data.automation.planning import (
     round_robin,
     watch_window,
 )
-from hedgegrid_data.automation.universe import archive_universe, period_start_of_key, symbol_of_prefix
-from hedgegrid_data.markets import ArchiveFile, Market
-from hedgegrid_data.sources.binance_archive import Provenance
+from hedgegrid_data.sources.binance_archive.download import Provenance
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.listing import (
+    ArchiveListing,
+    ListedObject,
+    PublicationProbe,
+    marker_before,
+    normalize_etag,
+    parse_listing_page,
+    parse_timestamp,
+)
+from hedgegrid_data.sources.binance_archive.universe import (
+    archive_universe,
+    period_start_of_key,
+    symbol_of_prefix,
+)
 from hedgegrid_data.testing.archive_server import ArchiveServer, Fault
 from hedgegrid_data.testing.webhook_receiver import WebhookReceiver
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
 
 # A page as the real bucket answers it (namespace, quoted ETag, CommonPrefixes after Contents).

@@ -36,17 +36,21 @@ from hedgegrid_data.automation import (
     build_automation,
 )
 from hedgegrid_data.automation.alerts import AlertsResource, read_alerts
-from hedgegrid_data.automation.resources import BinanceListingResource
-from hedgegrid_data.automation.universe import universe_path
-from hedgegrid_data.markets import Market
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, default_resources
+from hedgegrid_data.resources import (
+    BinanceArchiveResource,
+    DataStoreResource,
+    default_resources,
+)
+from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
+from hedgegrid_data.sources.binance_archive.universe import universe_path
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import write_trades_day
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.funding_generator import write_funding_month
 from hedgegrid_data.testing.kline_generator import write_kline_day
 from hedgegrid_data.testing.webhook_receiver import WebhookReceiver
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 MARKET = Market.USDM

@@ -18,21 +18,33 @@ from nautilus_trader.config import (
     ImportableActorConfig,
     LoggingConfig,
 )
-from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate, TradeTick
+from nautilus_trader.model.data import (
+    Bar,
+    FundingRateUpdate,
+    MarkPriceUpdate,
+    TradeTick,
+)
 
 from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.funding_pipeline import funding_archive_file, normalize_funding_day, publish_funding_day
-from hedgegrid_data.klines_pipeline import (
+from hedgegrid_data.sources.binance_archive.funding_day import (
+    funding_archive_file,
+    normalize_funding_day,
+    publish_funding_day,
+)
+from hedgegrid_data.sources.binance_archive.klines_day import (
     BarPlan,
     normalize_klines_day,
     normalize_price_index_day,
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import Market
+from hedgegrid_data.sources.binance_archive.trades_day import (
+    normalize_trades_day,
+    publish_trades_day,
+)
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.funding_generator import write_funding_month
-from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
 from hedgegrid_data_tests.test_klines import generate_klines
 

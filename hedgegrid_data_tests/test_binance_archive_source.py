@@ -8,11 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from hedgegrid_data.errors import ChecksumMismatchError, DownloadError, NotPublishedError
-from hedgegrid_data.markets import ArchiveFile, Market
-from hedgegrid_data.sources.binance_archive import BinanceArchive, Provenance, RetryPolicy, parse_checksum
-from hedgegrid_data.testing.archive_generator import rewrite_checksum_wrong, truncate_zip
+from hedgegrid_data.errors import (
+    ChecksumMismatchError,
+    DownloadError,
+    NotPublishedError,
+)
+from hedgegrid_data.sources.binance_archive.download import (
+    BinanceArchive,
+    Provenance,
+    RetryPolicy,
+    parse_checksum,
+)
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.testing.archive_generator import (
+    rewrite_checksum_wrong,
+    truncate_zip,
+)
 from hedgegrid_data.testing.archive_server import ArchiveServer, Fault
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)

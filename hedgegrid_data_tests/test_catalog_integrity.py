@@ -11,28 +11,37 @@ import pytest
 from nautilus_trader.model.data import Bar, MarkPriceUpdate, TradeTick
 
 from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.catalog.integrity import (
+    check_day_file,
+    missing_days,
+    overlapping_files,
+)
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.klines_pipeline import (
+from hedgegrid_data.quality.report import rolling_summary
+from hedgegrid_data.quality.summaries import write_quality_summaries
+from hedgegrid_data.sources.binance_archive.klines_day import (
     BarPlan,
     normalize_klines_day,
     normalize_price_index_day,
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import Market
-from hedgegrid_data.quality.catalog_integrity import check_day_file, missing_days, overlapping_files
-from hedgegrid_data.quality.report import rolling_summary
-from hedgegrid_data.quality.summaries import write_quality_summaries
-from hedgegrid_data.store import DataStore
-from hedgegrid_data.testing.archive_generator import GeneratedDay
-from hedgegrid_data.trades_pipeline import (
+from hedgegrid_data.sources.binance_archive.trades_day import (
     normalize_trades_day,
     publish_trades_day,
     staged_trades_path,
     trade_tick_tuple,
 )
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import GeneratedDay
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
-from hedgegrid_data_tests.test_klines import edit_bars, generate_klines, high_below_close, rising_lines
+from hedgegrid_data_tests.test_klines import (
+    edit_bars,
+    generate_klines,
+    high_below_close,
+    rising_lines,
+)
 
 INSTRUMENT = "BTCUSDT-PERP.BINANCE"
 BAR_TYPE = f"{INSTRUMENT}-1-MINUTE-LAST-EXTERNAL"

@@ -6,17 +6,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterEventType, Definitions, instance_for_test, materialize
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    Definitions,
+    instance_for_test,
+    materialize,
+)
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.agg_trades_pipeline import agg_trades_staging
 from hedgegrid_data.assets.binance_agg_trades import build_binance_agg_trades_assets
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data.markets import Market, TimeUnit
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
+from hedgegrid_data.epochs import TimeUnit
+from hedgegrid_data.resources import (
+    BinanceArchiveResource,
+    DataStoreResource,
+    TradeSourceResource,
+)
+from hedgegrid_data.sources.binance_archive.agg_trades_day import agg_trades_staging
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import inject_malformed_row, read_csv_rows
 from hedgegrid_data.testing.archive_server import ArchiveServer
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
 from hedgegrid_data_tests.test_agg_trades import (
     csv_rows,

@@ -14,11 +14,15 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
 from hedgegrid_data.catalog.funding_rates import register_funding_rate_codec
-from hedgegrid_data.markets import Market, day_bounds_ns
+from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_server import ArchiveServer
-from hedgegrid_data.testing.funding_generator import write_funding_month, write_interval_change_month
+from hedgegrid_data.testing.funding_generator import (
+    write_funding_month,
+    write_interval_change_month,
+)
+from hedgegrid_data.venues.binance import Market
 
 HOUR_NS = 3_600 * 10**9
 SAMPLE_KEY = "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2026-04.zip"

@@ -11,7 +11,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetsDefinition, DagsterEventType, DagsterInstance, instance_for_test, materialize
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    DagsterEventType,
+    DagsterInstance,
+    instance_for_test,
+    materialize,
+)
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
@@ -24,8 +31,15 @@ from nautilus_trader.config import (
 from nautilus_trader.model.data import Bar, MarkPriceUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.assets.binance_klines import build_binance_klines_assets, build_binance_mark_price_assets
-from hedgegrid_data.klines_pipeline import (
+from hedgegrid_data.assets.binance_klines import (
+    build_binance_klines_assets,
+    build_binance_mark_price_assets,
+)
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
+from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.sources.binance_archive.download import BinanceArchive
+from hedgegrid_data.sources.binance_archive.klines import HIGHER_TIMEFRAMES
+from hedgegrid_data.sources.binance_archive.klines_day import (
     BarPlan,
     kline_archive_file,
     normalize_klines_day,
@@ -33,16 +47,24 @@ from hedgegrid_data.klines_pipeline import (
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns, utc_text
-from hedgegrid_data.normalization.klines import HIGHER_TIMEFRAMES
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
-from hedgegrid_data.sources.binance_archive import BinanceArchive
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.testing.archive_generator import inject_malformed_row, read_csv_rows, read_csv_text, replace_csv
+from hedgegrid_data.testing.archive_generator import (
+    inject_malformed_row,
+    read_csv_rows,
+    read_csv_text,
+    replace_csv,
+)
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.kline_generator import write_kline_month
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import symbols_with_step
-from hedgegrid_data_tests.test_klines import csv_bars, edit_bars, generate_klines, high_below_close, rising_lines
+from hedgegrid_data_tests.test_klines import (
+    csv_bars,
+    edit_bars,
+    generate_klines,
+    high_below_close,
+    rising_lines,
+)
 
 DAY = dt.date(2024, 3, 4)
 

@@ -13,8 +13,12 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data.markets import Market
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource, TradeSourceResource
+from hedgegrid_data.epochs import TimeUnit
+from hedgegrid_data.resources import (
+    BinanceArchiveResource,
+    DataStoreResource,
+    TradeSourceResource,
+)
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     inject_malformed_row,
@@ -23,8 +27,8 @@ from hedgegrid_data.testing.archive_generator import (
     rewrite_checksum_wrong,
     truncate_zip_with_matching_checksum,
 )
-from hedgegrid_data.markets import TimeUnit
 from hedgegrid_data.testing.archive_server import ArchiveServer, Fault
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import REPO_ROOT, generate_trades
 
 

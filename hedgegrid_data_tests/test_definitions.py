@@ -7,8 +7,8 @@ from dagster import AssetKey
 from hedgegrid_data.assets.binance_klines import build_binance_price_index_groups
 from hedgegrid_data.automation import binance_price_index_dataset
 from hedgegrid_data.definitions import defs
-from hedgegrid_data.markets import Market
 from hedgegrid_data.partitions import daily_symbol_partitions
+from hedgegrid_data.venues.binance import Market
 
 
 def test_definitions_resolve() -> None:

@@ -32,16 +32,21 @@ from hedgegrid_data.catalog.funding_rates import (
     register_funding_rate_codec,
     write_funding_rate_day,
 )
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
-from hedgegrid_data.funding_pipeline import (
+from hedgegrid_data.quality.report import day_report
+from hedgegrid_data.sources.binance_archive.funding import (
+    funding_day,
+    read_funding_month,
+    validate_funding_day,
+)
+from hedgegrid_data.sources.binance_archive.funding_day import (
     funding_archive_file,
     funding_schedule,
     normalize_funding_day,
     publish_funding_day,
 )
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization.funding import funding_day, read_funding_month, validate_funding_day
-from hedgegrid_data.quality.report import day_report
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import write_archive_csv
 from hedgegrid_data.testing.funding_generator import (
@@ -50,6 +55,7 @@ from hedgegrid_data.testing.funding_generator import (
     write_funding_month,
     write_interval_change_month,
 )
+from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import REPO_ROOT
 
 HOUR_NS = 3_600 * 10**9

@@ -17,8 +17,16 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
-from hedgegrid_data.klines_pipeline import (
+from hedgegrid_data.sources.binance_archive.klines import (
+    HIGHER_TIMEFRAMES,
+    aggregate_klines,
+    check_agreement,
+    kline_columns,
+    normalize_kline_file,
+)
+from hedgegrid_data.sources.binance_archive.klines_day import (
     BarPlan,
     archive_symbol,
     kline_archive_file,
@@ -27,18 +35,17 @@ from hedgegrid_data.klines_pipeline import (
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization.klines import (
-    HIGHER_TIMEFRAMES,
-    aggregate_klines,
-    check_agreement,
-    kline_columns,
-    normalize_kline_file,
-)
+from hedgegrid_data.sources.binance_archive.layout import time_unit_for
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
-from hedgegrid_data.testing.archive_generator import GeneratedDay, inject_malformed_row, read_csv_rows, replace_csv
+from hedgegrid_data.testing.archive_generator import (
+    GeneratedDay,
+    inject_malformed_row,
+    read_csv_rows,
+    replace_csv,
+)
 from hedgegrid_data.testing.kline_generator import write_kline_day
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import symbols_with_step
 
 DAY = dt.date(2024, 3, 4)
@@ -73,7 +80,7 @@ MARKETS = [(Market.SPOT, "BTCUSDT", dt.date(2025, 2, 3)), (Market.USDM, "BTCUSDT
 def test_normalized_klines_keep_every_column_exactly(tmp_path: Path, market: Market, symbol: str, day: dt.date) -> None:
     generated = generate_klines(tmp_path, market, symbol, day, header=market is Market.USDM, missing_minutes=[7, 8])
     normalized = _normalize(generated, symbol)
-    unit = market.time_unit_for(day)
+    unit = time_unit_for(market, day)
     assert normalized.time_unit is unit and normalized.header is (market is Market.USDM)
     assert (normalized.rows, normalized.missing_bars) == (1_438, 2)
     assert normalized.table.column_names == list(kline_columns(market))
@@ -238,7 +245,7 @@ def test_price_index_tables_are_exact(tmp_path: Path, data_type: str) -> None:
 
 
 def _nautilus_bars(generated: GeneratedDay, bars_type, price_precision: int, size_precision: int) -> list[Bar]:
-    unit = generated.archive_file.market.time_unit_for(generated.archive_file.day).nanos
+    unit = time_unit_for(generated.archive_file.market, generated.archive_file.day).nanos
     return [Bar(bars_type, *(Price(Decimal(r[i]), price_precision) for i in (1, 2, 3, 4)),
                 Quantity(Decimal(r[5]), size_precision), int(r[6]) * unit, int(r[6]) * unit)
             for r in csv_bars(generated)]

@@ -9,13 +9,30 @@ from pathlib import Path
 
 import pytest
 
-from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.normalization.klines import normalize_kline_file, taker_buy_column, volume_column
+from hedgegrid_data.epochs import utc_text
 from hedgegrid_data.quality.bars import OHLCV_RULES, ohlcv_rules, ohlcv_rules_of_files
 from hedgegrid_data.quality.findings import Severity, Verdict
-from hedgegrid_data.symbols import SymbolSpec, symbol_spec
-from hedgegrid_data.testing.archive_generator import GeneratedDay, read_csv_rows, replace_csv, write_archive_csv
-from hedgegrid_data_tests.test_klines import _edit, edit_bars, generate_klines, high_below_close, rising_lines
+from hedgegrid_data.sources.binance_archive.klines import (
+    normalize_kline_file,
+    taker_buy_column,
+    volume_column,
+)
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.testing.archive_generator import (
+    GeneratedDay,
+    read_csv_rows,
+    replace_csv,
+    write_archive_csv,
+)
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import SymbolSpec, symbol_spec
+from hedgegrid_data_tests.test_klines import (
+    _edit,
+    edit_bars,
+    generate_klines,
+    high_below_close,
+    rising_lines,
+)
 
 DAY = dt.date(2024, 3, 4)
 PRICE_ONLY_TYPES = ("markPriceKlines", "indexPriceKlines", "premiumIndexKlines")

@@ -8,8 +8,6 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from hedgegrid_data.markets import Market
-from hedgegrid_data.normalization.trades import write_normalized_trades
 from hedgegrid_data.quality.bars import bar_gaps
 from hedgegrid_data.quality.reconciliation import (
     bars_from_trades,
@@ -18,7 +16,9 @@ from hedgegrid_data.quality.reconciliation import (
     reconcile_agg_trades,
     reconcile_bars,
 )
-from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 DAY_START = int(dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc).timestamp()) * 10**9

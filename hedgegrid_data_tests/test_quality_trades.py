@@ -9,14 +9,19 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hedgegrid_data.markets import Market, day_bounds_ns
-from hedgegrid_data.normalization.trades import write_normalized_trades
+from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.quality.findings import Severity
-from hedgegrid_data.quality.trades import TradeCheckThresholds, TradesDayChecker, check_trades
+from hedgegrid_data.quality.trades import (
+    TradeCheckThresholds,
+    TradesDayChecker,
+    check_trades,
+)
+from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
+from hedgegrid_data.sources.binance_archive.trades_day import normalize_trades_day
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import read_csv_text, replace_csv
-from hedgegrid_data.trades_pipeline import normalize_trades_day
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 DAY = dt.date(2024, 1, 2)

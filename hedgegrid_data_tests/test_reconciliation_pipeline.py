@@ -10,10 +10,18 @@ import polars as pl
 import pytest
 from dagster import instance_for_test, materialize
 
-from hedgegrid_data.assets.binance_reconciliation import build_binance_reconciliation_asset
+from hedgegrid_data.assets.binance_reconciliation import (
+    build_binance_reconciliation_asset,
+)
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.funding_pipeline import funding_archive_file, normalize_funding_day, publish_funding_day
-from hedgegrid_data.klines_pipeline import (
+from hedgegrid_data.quality.reconciliation import bars_from_trades
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.funding_day import (
+    funding_archive_file,
+    normalize_funding_day,
+    publish_funding_day,
+)
+from hedgegrid_data.sources.binance_archive.klines_day import (
     BarPlan,
     kline_archive_file,
     normalize_klines_day,
@@ -21,16 +29,18 @@ from hedgegrid_data.klines_pipeline import (
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import ArchiveFile, Market
-from hedgegrid_data.quality.reconciliation import bars_from_trades
-from hedgegrid_data.reconciliation_pipeline import reconcile_day
-from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day
+from hedgegrid_data.sources.binance_archive.trades_day import (
+    normalize_trades_day,
+    publish_trades_day,
+)
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import write_archive_csv
 from hedgegrid_data.testing.funding_generator import write_funding_month
 from hedgegrid_data.testing.kline_generator import write_kline_day
-from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 DAY = dt.date(2024, 1, 2)

@@ -25,14 +25,17 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.catalog.trade_ticks import fixed_point
+from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.instruments import build_instrument
-from hedgegrid_data.markets import Market, TimeUnit
+from hedgegrid_data.sources.binance_archive.trades_day import (
+    normalize_trades_day,
+    publish_trades_day,
+)
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
 from hedgegrid_data.testing.archive_generator import GeneratedDay, read_csv_rows
 from hedgegrid_data.testing.nautilus_reference import write_trades_documented_path
-from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 

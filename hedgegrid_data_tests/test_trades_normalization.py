@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.markets import Market, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization import archive_csv
-from hedgegrid_data.normalization.trades import write_normalized_trades
-from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.sources.binance_archive import archive_csv
+from hedgegrid_data.sources.binance_archive.layout import trades_notional_column
+from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
 from hedgegrid_data.testing.archive_generator import (
     GeneratedDay,
     inject_malformed_row,
@@ -24,6 +24,8 @@ from hedgegrid_data.testing.archive_generator import (
     replace_csv,
     truncate_zip_with_matching_checksum,
 )
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
 
 CASES = [
@@ -53,7 +55,7 @@ def test_normalized_rows_equal_the_csv_text(archive_root: Path, tmp_path: Path, 
     rows = read_csv_rows(generated.zip_path)
     rows = rows[1:] if header else rows
     table = pl.read_parquet(out)
-    notional = market.trades_notional_column
+    notional = trades_notional_column(market)
     assert table.columns[:4] == ["trade_id", "price", "qty", notional]
     true_text = "True" if market is Market.SPOT else "true"
     for row, got in zip(rows, table.iter_rows(named=True), strict=True):

@@ -19,11 +19,6 @@ from dagster import (
 )
 from nautilus_trader.model.data import TradeTick
 
-from hedgegrid_data.agg_trades_pipeline import (
-    normalize_agg_trades_day,
-    publish_agg_trades_day,
-    staged_agg_trades_path,
-)
 from hedgegrid_data.assets.common import (
     build_quality_report_asset,
     check_result,
@@ -34,12 +29,21 @@ from hedgegrid_data.assets.common import (
     published_day_result,
     quality_metadata,
 )
-from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
-from hedgegrid_data.instruments import instrument_id
-from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.normalization.agg_trades import DATA_TYPE
-from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
+from hedgegrid_data.assets.raw_archive import (
+    build_raw_archive_asset,
+    daily_archive_files,
+)
+from hedgegrid_data.epochs import utc_text
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
 from hedgegrid_data.resources import DataStoreResource, TradeSourceResource
+from hedgegrid_data.sources.binance_archive.agg_trades import DATA_TYPE
+from hedgegrid_data.sources.binance_archive.agg_trades_day import (
+    normalize_agg_trades_day,
+    publish_agg_trades_day,
+    staged_agg_trades_path,
+)
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.venues.binance import Market, instrument_id
 
 AGG_TRADE_CHECKS = (
     ("agg_trade_id_gaps", True, "Missing aggregate ids beyond the excluded placeholder and zero-quantity rows."),

@@ -19,7 +19,6 @@ from dagster import (
     MaterializeResult,
     asset,
 )
-
 from nautilus_trader.model.data import FundingRateUpdate
 
 from hedgegrid_data.assets.common import (
@@ -32,17 +31,18 @@ from hedgegrid_data.assets.common import (
     quality_metadata,
 )
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
-from hedgegrid_data.funding_pipeline import (
+from hedgegrid_data.epochs import utc_text
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.funding import DATA_TYPE
+from hedgegrid_data.sources.binance_archive.funding_day import (
     funding_archive_file,
     normalize_funding_day,
     publish_funding_day,
     staged_funding_path,
 )
-from hedgegrid_data.instruments import instrument_id
-from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.normalization.funding import DATA_TYPE
-from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
-from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.venues.binance import Market, instrument_id
 
 
 def build_binance_funding_assets(market: Market) -> list[AssetsDefinition]:

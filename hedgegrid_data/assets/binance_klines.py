@@ -25,7 +25,6 @@ from dagster import (
     MaterializeResult,
     asset,
 )
-
 from nautilus_trader.model.data import Bar, MarkPriceUpdate
 
 from hedgegrid_data.assets.common import (
@@ -39,8 +38,14 @@ from hedgegrid_data.assets.common import (
 )
 from hedgegrid_data.assets.raw_archive import build_raw_archive_asset
 from hedgegrid_data.catalog.bars import bar_type
-from hedgegrid_data.instruments import instrument_id
-from hedgegrid_data.klines_pipeline import (
+from hedgegrid_data.epochs import utc_text
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.klines import (
+    BASE_INTERVAL,
+    HIGHER_TIMEFRAMES,
+)
+from hedgegrid_data.sources.binance_archive.klines_day import (
     DEFAULT_KLINE_INTERVALS,
     BarPlan,
     KlineFileSummary,
@@ -50,10 +55,8 @@ from hedgegrid_data.klines_pipeline import (
     publish_klines_day,
     publish_mark_prices_day,
 )
-from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.normalization.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES
-from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
-from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.venues.binance import Market, instrument_id
 
 PRICE_INDEX_GROUPS = {
     "markPriceKlines": "mark_price_klines",

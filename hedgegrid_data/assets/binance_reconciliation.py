@@ -1,13 +1,20 @@
 """Cross-dataset reconciliation per market: one daily-partitioned asset whose checks compare the normalized
 trades, aggTrades, 1m klines, funding rates and mark prices of the day (group ``binance_<market>_reconciliation``)."""
 
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
 
 from hedgegrid_data.assets.common import check_result, fail_closed
-from hedgegrid_data.markets import Market
-from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
-from hedgegrid_data.reconciliation_pipeline import reconcile_day
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
 from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day
+from hedgegrid_data.venues.binance import Market
 
 CHECKS = (
     ("klines_match_trades", "1m bars rebuilt from the trades equal the archive's 1m klines."),

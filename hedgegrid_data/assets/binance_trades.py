@@ -24,12 +24,20 @@ from hedgegrid_data.assets.common import (
     published_day_result,
     quality_metadata,
 )
-from hedgegrid_data.assets.raw_archive import build_raw_archive_asset, daily_archive_files
-from hedgegrid_data.instruments import instrument_id
-from hedgegrid_data.markets import ArchiveFile, Market, utc_text
-from hedgegrid_data.partitions import day_and_symbol, daily_symbol_partitions
+from hedgegrid_data.assets.raw_archive import (
+    build_raw_archive_asset,
+    daily_archive_files,
+)
+from hedgegrid_data.epochs import utc_text
+from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
 from hedgegrid_data.resources import DataStoreResource, TradeSourceResource
-from hedgegrid_data.trades_pipeline import normalize_trades_day, publish_trades_day, staged_trades_path
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.trades_day import (
+    normalize_trades_day,
+    publish_trades_day,
+    staged_trades_path,
+)
+from hedgegrid_data.venues.binance import Market, instrument_id
 
 DATA_TYPE = "trades"
 TRADE_CHECKS = (

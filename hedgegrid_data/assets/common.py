@@ -19,10 +19,10 @@ from dagster import (
 
 from hedgegrid_data.catalog.publication import PublishedDay
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
-from hedgegrid_data.markets import Market
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.summaries import CatalogSeries, write_quality_summaries
 from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.venues.binance import Market
 
 
 @contextmanager

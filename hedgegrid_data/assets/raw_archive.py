@@ -13,10 +13,11 @@ from dagster import (
 
 from hedgegrid_data.assets.common import fail_closed, path_metadata
 from hedgegrid_data.assets.policies import archive_http_retry
-from hedgegrid_data.markets import ArchiveFile, Market
 from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
-from hedgegrid_data.sources.binance_archive import VerifiedFile
+from hedgegrid_data.sources.binance_archive.download import VerifiedFile
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.venues.binance import Market
 
 
 def _file_metadata(verified: VerifiedFile, tag: str) -> dict[str, object]:

@@ -31,10 +31,16 @@ from hedgegrid_data.automation.datasets import (
     binance_price_index_dataset,
     binance_trades_dataset,
 )
-from hedgegrid_data.automation.resources import BinanceListingResource, default_listing_resource
 from hedgegrid_data.automation.schedules import build_daily_job, build_nightly_schedule
-from hedgegrid_data.automation.sensors import build_availability_sensor, build_republication_sensor
-from hedgegrid_data.automation.universe import build_universe_asset
+from hedgegrid_data.automation.sensors import (
+    build_availability_sensor,
+    build_republication_sensor,
+)
+from hedgegrid_data.sources.binance_archive.resources import (
+    BinanceListingResource,
+    default_listing_resource,
+)
+from hedgegrid_data.sources.binance_archive.universe import build_universe_asset
 
 __all__ = [
     "AlertsResource", "AutomationSettings", "BinanceListingResource", "DailyDataset", "binance_agg_trades_dataset",

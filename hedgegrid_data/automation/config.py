@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hedgegrid_data import settings
-from hedgegrid_data.sources.binance_archive import is_local_base
+from hedgegrid_data.sources.binance_archive.download import is_local_base
 
 DEFAULT_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 ALERTS_FILE_NAME = "alerts.jsonl"

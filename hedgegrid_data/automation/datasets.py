@@ -24,9 +24,13 @@ from dagster import (
 )
 
 from hedgegrid_data.automation.planning import day_end
-from hedgegrid_data.funding_pipeline import funding_archive_file
-from hedgegrid_data.klines_pipeline import BASE_INTERVAL, kline_archive_file
-from hedgegrid_data.markets import ArchiveFile, Market
+from hedgegrid_data.sources.binance_archive.funding_day import funding_archive_file
+from hedgegrid_data.sources.binance_archive.klines_day import (
+    BASE_INTERVAL,
+    kline_archive_file,
+)
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.venues.binance import Market
 
 ArchiveFileBuilder = Callable[[dt.date, str], ArchiveFile]
 ArchiveFilesBuilder = Callable[[dt.date, str], Sequence[ArchiveFile]]

@@ -11,8 +11,12 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hedgegrid_data.automation.listing import ListedObject, normalize_etag, parse_timestamp
-from hedgegrid_data.sources.binance_archive import Provenance
+from hedgegrid_data.sources.binance_archive.download import Provenance
+from hedgegrid_data.sources.binance_archive.listing import (
+    ListedObject,
+    normalize_etag,
+    parse_timestamp,
+)
 
 DaySymbol = tuple[dt.date, str]
 

@@ -14,12 +14,15 @@ from dagster import (
     build_schedule_from_partitioned_job,
     define_asset_job,
 )
-from dagster._core.definitions.partitions.partitioned_schedule import UnresolvedPartitionedAssetScheduleDefinition
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.definitions.partitions.partitioned_schedule import (
+    UnresolvedPartitionedAssetScheduleDefinition,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
 
 from hedgegrid_data.automation.config import TRIGGER_TAG
 from hedgegrid_data.automation.datasets import DailyDataset
-
 
 
 def build_daily_job(dataset: DailyDataset) -> UnresolvedAssetJobDefinition:

@@ -27,12 +27,13 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
 
 from hedgegrid_data.automation.alerts import AlertsResource, late_days_alert
 from hedgegrid_data.automation.config import TRIGGER_TAG, AutomationSettings
 from hedgegrid_data.automation.datasets import DailyDataset, folder_of
-from hedgegrid_data.automation.listing import ListedObject, PublicationProbe, marker_before
 from hedgegrid_data.automation.planning import (
     AvailabilityCursor,
     RepublicationCursor,
@@ -45,10 +46,14 @@ from hedgegrid_data.automation.planning import (
     round_robin,
     watch_window,
 )
-from hedgegrid_data.automation.resources import BinanceListingResource
 from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
-from hedgegrid_data.sources.binance_archive import Provenance
-
+from hedgegrid_data.sources.binance_archive.download import Provenance
+from hedgegrid_data.sources.binance_archive.listing import (
+    ListedObject,
+    PublicationProbe,
+    marker_before,
+)
+from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
 
 
 def build_availability_sensor(dataset: DailyDataset, job: UnresolvedAssetJobDefinition,

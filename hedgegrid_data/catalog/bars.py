@@ -25,8 +25,15 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.identifiers import InstrumentId
 
 from hedgegrid_data.catalog import day_files
-from hedgegrid_data.catalog.trade_ticks import RAW_SCALE, _check_high_precision_build, fixed_point
-from hedgegrid_data.normalization.klines import INTERVAL_SECONDS, PRICE_COLUMNS
+from hedgegrid_data.catalog.trade_ticks import (
+    RAW_SCALE,
+    _check_high_precision_build,
+    fixed_point,
+)
+from hedgegrid_data.sources.binance_archive.klines import (
+    INTERVAL_SECONDS,
+    PRICE_COLUMNS,
+)
 
 BAR_AGGREGATIONS = {"s": "SECOND", "m": "MINUTE", "h": "HOUR", "d": "DAY"}
 VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")

@@ -16,12 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
-from nautilus_trader.persistence.catalog.parquet import _parse_filename_timestamps, _timestamps_to_filename
+from nautilus_trader.persistence.catalog.parquet import (
+    _parse_filename_timestamps,
+    _timestamps_to_filename,
+)
 from nautilus_trader.persistence.funcs import class_to_filename
 
 from hedgegrid_data.atomic import atomic_parquet_writer, atomic_path
+from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.markets import day_bounds_ns
 
 ROW_GROUP_SIZE = 5000  # what ParquetDataCatalog.write_data uses; with its defaults the bytes are identical
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from hedgegrid_data.catalog.day_files import day_file_path, promote_day
+from hedgegrid_data.catalog.integrity import check_day_file, overlapping_files
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.quality.catalog_integrity import check_day_file, overlapping_files
 from hedgegrid_data.quality.findings import Severity, Verdict
 
 

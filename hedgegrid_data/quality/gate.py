@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.markets import Market
 from hedgegrid_data.quality.findings import Verdict, blocking, read_verdicts
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.venues.binance import Market
 
 RECONCILIATION = "reconciliation"
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from hedgegrid_data.markets import utc_text
+from hedgegrid_data.epochs import utc_text
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
 
 NS_PER_MINUTE = 60 * 10**9

@@ -9,10 +9,10 @@ from functools import partial
 from pathlib import Path
 
 from hedgegrid_data.atomic import atomic_write_bytes
-from hedgegrid_data.markets import Market
-from hedgegrid_data.quality.catalog_integrity import missing_days
+from hedgegrid_data.catalog.integrity import missing_days
 from hedgegrid_data.quality.report import rolling_summary, summary_markdown
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.venues.binance import Market
 
 # symbol → the catalog series (data class, identifier) a dataset's days land in
 CatalogSeries = Callable[[str], tuple[type, str]]

@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hedgegrid_data import settings
-from hedgegrid_data.markets import Market, utc_text
+from hedgegrid_data.epochs import utc_text
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
+from hedgegrid_data.venues.binance import Market
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND

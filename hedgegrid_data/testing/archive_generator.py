@@ -16,7 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
+from hedgegrid_data.sources.binance_archive.layout import (
+    ArchiveFile,
+    agg_trades_columns,
+    time_unit_for,
+    trades_columns,
+)
+from hedgegrid_data.venues.binance import Market
 
 CHUNK_ROWS = 500_000
 ZIP_COMPRESS_LEVEL = 1
@@ -286,14 +293,14 @@ def write_trades_day(
     """
     _check_precisions(market, price_precision, size_precision)
     archive_file = ArchiveFile(market, "trades", symbol, day)
-    unit = time_unit or market.time_unit_for(day)
+    unit = time_unit or time_unit_for(market, day)
     walk = _Walk(_Style(market, price_precision, size_precision), n_trades, day, unit, seed, start_price)
     return _write_day(
         Path(root),
         archive_file,
         n_trades,
         first_id,
-        market.trades_columns if header else None,
+        trades_columns(market) if header else None,
         lambda start_row, n: _trades_chunk(walk, first_id, start_row, n, contract_size),
         estimated_row_bytes=110,
     )
@@ -321,7 +328,7 @@ def write_agg_trades_day(
     """
     _check_precisions(market, price_precision, size_precision)
     archive_file = ArchiveFile(market, "aggTrades", symbol, day)
-    unit = time_unit or market.time_unit_for(day)
+    unit = time_unit or time_unit_for(market, day)
     style = _Style(market, price_precision, size_precision)
     walk = _Walk(style, n_agg_trades, day, unit, seed, start_price, first_trade_id)
     return _write_day(
@@ -329,7 +336,7 @@ def write_agg_trades_day(
         archive_file,
         n_agg_trades,
         first_id,
-        market.agg_trades_columns if header else None,
+        agg_trades_columns(market) if header else None,
         lambda start_row, n: _agg_trades_chunk(walk, first_id, start_row, n),
         estimated_row_bytes=120,
     )

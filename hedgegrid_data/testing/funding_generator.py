@@ -14,8 +14,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hedgegrid_data.markets import ArchiveFile, Market
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.testing.archive_generator import write_archive_csv
+from hedgegrid_data.venues.binance import Market
 
 COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
 RATE_DECIMALS = 8

@@ -22,8 +22,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.markets import KLINE_LIKE_TYPES, ArchiveFile, Market, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization.klines import ARCHIVE_COLUMNS, INTERVAL_SECONDS
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
+from hedgegrid_data.sources.binance_archive.klines import (
+    ARCHIVE_COLUMNS,
+    INTERVAL_SECONDS,
+)
+from hedgegrid_data.sources.binance_archive.layout import (
+    KLINE_LIKE_TYPES,
+    ArchiveFile,
+    time_unit_for,
+)
 from hedgegrid_data.testing.archive_generator import (
     DEFAULT_PRECISIONS,
     SPOT_DECIMALS,
@@ -33,6 +41,7 @@ from hedgegrid_data.testing.archive_generator import (
     _strings,
     _write_day,
 )
+from hedgegrid_data.venues.binance import Market
 
 INDEX_DECIMALS = 8
 CM_BASE_DECIMALS = 8
@@ -200,7 +209,7 @@ def write_kline_day(
     style = KlineStyle(market, data_type, price_precision, volume_precision, contract_size)
     minutes = generate_minutes(style, seed=seed, start_price=start_price, missing_minutes=missing_minutes)
     bars = minutes.aggregate(INTERVAL_SECONDS[interval] // 60)
-    data = kline_csv(bars, style, day, interval, time_unit or market.time_unit_for(day))
+    data = kline_csv(bars, style, day, interval, time_unit or time_unit_for(market, day))
     return _write_day(Path(root), ArchiveFile(market, data_type, symbol, day, interval=interval), len(bars.minute),
                       0, ARCHIVE_COLUMNS if header else None, lambda start, n: data, estimated_row_bytes=160)
 

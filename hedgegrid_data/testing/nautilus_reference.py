@@ -14,14 +14,15 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.persistence.wranglers import TradeTickDataWrangler
 
-from hedgegrid_data.markets import ArchiveFile, TimeUnit
-from hedgegrid_data.normalization.archive_csv import has_header
+from hedgegrid_data.epochs import TimeUnit
+from hedgegrid_data.sources.binance_archive.archive_csv import has_header
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, trades_columns
 
 
 def write_trades_documented_path(zip_path: Path, archive_file: ArchiveFile, instrument: Instrument,
                                  catalog_root: Path, time_unit: TimeUnit) -> int:
     """Load a Binance trades zip the documented way into ``catalog_root``; returns the tick count."""
-    columns = list(archive_file.market.trades_columns)
+    columns = list(trades_columns(archive_file.market))
     with zipfile.ZipFile(zip_path) as zf, zf.open(zf.namelist()[0]) as member:
         header = has_header(member.read(1))
     frame = pd.read_csv(zip_path, header=0 if header else None, names=columns, compression="zip")

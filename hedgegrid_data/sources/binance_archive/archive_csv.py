@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from zlib_ng import zlib_ng
 
+from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.markets import TimeUnit
 
 BLOCK_SIZE = 4 << 20
 PIPE_SIZE = 1 << 20

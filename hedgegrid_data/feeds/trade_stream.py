@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.normalization import archive_csv
+from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
 
 VALIDATION_ROWS = 1 << 18

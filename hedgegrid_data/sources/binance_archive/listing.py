@@ -21,8 +21,11 @@ from pathlib import Path
 import httpx
 
 from hedgegrid_data.errors import DownloadError
-from hedgegrid_data.sources.binance_archive import ArchiveEndpoint, retry_after_seconds
-from hedgegrid_data.sources.binance_archive import RetryPolicy
+from hedgegrid_data.sources.binance_archive.download import (
+    ArchiveEndpoint,
+    RetryPolicy,
+    retry_after_seconds,
+)
 
 MAX_KEYS = 1000
 

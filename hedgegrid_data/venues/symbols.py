@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from hedgegrid_data import settings
-from hedgegrid_data.markets import Market
+from hedgegrid_data.venues.binance import Market
 
 
 def increment_precision(increment: str) -> int:

@@ -18,11 +18,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization import archive_csv
-from hedgegrid_data.normalization.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
+from hedgegrid_data.feeds.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.sources.binance_archive import archive_csv
+from hedgegrid_data.sources.binance_archive.layout import (
+    ArchiveFile,
+    time_unit_for,
+    trades_columns,
+    trades_notional_column,
+)
 from hedgegrid_data.streaming import prefetched
-from hedgegrid_data.symbols import SymbolSpec
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import SymbolSpec
 
 NOTIONAL_SCALE = 12
 BUYER, SELLER = 1, 2  # nautilus_trader AggressorSide values
@@ -33,7 +40,7 @@ def normalized_trades_schema(spec: SymbolSpec) -> pa.Schema:
         pa.field("trade_id", pa.int64(), nullable=False),
         pa.field("price", pa.decimal128(38, spec.price_precision), nullable=False),
         pa.field("qty", pa.decimal128(38, spec.size_precision), nullable=False),
-        pa.field(spec.market.trades_notional_column, pa.decimal128(38, NOTIONAL_SCALE), nullable=False),
+        pa.field(trades_notional_column(spec.market), pa.decimal128(38, NOTIONAL_SCALE), nullable=False),
         pa.field("ts_event", pa.timestamp("ns", tz="UTC"), nullable=False),
         pa.field("is_buyer_maker", pa.bool_(), nullable=False),
         pa.field("aggressor_side", pa.uint8(), nullable=False),
@@ -54,7 +61,7 @@ def pandera_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrameSche
         "trade_id": pa_pl.Column(pl.Int64),
         "price": pa_pl.Column(pl.Decimal(38, spec.price_precision), pa_pl.Check.gt(0)),
         "qty": pa_pl.Column(pl.Decimal(38, spec.size_precision), pa_pl.Check.gt(0)),
-        spec.market.trades_notional_column: pa_pl.Column(pl.Decimal(38, NOTIONAL_SCALE), pa_pl.Check.ge(0)),
+        trades_notional_column(spec.market): pa_pl.Column(pl.Decimal(38, NOTIONAL_SCALE), pa_pl.Check.ge(0)),
         "ts_event": pa_pl.Column(pl.Datetime("ns", "UTC")),
         "is_buyer_maker": pa_pl.Column(pl.Boolean),
         "aggressor_side": pa_pl.Column(pl.UInt8),
@@ -98,8 +105,8 @@ def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUni
         "trade_id": archive_csv.parse_integer(block, "id", file),
         "price": archive_csv.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision"),
         "qty": archive_csv.parse_decimal(block, "qty", spec.size_precision, file, "the instrument's size precision"),
-        market.trades_notional_column: archive_csv.parse_decimal(
-            block, market.trades_notional_column, NOTIONAL_SCALE, file, "the notional scale"
+        trades_notional_column(market): archive_csv.parse_decimal(
+            block, trades_notional_column(market), NOTIONAL_SCALE, file, "the notional scale"
         ),
         "ts_event": archive_csv.parse_epoch_ns(block, "time", unit, bounds, file).cast(pa.timestamp("ns", tz="UTC")),
         "is_buyer_maker": is_buyer_maker,
@@ -121,9 +128,9 @@ def iter_normalized_trades(zip_path: Path, archive_file: ArchiveFile, spec: Symb
     file = archive_file.file_name
     schema = normalized_trades_schema(spec)
     bounds = day_bounds_ns(archive_file.day)
-    expected_unit = spec.market.time_unit_for(archive_file.day)
+    expected_unit = time_unit_for(spec.market, archive_file.day)
     in_order = OrderCheck("trade_id")
-    for block in prefetched(archive_csv.iter_text_blocks(zip_path, spec.market.trades_columns)):
+    for block in prefetched(archive_csv.iter_text_blocks(zip_path, trades_columns(spec.market))):
         if summary.time_unit is None:
             summary.header = block.first_line == 2
             summary.time_unit = archive_csv.detect_time_unit(block, "time", file)

@@ -33,15 +33,33 @@ from nautilus_trader.model.data import Bar, MarkPriceUpdate
 from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.atomic import atomic_path
-from hedgegrid_data.catalog.bars import bar_schema, bar_table, bar_type, read_bar_day, write_bar_day
+from hedgegrid_data.catalog.bars import (
+    bar_schema,
+    bar_table,
+    bar_type,
+    read_bar_day,
+    write_bar_day,
+)
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.mark_prices import mark_price_schema, mark_price_table, write_mark_price_day
-from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
+from hedgegrid_data.catalog.integrity import edge_rows, of_day_files
+from hedgegrid_data.catalog.mark_prices import (
+    mark_price_schema,
+    mark_price_table,
+    write_mark_price_day,
+)
+from hedgegrid_data.catalog.publication import (
+    PublishedDay,
+    promote_verified,
+    verify_staged,
+)
+from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.instruments import build_instrument
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit
-from hedgegrid_data.normalization.klines import (
+from hedgegrid_data.quality.bars import bar_gaps, ohlcv_rules, ohlcv_rules_of_files
+from hedgegrid_data.quality.findings import Verdict, blocking
+from hedgegrid_data.quality.gate import refuse_blocked
+from hedgegrid_data.quality.report import write_day_quality
+from hedgegrid_data.sources.binance_archive.klines import (
     BASE_INTERVAL,
     HIGHER_TIMEFRAMES,
     INTERVAL_SECONDS,
@@ -56,13 +74,10 @@ from hedgegrid_data.normalization.klines import (
     taker_buy_column,
     volume_column,
 )
-from hedgegrid_data.quality.bars import bar_gaps, ohlcv_rules, ohlcv_rules_of_files
-from hedgegrid_data.quality.catalog_integrity import edge_rows, of_day_files
-from hedgegrid_data.quality.findings import Verdict, blocking
-from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import write_day_quality
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import SymbolSpec, symbol_spec
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import SymbolSpec, symbol_spec
 
 DEFAULT_KLINE_INTERVALS = (BASE_INTERVAL,)
 
@@ -257,7 +272,7 @@ def _require_size_precision(kline_file: KlineDay, volume: str, instrument: Instr
 def _normalized_day(store: DataStore, archive_file: ArchiveFile) -> KlineDay:
     """A normalized day read back; its time unit is the one normalization enforced (file lines are not kept)."""
     table = pq.read_table(normalized_kline_path(store, archive_file))
-    return KlineDay(archive_file, table, archive_file.market.time_unit_for(archive_file.day), first_line=0)
+    return KlineDay(archive_file, table, time_unit_for(archive_file.market, archive_file.day), first_line=0)
 
 
 def _bar_difference(staged: pa.Table, archive: pa.Table, volume: str) -> int | None:

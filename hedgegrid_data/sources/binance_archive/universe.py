@@ -29,9 +29,9 @@ from dagster import (
 
 from hedgegrid_data.atomic import atomic_write_bytes
 from hedgegrid_data.automation.datasets import DailyDataset
-from hedgegrid_data.automation.listing import ArchiveListing
-from hedgegrid_data.automation.resources import BinanceListingResource
 from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
+from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
 
 _PERIOD = re.compile(r"-(\d{4}-\d{2}(?:-\d{2})?)\.zip$")
 

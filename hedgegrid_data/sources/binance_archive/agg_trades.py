@@ -24,12 +24,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization import archive_csv
-from hedgegrid_data.normalization.trade_stream import BatchSink, OrderCheck, write_stream
-from hedgegrid_data.normalization.trades import BUYER, SELLER
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
+from hedgegrid_data.feeds.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.sources.binance_archive import archive_csv
+from hedgegrid_data.sources.binance_archive.layout import (
+    ArchiveFile,
+    agg_trades_columns,
+    time_unit_for,
+)
+from hedgegrid_data.sources.binance_archive.trades import BUYER, SELLER
 from hedgegrid_data.streaming import prefetched
-from hedgegrid_data.symbols import SymbolSpec
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import SymbolSpec
 
 DATA_TYPE = "aggTrades"
 PLACEHOLDER_TRADE_ID = "-1"
@@ -193,9 +199,9 @@ def iter_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec: 
     schema = normalized_agg_trades_schema(spec)
     quantity = quantity_column(spec.market)
     bounds = day_bounds_ns(archive_file.day)
-    expected_unit = spec.market.time_unit_for(archive_file.day)
+    expected_unit = time_unit_for(spec.market, archive_file.day)
     in_order = OrderCheck("agg_trade_id")
-    for block in prefetched(archive_csv.iter_text_blocks(zip_path, spec.market.agg_trades_columns)):
+    for block in prefetched(archive_csv.iter_text_blocks(zip_path, agg_trades_columns(spec.market))):
         if summary.time_unit is None:
             summary.header = block.first_line == 2
             summary.time_unit = archive_csv.detect_time_unit(block, "transact_time", file)

@@ -15,16 +15,16 @@ import datetime as dt
 from collections.abc import Callable
 
 import polars as pl
-from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate, TradeTick
+from nautilus_trader.model.data import (
+    Bar,
+    FundingRateUpdate,
+    MarkPriceUpdate,
+    TradeTick,
+)
 from nautilus_trader.model.identifiers import InstrumentId
 
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import remove_day
-from hedgegrid_data.instruments import instrument_id
-from hedgegrid_data.klines_pipeline import kline_archive_file, normalized_kline_path
-from hedgegrid_data.markets import Market
-from hedgegrid_data.normalization.agg_trades import quantity_column
-from hedgegrid_data.normalization.klines import HIGHER_TIMEFRAMES, volume_column
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
 from hedgegrid_data.quality.gate import RECONCILIATION, judged_datasets
 from hedgegrid_data.quality.reconciliation import (
@@ -34,7 +34,17 @@ from hedgegrid_data.quality.reconciliation import (
     reconcile_agg_trades,
     reconcile_bars,
 )
+from hedgegrid_data.sources.binance_archive.agg_trades import quantity_column
+from hedgegrid_data.sources.binance_archive.klines import (
+    HIGHER_TIMEFRAMES,
+    volume_column,
+)
+from hedgegrid_data.sources.binance_archive.klines_day import (
+    kline_archive_file,
+    normalized_kline_path,
+)
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.venues.binance import Market, instrument_id
 
 MARK_PRICE_TOLERANCE_NS = 60 * 10**9
 

@@ -31,26 +31,31 @@ from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
+from hedgegrid_data.catalog.integrity import parquet_edge_rows
+from hedgegrid_data.catalog.publication import (
+    PublishedDay,
+    promote_verified,
+    verify_staged,
+)
 from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
+from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.instruments import build_instrument
-from hedgegrid_data.markets import ArchiveFile, Market, day_bounds_ns
-from hedgegrid_data.normalization.agg_trades import (
+from hedgegrid_data.quality.findings import Severity, Verdict, blocking
+from hedgegrid_data.quality.gate import refuse_blocked
+from hedgegrid_data.quality.report import write_day_quality
+from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
+from hedgegrid_data.sources.binance_archive.agg_trades import (
     AggTradesDaySummary,
     quantity_column,
     trade_tick_input,
     write_normalized_agg_trades,
 )
-from hedgegrid_data.quality.catalog_integrity import parquet_edge_rows
-from hedgegrid_data.quality.findings import Severity, Verdict, blocking
-from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import write_day_quality
-from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.trades_day import trade_tick_tuple
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
-from hedgegrid_data.symbols import symbol_spec
-from hedgegrid_data.trades_pipeline import trade_tick_tuple
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import symbol_spec
 
 
 def agg_trades_staging(store: DataStore) -> Path:

@@ -28,10 +28,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns, utc_text
-from hedgegrid_data.normalization import archive_csv
-from hedgegrid_data.symbols import SymbolSpec
+from hedgegrid_data.sources.binance_archive import archive_csv
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import SymbolSpec
 
 ARCHIVE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
                    "taker_buy_volume", "taker_buy_quote_volume", "ignore")
@@ -191,7 +193,7 @@ def normalize_kline_file(zip_path: Path, archive_file: ArchiveFile, spec: Symbol
     assert archive_file.interval is not None and not archive_file.monthly
     text = _whole_file(zip_path, file)
     unit = archive_csv.detect_time_unit(text, "open_time", file)
-    archive_csv.check_time_unit(unit, spec.market.time_unit_for(day), file,
+    archive_csv.check_time_unit(unit, time_unit_for(spec.market, day), file,
                                 f"{spec.market.value} {data_type} dated {day.isoformat()}")
     bounds = day_bounds_ns(day)
     open_ns = archive_csv.parse_epoch_ns(text, "open_time", unit, bounds, file)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 
 from hedgegrid_data.automation import config
-from hedgegrid_data.automation.listing import ArchiveListing
+from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
 
 
 class BinanceListingResource(ConfigurableResource):

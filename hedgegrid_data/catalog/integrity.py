@@ -20,9 +20,8 @@ from nautilus_trader.persistence.catalog.parquet import _are_intervals_disjoint
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
 from hedgegrid_data.catalog.day_files import data_directory, file_interval
-from hedgegrid_data.markets import day_bounds_ns
+from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.quality.findings import Severity, Verdict
-
 
 READ_BY_BACKEND_SESSION = (MarkPriceUpdate,)
 

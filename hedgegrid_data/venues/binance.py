@@ -1,23 +1,37 @@
-"""Nautilus instrument definitions built from the symbol universe, one id scheme per market.
+"""Binance as a venue: its markets and the identity of their instruments, whichever source brings the data.
 
-Ids follow Nautilus' own Binance adapter so that backtests line up with live trading:
+Instruments are built from the symbol universe, one id scheme per market. Ids follow Nautilus' own Binance adapter so that backtests line up with live trading:
 spot ``BTCUSDT.BINANCE`` (CurrencyPair), USD-M ``BTCUSDT-PERP.BINANCE`` and COIN-M
 ``BTCUSD-PERP.BINANCE`` (inverse CryptoPerpetual whose multiplier is the contract size).
 """
 
 from __future__ import annotations
 
+import enum
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Instrument
 from nautilus_trader.model.objects import Price, Quantity
 
-from hedgegrid_data.markets import Market
-from hedgegrid_data.symbols import SymbolSpec
+if TYPE_CHECKING:
+    from hedgegrid_data.venues.symbols import SymbolSpec
+
 
 BINANCE = Venue("BINANCE")
+
+
+class Market(enum.Enum):
+    """A Binance market; the value is the short name used in asset keys, groups and local paths."""
+
+    SPOT = "spot"
+    USDM = "um"
+    COINM = "cm"
+
+
+FUTURES_MARKETS = (Market.USDM, Market.COINM)
 
 
 def instrument_id(market: Market, symbol: str) -> InstrumentId:

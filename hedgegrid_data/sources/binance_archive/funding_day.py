@@ -33,11 +33,17 @@ from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.funding_rates import write_funding_rate_day
 from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
+from hedgegrid_data.catalog.publication import (
+    PublishedDay,
+    promote_verified,
+    verify_staged,
+)
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.instruments import build_instrument
-from hedgegrid_data.markets import ArchiveFile, Market, TimeUnit, day_bounds_ns, utc_text
-from hedgegrid_data.normalization.funding import (
+from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
+from hedgegrid_data.quality.gate import refuse_blocked
+from hedgegrid_data.quality.report import write_day_quality
+from hedgegrid_data.sources.binance_archive.funding import (
     DATA_TYPE,
     HOUR_NS,
     FundingMonth,
@@ -46,11 +52,10 @@ from hedgegrid_data.normalization.funding import (
     read_funding_month,
     validate_funding_day,
 )
-from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
-from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import write_day_quality
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.symbols import symbol_spec
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import symbol_spec
 
 
 def funding_archive_file(market: Market, symbol: str, day: dt.date) -> ArchiveFile:

@@ -33,9 +33,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.markets import ArchiveFile, TimeUnit, day_bounds_ns
-from hedgegrid_data.normalization import archive_csv
+from hedgegrid_data.sources.binance_archive import archive_csv
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
 
 DATA_TYPE = "fundingRate"
 FUNDING_COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
@@ -158,7 +159,7 @@ def _read_rows(zip_path: Path, archive_file: ArchiveFile) -> tuple[pl.DataFrame,
         if unit is None:
             header = block.first_line == 2
             unit = archive_csv.detect_time_unit(block, "calc_time", file)
-            archive_csv.check_time_unit(unit, archive_file.market.time_unit_for(archive_file.day), file,
+            archive_csv.check_time_unit(unit, time_unit_for(archive_file.market, archive_file.day), file,
                                         f"{archive_file.market.value} fundingRate files")
         frame = pl.from_arrow(pa.table({
             "line": pa.array(range(block.first_line, block.first_line + block.batch.num_rows), pa.int64()),

@@ -22,8 +22,12 @@ from typing import Self
 import httpx
 
 from hedgegrid_data.atomic import atomic_path, atomic_write_bytes
-from hedgegrid_data.errors import ChecksumMismatchError, DownloadError, NotPublishedError
-from hedgegrid_data.markets import ArchiveFile
+from hedgegrid_data.errors import (
+    ChecksumMismatchError,
+    DownloadError,
+    NotPublishedError,
+)
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 
 CHUNK = 1 << 20
 

@@ -1,1 +1,0 @@
-"""Archive CSV → exact, validated, sorted normalized tables (pure functions, no Dagster)."""
