@@ -75,7 +75,7 @@ def main() -> None:
                     write(batch)
 
     def check() -> None:
-        checker = TradesDayChecker(day_bounds_ns(archive_file.day), TradeCheckThresholds.for_market(case.market))
+        checker = TradesDayChecker(day_bounds_ns(archive_file.day), TradeCheckThresholds.for_market(case.market.value))
         for batch in batches:
             checker.add(batch)
         checker.verdicts()

@@ -34,3 +34,14 @@ def utc_text(ns: int | None) -> str:
         return ""
     seconds, rest = divmod(ns, 10**9)
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest:09d}Z"
+
+
+def day_end(day: dt.date) -> dt.datetime:
+    """The end of a UTC day: when a daily file covering it can be published, at the earliest."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+
+
+def month_end(day: dt.date) -> dt.datetime:
+    """The end of ``day``'s UTC month: when a monthly file covering it can be published."""
+    first_of_next = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return day_end(first_of_next - dt.timedelta(days=1))

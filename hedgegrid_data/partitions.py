@@ -1,31 +1,28 @@
-"""Partitions, defined once: UTC days × configured symbols, one definition per market.
+"""Partitions, defined once: UTC days × configured symbols.
 
-Keys read ``<date>|<symbol>`` (Dagster orders dimensions by name), e.g. ``2024-01-02|BTCUSDT``.
+Keys read ``<date>|<symbol>`` (Dagster orders dimensions by name), e.g. ``2024-01-02|BTCUSDT``. Feeds of the
+same first day and symbols share one definition object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from functools import cache
 
-from dagster import (
-    DailyPartitionsDefinition,
-    MultiPartitionKey,
-    MultiPartitionsDefinition,
-    StaticPartitionsDefinition,
-)
+from dagster import DailyPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
 
-from hedgegrid_data.sources.binance_archive.layout import ARCHIVE_START
-from hedgegrid_data.venues.binance import Market
-from hedgegrid_data.venues.symbols import symbol_universe
+
+def day_symbol_partitions(start_date: str, symbols: Iterable[str]) -> MultiPartitionsDefinition:
+    return _day_symbol_partitions(start_date, tuple(sorted(symbols)))
 
 
 @cache
-def daily_symbol_partitions(market: Market) -> MultiPartitionsDefinition:
+def _day_symbol_partitions(start_date: str, symbols: tuple[str, ...]) -> MultiPartitionsDefinition:
     return MultiPartitionsDefinition(
         {
-            "date": DailyPartitionsDefinition(start_date=ARCHIVE_START[market], timezone="UTC"),
-            "symbol": StaticPartitionsDefinition(sorted(symbol_universe()[market])),
+            "date": DailyPartitionsDefinition(start_date=start_date, timezone="UTC"),
+            "symbol": StaticPartitionsDefinition(list(symbols)),
         }
     )
 

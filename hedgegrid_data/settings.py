@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 DEFAULT_BINANCE_URL = "https://data.binance.vision"
+DEFAULT_BINANCE_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
 DEFAULT_QUALITY_FILE = Path(__file__).with_name("quality.toml")
 
@@ -22,6 +23,21 @@ def data_dir() -> Path:
 def binance_url() -> str:
     """Archive base: an http(s) URL or a local directory in the archive's key layout."""
     return os.environ.get("HEDGEGRID_BINANCE_URL", DEFAULT_BINANCE_URL)
+
+
+def binance_listing_url() -> str:
+    """The archive's listing (``HEDGEGRID_BINANCE_LISTING_URL``); default: a local mirror's own directory when
+    ``HEDGEGRID_BINANCE_URL`` is one, else the public bucket."""
+    explicit = os.environ.get("HEDGEGRID_BINANCE_LISTING_URL")
+    if explicit:
+        return explicit
+    base = binance_url()
+    return base if is_local_base(base) else DEFAULT_BINANCE_LISTING_URL
+
+
+def is_local_base(base: str) -> bool:
+    """A base that is a directory, not an http(s) URL."""
+    return not base.startswith(("http://", "https://"))
 
 
 def symbols_file() -> Path:

@@ -1,12 +1,15 @@
-"""Where each layer keeps its files under ``HEDGEGRID_DATA_DIR``: raw archive mirror, normalized tables, catalog."""
+"""Where each layer keeps its files under ``HEDGEGRID_DATA_DIR``: raw source files, normalized tables, quality
+verdicts, staged day files and the catalog.
+
+Every path below the raw layer is keyed by source, market and dataset, so two sources of one venue and symbol
+never write the same file; only the catalog is shared, and one declared feed publishes each series in it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-
-from hedgegrid_data.venues.binance import Market
 
 
 @dataclass(frozen=True)
@@ -15,7 +18,8 @@ class DataStore:
 
     @property
     def raw(self) -> Path:
-        """Verified archive files in the archive's own key layout."""
+        """Verified source files: the Binance archive in its own key layout (``data/…``), other sources under
+        ``raw/<source>/``."""
         return self.root / "raw"
 
     @property
@@ -25,12 +29,19 @@ class DataStore:
 
     @property
     def staging(self) -> Path:
-        """Catalog day files written and verified, not yet promoted into the catalog (same layout)."""
-        return self.root / "staging" / "catalog"
+        """Every feed's staged catalog day files (``staging_root`` is one feed's)."""
+        return self.root / "staging"
 
-    def normalized_file(self, market: Market, dataset: str, symbol: str, day: dt.date) -> Path:
-        return self.root / "normalized" / "binance" / market.value / dataset / symbol / f"{day.isoformat()}.parquet"
+    def staging_root(self, source: str, market: str, dataset: str) -> Path:
+        """Catalog day files written and verified, not yet promoted into the catalog (the catalog's layout)."""
+        return self.staging / source / market / dataset / "catalog"
 
-    def quality_file(self, market: Market, dataset: str, symbol: str, day: dt.date) -> Path:
+    def normalized_file(self, source: str, market: str, dataset: str, symbol: str, day: dt.date) -> Path:
+        return self.root / "normalized" / source / market / dataset / symbol / f"{day.isoformat()}.parquet"
+
+    def quality_directory(self, source: str, market: str, dataset: str) -> Path:
+        return self.root / "quality" / source / market / dataset
+
+    def quality_file(self, source: str, market: str, dataset: str, symbol: str, day: dt.date) -> Path:
         """The day's quality verdicts (JSON), written before anything reaches the catalog."""
-        return self.root / "quality" / "binance" / market.value / dataset / symbol / f"{day.isoformat()}.json"
+        return self.quality_directory(source, market, dataset) / symbol / f"{day.isoformat()}.json"

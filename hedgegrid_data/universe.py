@@ -16,11 +16,10 @@ import datetime as dt
 import json
 import sys
 
-from hedgegrid_data.automation import config
-from hedgegrid_data.automation.datasets import symbol_folders
+from hedgegrid_data import settings
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
-from hedgegrid_data.sources.binance_archive.universe import archive_universe
+from hedgegrid_data.sources.binance_archive.universe import archive_universe, symbol_folders
 from hedgegrid_data.venues.binance import Market
 
 
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         return ArchiveFile(market, args.data_type, symbol, day, interval=args.interval, monthly=args.monthly)
 
     root, folder_for = symbol_folders(archive_file, dt.date(2020, 1, 1))
-    with ArchiveListing(args.listing_url or config.listing_url()) as listing:
+    with ArchiveListing(args.listing_url or settings.binance_listing_url()) as listing:
         rows = archive_universe(listing, root, folder_for, first_dates=not args.no_first_dates,
                                 symbols=args.symbols)
     if args.json:

@@ -109,12 +109,12 @@ def test_volume_spike_and_uncovered_day(clean_day: pl.DataFrame) -> None:
 
 
 def test_thresholds_are_configuration_per_market(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert TradeCheckThresholds.for_market(Market.COINM).min_silence_seconds == 600.0
-    assert TradeCheckThresholds.for_market(Market.USDM).min_silence_seconds == 300.0
+    assert TradeCheckThresholds.for_market(Market.COINM.value).min_silence_seconds == 600.0
+    assert TradeCheckThresholds.for_market(Market.USDM.value).min_silence_seconds == 300.0
     override = tmp_path / "quality.toml"
     override.write_text("[um.trades]\nmax_missing_ids = 25\n")
     monkeypatch.setenv("HEDGEGRID_QUALITY_FILE", str(override))
-    assert TradeCheckThresholds.for_market(Market.USDM).max_missing_ids == 25
+    assert TradeCheckThresholds.for_market(Market.USDM.value).max_missing_ids == 25
 
 
 def test_a_day_re_sorted_in_memory_is_checked_once(data_store: DataStore) -> None:

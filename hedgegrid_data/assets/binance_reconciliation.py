@@ -11,8 +11,9 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed
-from hedgegrid_data.partitions import daily_symbol_partitions, day_and_symbol
+from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.feeds import archive_partitions
 from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day
 from hedgegrid_data.venues.binance import Market
 
@@ -33,7 +34,7 @@ def build_binance_reconciliation_asset(market: Market) -> AssetsDefinition:
     @asset(
         name=name,
         group_name=name,
-        partitions_def=daily_symbol_partitions(market),
+        partitions_def=archive_partitions(market),
         deps=[AssetKey(f"binance_{market.value}_{dataset}_normalized") for dataset in inputs],
         kinds={"polars"},
         description=f"Binance {market.value}: the day's datasets agree with each other; a mismatch withholds the "

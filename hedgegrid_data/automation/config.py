@@ -1,7 +1,5 @@
-"""Automation settings: where the listing and alerts go (environment) and how eager the sensors are (code).
+"""Automation settings: where alerts go (environment) and how eager the sensors are (code).
 
-- ``HEDGEGRID_BINANCE_LISTING_URL``: the archive's S3 ListObjects endpoint, or a local mirror directory.
-  Default: the public bucket, or the local mirror itself when ``HEDGEGRID_BINANCE_URL`` is a directory.
 - ``HEDGEGRID_ALERT_WEBHOOK``: URL that receives every alert as a JSON POST. Default: unset (alerts go to
   the log and ``$HEDGEGRID_DATA_DIR/alerts.jsonl`` only).
 """
@@ -14,20 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hedgegrid_data import settings
-from hedgegrid_data.sources.binance_archive.download import is_local_base
 
-DEFAULT_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 ALERTS_FILE_NAME = "alerts.jsonl"
 TRIGGER_TAG = "hedgegrid/trigger"  # what requested a run: nightly, availability, republication
-
-
-def listing_url() -> str:
-    """The listing to read: the env override, else a local mirror's own directory, else the public bucket."""
-    explicit = os.environ.get("HEDGEGRID_BINANCE_LISTING_URL")
-    if explicit:
-        return explicit
-    base = settings.binance_url()
-    return base if is_local_base(base) else DEFAULT_LISTING_URL
 
 
 def alert_webhook() -> str | None:

@@ -11,12 +11,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hedgegrid_data.sources.binance_archive.download import Provenance
-from hedgegrid_data.sources.binance_archive.listing import (
-    ListedObject,
-    normalize_etag,
-    parse_timestamp,
-)
+from hedgegrid_data.epochs import day_end
+from hedgegrid_data.feeds.feed import Republication
 
 DaySymbol = tuple[dt.date, str]
 
@@ -31,10 +27,6 @@ def watch_window(now: dt.datetime, window_days: int, first_day: dt.date) -> list
     last = last_complete_day(now)
     days = [last - dt.timedelta(days=n) for n in range(window_days - 1, -1, -1)]
     return [d for d in days if d >= first_day]
-
-
-def day_end(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
 
 
 def is_late(day: dt.date, now: dt.datetime, late_after: dt.timedelta,
@@ -135,31 +127,9 @@ def plan_availability(
 # re-publication
 
 
-def republication_change(provenance: Provenance, listed: ListedObject) -> str | None:
-    """Why the listed object differs from what was downloaded, or None when it is the same file.
-
-    Size always counts. With an ETag on both sides the ETag decides (an identical re-upload gets a new
-    Last-Modified but keeps its ETag). Without one (local mirror) a later Last-Modified counts.
-    """
-    if listed.size != provenance.size:
-        return f"size {provenance.size} → {listed.size}"
-    before, now = normalize_etag(provenance.etag), normalize_etag(listed.etag)
-    if before and now:
-        return None if before == now else f"ETag {before} → {now}"
-    known = parse_timestamp(provenance.last_modified)
-    if known is not None and listed.last_modified is not None:
-        if listed.last_modified.replace(microsecond=0) > known.replace(microsecond=0):
-            return f"Last-Modified {known.isoformat()} → {listed.last_modified.isoformat()}"
-    return None
-
-
-def republication_run_key(partition_key: str, changed: Sequence[ListedObject]) -> str:
+def republication_run_key(partition_key: str, changed: Sequence[Republication]) -> str:
     """One rebuild per published version of the partition's changed file(s)."""
-    versions = []
-    for listed in sorted(changed, key=lambda o: o.key):
-        version = normalize_etag(listed.etag) or (listed.last_modified.isoformat() if listed.last_modified else "")
-        versions.append(f"{version}:{listed.size}")
-    return f"{partition_key}@{'+'.join(versions)}"
+    return f"{partition_key}@{'+'.join(r.version for r in sorted(changed, key=lambda r: r.file_key))}"
 
 
 def combine_publication(answers: Iterable[bool | None]) -> bool | None:

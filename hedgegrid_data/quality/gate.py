@@ -5,12 +5,10 @@ A dataset's own verdicts block it; a failed reconciliation blocks the datasets i
 
 from __future__ import annotations
 
-import datetime as dt
+from pathlib import Path
 
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.quality.findings import Verdict, blocking, read_verdicts
-from hedgegrid_data.store import DataStore
-from hedgegrid_data.venues.binance import Market
 
 RECONCILIATION = "reconciliation"
 
@@ -27,21 +25,20 @@ def judged_datasets(verdict: Verdict) -> frozenset[str] | None:
     return RECONCILED_DATASETS.get(verdict.check)
 
 
-def blocking_verdicts(store: DataStore, market: Market, symbol: str, day: dt.date, dataset: str) -> list[Verdict]:
-    """The dataset's own blocking verdicts for the day, and the day's failed reconciliations that judge it."""
+def blocking_verdicts(own: Path, reconciliation: Path, dataset: str) -> list[Verdict]:
+    """The dataset's own blocking verdicts for a day (file ``own``), and the day's failed reconciliations
+    (file ``reconciliation``) that judge it."""
     found = []
-    own = store.quality_file(market, dataset, symbol, day)
     if own.exists():
         found += blocking(read_verdicts(own))
-    reconciled = store.quality_file(market, RECONCILIATION, symbol, day)
-    if reconciled.exists():
-        found += [v for v in blocking(read_verdicts(reconciled))
+    if reconciliation.exists():
+        found += [v for v in blocking(read_verdicts(reconciliation))
                   if (judged := judged_datasets(v)) is None or dataset in judged]
     return found
 
 
-def refuse_blocked(store: DataStore, market: Market, symbol: str, day: dt.date, dataset: str, what: str) -> None:
-    failed = blocking_verdicts(store, market, symbol, day, dataset)
+def refuse_blocked(own: Path, reconciliation: Path, dataset: str, what: str) -> None:
+    failed = blocking_verdicts(own, reconciliation, dataset)
     if failed:
         raise HedgegridDataError(
             f"{what}: not published to the catalog, blocking checks failed: "

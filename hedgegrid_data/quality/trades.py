@@ -1,7 +1,7 @@
 """Checks on a trades day: id continuity, silences, coverage of the day, price and volume spikes.
 
-Binance trade ids are consecutive per symbol and market, so a jump is an exact count of missing
-trades. Silences are measured against the day's own trade rate. Robust price outliers compare
+Where a feed's trade ids are consecutive (Binance's are, per symbol and market), a jump is an exact count of
+missing trades; other feeds get no id check. Silences are measured against the day's own trade rate. Robust price outliers compare
 each trade with the median and MAD of its UTC minute; volume
 spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day batch by batch
 (it rides along the normalization pass), so memory does not grow with the day.
@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 from hedgegrid_data import settings
 from hedgegrid_data.epochs import utc_text
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
-from hedgegrid_data.venues.binance import Market
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
@@ -45,9 +44,9 @@ class TradeCheckThresholds:
     volume_factor: float = 100.0
 
     @classmethod
-    def for_market(cls, market: Market) -> TradeCheckThresholds:
-        """The configured thresholds of ``market`` (``HEDGEGRID_QUALITY_FILE`` or the checked-in file)."""
-        return cls(**_quality_config(settings.quality_file()).get(market.value, {}).get("trades", {}))
+    def for_market(cls, market: str) -> TradeCheckThresholds:
+        """The configured thresholds of the ``market`` section (``HEDGEGRID_QUALITY_FILE`` or the checked-in file)."""
+        return cls(**_quality_config(settings.quality_file()).get(market, {}).get("trades", {}))
 
 
 @cache
@@ -118,9 +117,11 @@ def _median(values: np.ndarray) -> float:
 class TradesDayChecker:
     """Accumulates the trades checks of one day over time-ordered batches of the normalized table."""
 
-    def __init__(self, day_bounds: tuple[int, int], thresholds: TradeCheckThresholds = TradeCheckThresholds()):
+    def __init__(self, day_bounds: tuple[int, int], thresholds: TradeCheckThresholds = TradeCheckThresholds(),
+                 consecutive_ids: bool = True):
         self.bounds = day_bounds
         self.t = thresholds
+        self.consecutive_ids = consecutive_ids  # only then does a jump in ids count missing trades
         self.rows = 0
         self.first_id: int | None = None
         self.last_id: int | None = None
@@ -230,7 +231,7 @@ class TradesDayChecker:
         silences = sorted(((s, e) for s, e in self._long_spans if e - s > limit_ns), key=lambda w: w[0] - w[1])
         head = (self.first_ts - start) / NS_PER_SECOND
         tail = (end + 1 - self.last_ts) / NS_PER_SECOND
-        return [
+        id_gaps = [
             Verdict(
                 "trade_id_gaps", self.missing_ids <= self.t.max_missing_ids, Severity.ERROR,
                 f"{self.missing_ids} missing trade ids in {self.gaps.count} gaps" if self.missing_ids
@@ -239,6 +240,9 @@ class TradesDayChecker:
                  "first_id": self.first_id, "last_id": self.last_id, "tolerance": self.t.max_missing_ids,
                  "trades_checked": self.rows},
             ),
+        ] if self.consecutive_ids else []
+        return [
+            *id_gaps,
             Verdict(
                 "trade_silences", not silences, Severity.WARN,
                 f"{len(silences)} silences over {limit_ns / NS_PER_SECOND:.0f} s, "
@@ -275,12 +279,13 @@ class StreamCheck:
     checker, so a file streamed again after an in-memory re-sort is judged once, on its sorted rows."""
 
     def __init__(self, day_bounds: tuple[int, int], thresholds: TradeCheckThresholds,
-                 adapt: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None):
+                 adapt: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None, consecutive_ids: bool = True):
         self.day_bounds, self.thresholds, self.adapt = day_bounds, thresholds, adapt
+        self.consecutive_ids = consecutive_ids
         self._checker: TradesDayChecker | None = None
 
     def sink(self) -> AbstractContextManager[Callable[[pa.RecordBatch], None]]:
-        checker = self._checker = TradesDayChecker(self.day_bounds, self.thresholds)
+        checker = self._checker = TradesDayChecker(self.day_bounds, self.thresholds, self.consecutive_ids)
         adapt = self.adapt
         return nullcontext(checker.add if adapt is None else lambda batch: checker.add(adapt(batch)))
 

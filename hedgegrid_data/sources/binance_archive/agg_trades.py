@@ -32,14 +32,13 @@ from hedgegrid_data.sources.binance_archive.layout import (
     agg_trades_columns,
     time_unit_for,
 )
-from hedgegrid_data.sources.binance_archive.trades import BUYER, SELLER
 from hedgegrid_data.streaming import prefetched
+from hedgegrid_data.tables.trades import BUYER, SELLER, amount_rules, canonical_trades
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.symbols import SymbolSpec
 
 DATA_TYPE = "aggTrades"
 PLACEHOLDER_TRADE_ID = "-1"
-TRADE_TICK_INPUT = ("trade_id", "price", "qty", "ts_event", "aggressor_side")
 
 
 def quantity_column(market: Market) -> str:
@@ -67,8 +66,7 @@ def pandera_agg_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrame
     start, end = day_bounds_ns(day)
     columns = {
         "agg_trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
-        "price": pa_pl.Column(pl.Decimal(38, spec.price_precision), pa_pl.Check.gt(0)),
-        quantity_column(spec.market): pa_pl.Column(pl.Decimal(38, spec.size_precision), pa_pl.Check.gt(0)),
+        **amount_rules(spec.price_precision, spec.size_precision, quantity_column(spec.market)),
         "first_trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
         "last_trade_id": pa_pl.Column(pl.Int64, pa_pl.Check.ge(0)),
         "ts_event": pa_pl.Column(
@@ -250,6 +248,5 @@ def write_normalized_agg_trades(zip_path: Path, archive_file: ArchiveFile, spec:
 
 
 def trade_tick_input(batch: pa.RecordBatch, market: Market) -> pa.RecordBatch:
-    """A normalized aggTrades batch as the columns the ``TradeTick`` day sink reads (trade id = aggregate id)."""
-    names = ("agg_trade_id", "price", quantity_column(market), "ts_event", "aggressor_side")
-    return pa.RecordBatch.from_arrays([batch.column(name) for name in names], names=list(TRADE_TICK_INPUT))
+    """A normalized aggTrades batch as the canonical trades (trade id = aggregate id)."""
+    return canonical_trades(batch, {"trade_id": "agg_trade_id", "qty": quantity_column(market)})

@@ -27,6 +27,7 @@ from hedgegrid_data.errors import (
     DownloadError,
     NotPublishedError,
 )
+from hedgegrid_data.settings import is_local_base
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 
 CHUNK = 1 << 20
@@ -88,11 +89,6 @@ def parse_checksum(text: str, expected_name: str, source: str) -> str:
     if parts[1] != expected_name:
         raise ChecksumMismatchError(f"{source}: names {parts[1]!r}, expected {expected_name!r}")
     return parts[0].lower()
-
-
-def is_local_base(base: str) -> bool:
-    """An archive base that is a directory in the archive's key layout rather than an http(s) URL."""
-    return not base.startswith(("http://", "https://"))
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

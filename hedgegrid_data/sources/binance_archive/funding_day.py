@@ -1,22 +1,20 @@
-"""The funding-rate pipeline, step by step: a month file in the raw store → one UTC day → the catalog.
+"""The day steps of the archive's funding-rate feeds: a month file in the raw store → one UTC day → the catalog.
 
-Binance publishes funding rates monthly only; the assets stay daily (date × symbol). The day's
-``ArchiveFile`` is ``funding_archive_file(market, symbol, day)``: its ``day`` is the partition's day and
-its key is the month file containing it, which the raw asset downloads once per month and every day
-of the month reuses (``BinanceArchive.fetch_verified`` keeps a verified copy whose sha256 matches the
-CHECKSUM). A day's events therefore exist once the month file is published.
+Binance publishes funding rates monthly only; the partitions stay daily (date × symbol). A day's source file is
+``funding_archive_file(market, symbol, day)``: its ``day`` is the partition's day and its key is the month file
+containing it, which the raw asset downloads once per month and every day of the month reuses (a verified copy
+whose sha256 still matches the CHECKSUM is kept). A day's events therefore exist once the month file is
+published.
 
-1. ``normalize_funding_day``: verified month zip → the day's funding table (events whose calc_time falls on
-   the day), validated, written as normalized parquet, plus a staged ``FundingRateUpdate`` day file and the
-   day's quality verdicts and report.
-2. ``publish_funding_day``: check the staged file reads back through Nautilus with the normalized day's row
-   count and first and last updates (every field), write the instrument, promote it into the catalog.
+``ArchiveFundingDay.stage`` keeps the events whose calc_time falls on the day, validated, as the normalized
+table and a staged ``FundingRateUpdate`` day file, and judges the day; ``plan`` says the staged file must read
+back with the normalized day's row count and first and last updates (every field).
 
-A day without funding events (before a listing, after a delisting, or a gap in the month file) is not
-invented and not hidden: its normalized table has 0 rows, the catalog gets no file for it (and loses any
-earlier one), so Nautilus' own gap queries report the day missing, and the ``day_has_funding_events``
-verdict warns. A day whose events skip a boundary of their own schedule (an 8 h symbol with two events)
-is plausible but unusual: the ``funding_schedule`` verdict warns with the boundaries missing.
+A day without funding events (before a listing, after a delisting, or a gap in the month file) is not invented
+and not hidden: its normalized table has 0 rows, the catalog gets no file for it (and loses any earlier one),
+so Nautilus' own gap queries report the day missing, and the ``day_has_funding_events`` verdict warns. A day
+whose events skip a boundary of their own schedule (an 8 h symbol with two events) is plausible but unusual:
+the ``funding_schedule`` verdict warns with the boundaries missing.
 """
 
 from __future__ import annotations
@@ -32,17 +30,16 @@ from nautilus_trader.model.data import FundingRateUpdate
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.funding_rates import write_funding_rate_day
-from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.publication import (
-    PublishedDay,
-    promote_verified,
-    verify_staged,
-)
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.feeds.feed import (
+    CatalogSeries,
+    Feed,
+    PublicationPlan,
+    StagedDay,
+    StagedSeries,
+)
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
-from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.sources.binance_archive.funding import (
     DATA_TYPE,
     HOUR_NS,
@@ -52,9 +49,9 @@ from hedgegrid_data.sources.binance_archive.funding import (
     read_funding_month,
     validate_funding_day,
 )
-from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.binance import Market, build_instrument, instrument_id
 from hedgegrid_data.venues.symbols import symbol_spec
 
 
@@ -63,10 +60,6 @@ def funding_archive_file(market: Market, symbol: str, day: dt.date) -> ArchiveFi
     if market is Market.SPOT:
         raise ValueError("spot has no funding rates")
     return ArchiveFile(market, DATA_TYPE, symbol, day, monthly=True)
-
-
-def _instrument_id(archive_file: ArchiveFile) -> str:
-    return build_instrument(symbol_spec(archive_file.market, archive_file.symbol)).id.value
 
 
 @dataclass(frozen=True)
@@ -129,55 +122,6 @@ def funding_schedule(table: pa.Table, day: dt.date) -> Verdict:
     )
 
 
-@dataclass(frozen=True)
-class NormalizedFundingDay:
-    summary: FundingDaySummary
-    verdicts: list[Verdict]
-    report: dict
-
-
-def normalize_funding_day(store: DataStore, archive_file: ArchiveFile) -> NormalizedFundingDay:
-    """Read the verified month file, keep ``archive_file.day``'s events, validate, write and stage them, judge
-    the day."""
-    day = archive_file.day
-    month = read_funding_month(store.raw / archive_file.key, archive_file)
-    table = funding_day(month, day)
-    validate_funding_day(table, day, archive_file.file_name)
-
-    instrument_id = _instrument_id(archive_file)
-    if table.num_rows:
-        write_funding_rate_day(store.staging, instrument_id, day, table)
-    else:
-        remove_day(store.staging, FundingRateUpdate, instrument_id, day)
-    out = store.normalized_file(archive_file.market, DATA_TYPE, archive_file.symbol, day)
-    with atomic_parquet_writer(out, funding_table_schema()) as write:
-        for batch in table.to_batches():
-            write(batch)
-
-    verdicts = [day_has_funding_events(table, month), funding_schedule(table, day)]
-    report = write_day_quality(store.quality_file(archive_file.market, DATA_TYPE, archive_file.symbol, day), day,
-                               archive_file.symbol, verdicts)
-    ts = table.column("ts_event").cast("int64").to_pylist()
-    month_ts = month.table.column("ts_event").cast("int64").to_pylist()
-    summary = FundingDaySummary(
-        rows=table.num_rows,
-        intervals_hours=sorted(set(table.column("funding_interval_hours").to_pylist())),
-        first_ts_ns=ts[0] if ts else None,
-        last_ts_ns=ts[-1] if ts else None,
-        month_rows=month.table.num_rows,
-        month_first_ts_ns=month_ts[0] if month_ts else None,
-        month_last_ts_ns=month_ts[-1] if month_ts else None,
-        month_intervals_hours=month.intervals_hours,
-        month_schedule_breaks=month.schedule_breaks,
-        source_rows=month.source_rows,
-        duplicates_dropped=month.duplicates_dropped,
-        resorted=month.resorted,
-        header=month.header,
-        time_unit=month.time_unit,
-    )
-    return NormalizedFundingDay(summary, verdicts, report)
-
-
 def funding_update_tuple(update: FundingRateUpdate) -> tuple:
     return update.instrument_id.value, format(update.rate, "f"), update.next_funding_ns, update.ts_event, update.ts_init
 
@@ -191,29 +135,81 @@ def _normalized_update_tuples(path: Path, instrument_id: str) -> list[tuple]:
     return [(instrument_id, format(rate, "f"), n, t, t) for rate, n, t in zip(rates, next_funding, ts, strict=True)]
 
 
-def publish_funding_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
-    """Promote the staged day once it reads back through Nautilus with the normalized day's row count and first
-    and last updates; refused while a blocking reconciliation (funding without a mark price) stands."""
-    day = archive_file.day
-    refuse_blocked(store, archive_file.market, archive_file.symbol, day, DATA_TYPE,
-                   f"{archive_file.symbol} {archive_file.market.value} funding rates of {day}")
-    instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
-    instrument_id = instrument.id.value
-    normalized = store.normalized_file(archive_file.market, DATA_TYPE, archive_file.symbol, day)
-    if not normalized.exists():
-        raise HedgegridDataError(f"{normalized}: no normalized funding day to publish; materialize it first")
-    expected = _normalized_update_tuples(normalized, instrument_id)
-    rows_in = len(expected)
-    if rows_in == 0:
-        write_instrument(store.catalog, instrument)
-        remove_day(store.catalog, FundingRateUpdate, instrument_id, day)
-        return PublishedDay.empty(instrument_id, "no funding events: no day file")
-    integrity = verify_staged(store.staging, FundingRateUpdate, instrument_id, day, rows_in, expected[0],
-                              expected[-1], funding_update_tuple)
-    write_instrument(store.catalog, instrument)
-    return promote_verified(store.staging, store.catalog, FundingRateUpdate, instrument_id, day, instrument_id,
-                            rows_in, integrity)
+def _summary_metadata(summary: FundingDaySummary, archive_file: ArchiveFile) -> dict[str, object]:
+    return {
+        "rows": summary.rows, "intervals_hours": str(summary.intervals_hours),
+        "first_event_time": utc_text(summary.first_ts_ns), "last_event_time": utc_text(summary.last_ts_ns),
+        "month": archive_file.period, "month_rows": summary.month_rows,
+        "month_first_event_time": utc_text(summary.month_first_ts_ns),
+        "month_last_event_time": utc_text(summary.month_last_ts_ns),
+        "month_intervals_hours": str(summary.month_intervals_hours),
+        "month_schedule_breaks": summary.month_schedule_breaks,
+        "source_rows": summary.source_rows, "duplicates_dropped": summary.duplicates_dropped,
+        "resorted": summary.resorted, "time_unit": summary.time_unit.value, "header": summary.header,
+    }
 
 
-def staged_funding_path(store: DataStore, archive_file: ArchiveFile) -> Path:
-    return day_file_path(store.staging, FundingRateUpdate, _instrument_id(archive_file), archive_file.day)
+@dataclass(frozen=True)
+class ArchiveFundingDay:
+    """``DaySteps`` of a futures market's funding-rate feed."""
+
+    market: Market
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        return [CatalogSeries(FundingRateUpdate, instrument_id(self.market, symbol).value)]
+
+    def normalized_path(self, store: DataStore, day: dt.date, symbol: str) -> Path:
+        return store.normalized_file(SOURCE, self.market.value, DATA_TYPE, symbol, day)
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        """Read the verified month file, keep the day's events, validate, write and stage them, judge the day."""
+        archive_file = funding_archive_file(self.market, symbol, day)
+        month = read_funding_month(store.raw / archive_file.key, archive_file)
+        table = funding_day(month, day)
+        validate_funding_day(table, day, archive_file.file_name)
+
+        [series] = self.series(symbol)
+        staged = day_file_path(feed.staging(store), FundingRateUpdate, series.identifier, day)
+        if table.num_rows:
+            write_funding_rate_day(feed.staging(store), series.identifier, day, table)
+        else:
+            remove_day(feed.staging(store), FundingRateUpdate, series.identifier, day)
+        out = self.normalized_path(store, day, symbol)
+        with atomic_parquet_writer(out, funding_table_schema()) as write:
+            for batch in table.to_batches():
+                write(batch)
+
+        ts = table.column("ts_event").cast("int64").to_pylist()
+        month_ts = month.table.column("ts_event").cast("int64").to_pylist()
+        summary = FundingDaySummary(
+            rows=table.num_rows,
+            intervals_hours=sorted(set(table.column("funding_interval_hours").to_pylist())),
+            first_ts_ns=ts[0] if ts else None,
+            last_ts_ns=ts[-1] if ts else None,
+            month_rows=month.table.num_rows,
+            month_first_ts_ns=month_ts[0] if month_ts else None,
+            month_last_ts_ns=month_ts[-1] if month_ts else None,
+            month_intervals_hours=month.intervals_hours,
+            month_schedule_breaks=month.schedule_breaks,
+            source_rows=month.source_rows,
+            duplicates_dropped=month.duplicates_dropped,
+            resorted=month.resorted,
+            header=month.header,
+            time_unit=month.time_unit,
+        )
+        verdicts = [day_has_funding_events(table, month), funding_schedule(table, day)]
+        metadata = {**_summary_metadata(summary, archive_file), "bytes": out.stat().st_size, "path": out,
+                    "staged_catalog_file": staged if summary.rows else ""}
+        return StagedDay(verdicts, metadata, {"rows_validated": summary.rows})
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        instrument = build_instrument(symbol_spec(self.market, symbol))
+        normalized = self.normalized_path(store, day, symbol)
+        if not normalized.exists():
+            raise HedgegridDataError(f"{normalized}: no normalized funding day to publish; materialize it first")
+        expected = _normalized_update_tuples(normalized, instrument.id.value)
+        if not expected:
+            return PublicationPlan(instrument, [], nothing_because="no funding events: no day file")
+        [series] = self.series(symbol)
+        return PublicationPlan(instrument, [StagedSeries(series, len(expected), expected[0], expected[-1],
+                                                         funding_update_tuple)])

@@ -1,21 +1,15 @@
-"""The kline-like pipelines, step by step, as the assets run them.
+"""The day steps of the archive's kline-like feeds.
 
-klines (spot, USD-M, COIN-M):
+klines (spot, USD-M, COIN-M), ``ArchiveKlinesDay``: every configured archive interval of the day becomes a
+normalized table, judged (``ohlcv_rules`` of every file, ``bar_gaps`` of the base interval); bars of each
+published interval are staged — from the archive's own file, or, for the higher timeframes, built from the 1m
+bars and, where the archive also has that interval, checked equal to it bar by bar. Everything is read and
+checked before anything is written. Before promotion the staged bars are checked again against the archive
+intervals (``bars_agree_with_archive``).
 
-1. ``normalize_klines_day``: every configured archive interval of the day → normalized table and the
-   day's quality verdicts (``ohlcv_rules`` of every file, ``bar_gaps`` of the base interval); bars for
-   each published interval staged — from the archive's own file, or, for the higher timeframes, built
-   from the 1m bars and, where the archive also has that interval, checked equal to it bar by bar.
-   Everything is read and checked before anything is written. A day breaking a blocking rule stages
-   nothing and loses its catalog days: bad data never stays visible.
-2. ``publish_klines_day``: refused for a day whose verdicts block; re-check the staged bars against the
-   archive intervals, check each staged file reads back through Nautilus as its source (catalog
-   integrity), write the instrument, promote every staged bar day into the catalog.
-
-mark, index and premium-index klines (USD-M, COIN-M): ``normalize_price_index_day`` writes the
-normalized table and the day's verdicts (and, for mark prices, stages ``MarkPriceUpdate``s);
-``publish_mark_prices_day`` promotes them behind the same gate and integrity check. Index and
-premium-index klines stay tables (see ``catalog/mark_prices.py``).
+mark, index and premium-index klines (USD-M, COIN-M), ``ArchivePriceIndexDay``: the normalized table and its
+verdicts; mark prices also stage ``MarkPriceUpdate``s. Index and premium-index klines stay tables (see
+``catalog/mark_prices.py``).
 """
 
 from __future__ import annotations
@@ -40,25 +34,24 @@ from hedgegrid_data.catalog.bars import (
     read_bar_day,
     write_bar_day,
 )
-from hedgegrid_data.catalog.day_files import day_file_path, remove_day
-from hedgegrid_data.catalog.instruments import write_instrument
-from hedgegrid_data.catalog.integrity import edge_rows, of_day_files
+from hedgegrid_data.catalog.day_files import day_file_path
+from hedgegrid_data.catalog.integrity import edge_rows
 from hedgegrid_data.catalog.mark_prices import (
     mark_price_schema,
     mark_price_table,
     write_mark_price_day,
 )
-from hedgegrid_data.catalog.publication import (
-    PublishedDay,
-    promote_verified,
-    verify_staged,
-)
-from hedgegrid_data.epochs import TimeUnit
+from hedgegrid_data.epochs import TimeUnit, utc_text
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.feeds.feed import (
+    CatalogSeries,
+    Feed,
+    PublicationPlan,
+    StagedDay,
+    StagedSeries,
+)
 from hedgegrid_data.quality.bars import bar_gaps, ohlcv_rules, ohlcv_rules_of_files
 from hedgegrid_data.quality.findings import Verdict, blocking
-from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.sources.binance_archive.klines import (
     BASE_INTERVAL,
     HIGHER_TIMEFRAMES,
@@ -74,9 +67,13 @@ from hedgegrid_data.sources.binance_archive.klines import (
     taker_buy_column,
     volume_column,
 )
-from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
+from hedgegrid_data.sources.binance_archive.layout import (
+    SOURCE,
+    ArchiveFile,
+    time_unit_for,
+)
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.binance import Market, build_instrument, instrument_id
 from hedgegrid_data.venues.symbols import SymbolSpec, symbol_spec
 
 DEFAULT_KLINE_INTERVALS = (BASE_INTERVAL,)
@@ -97,8 +94,9 @@ def kline_archive_file(market: Market, data_type: str, symbol: str, day: dt.date
 
 def normalized_kline_path(store: DataStore, archive_file: ArchiveFile) -> Path:
     """``normalized/binance/<market>/<type>_<interval>/<archive symbol>/<day>.parquet``."""
-    return store.normalized_file(archive_file.market, f"{archive_file.data_type}_{archive_file.interval}",
-                                 archive_file.symbol, archive_file.day)
+    return store.normalized_file(SOURCE, archive_file.market.value,
+                                 f"{archive_file.data_type}_{archive_file.interval}", archive_file.symbol,
+                                 archive_file.day)
 
 
 @dataclass(frozen=True)
@@ -170,15 +168,6 @@ class StagedBars:
     path: Path
 
 
-@dataclass(frozen=True)
-class KlinesDay:
-    files: list[KlineFileSummary]
-    bars: list[StagedBars]
-    instrument_size_precision: int
-    verdicts: list[Verdict]
-    report: dict
-
-
 def _write_normalized(day: KlineDay, store: DataStore) -> Path:
     path = normalized_kline_path(store, day.archive_file)
     with atomic_path(path) as tmp:
@@ -199,37 +188,7 @@ def kline_day_verdicts(files: Sequence[KlineDay]) -> list[Verdict]:
     return [rules, bar_gaps(open_times, interval_ns(base.interval), base.archive_file.day)]
 
 
-def normalize_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date,
-                         plan: BarPlan = DEFAULT_PLAN) -> KlinesDay:
-    """Normalize the day's archive intervals, judge them, and stage its bars unless a blocking verdict forbids it.
-
-    Nothing is written unless every file reads; a day breaking the OHLCV rules is written as normalized
-    tables and verdicts only, and its bar days leave the staging tree and the catalog.
-    """
-    spec = symbol_spec(market, symbol)
-    instrument = build_instrument(spec)
-    files = {}
-    for interval in plan.intervals:
-        archive_file = kline_archive_file(market, "klines", symbol, day, interval)
-        files[interval] = normalize_kline_file(store.raw / archive_file.key, archive_file, spec)
-    volume = volume_column(market)
-    for kline_file in files.values():
-        _require_size_precision(kline_file, volume, instrument)
-    base = BASE_INTERVAL if BASE_INTERVAL in files else plan.intervals[0]
-    verdicts = kline_day_verdicts([files[base], *(f for i, f in files.items() if i != base)])
-    if blocking(verdicts):
-        staged = []
-        for interval in plan.published:
-            for root in (store.staging, store.catalog):
-                remove_day(root, Bar, str(bar_type(instrument.id, interval)), day)
-    else:
-        staged = _stage_bars(store, files, plan, spec, instrument, day)
-    summaries = [KlineFileSummary.of(f, _write_normalized(f, store)) for f in files.values()]
-    report = write_day_quality(store.quality_file(market, "klines", symbol, day), day, symbol, verdicts)
-    return KlinesDay(summaries, staged, spec.size_precision, verdicts, report)
-
-
-def _stage_bars(store: DataStore, files: dict[str, KlineDay], plan: BarPlan, spec: SymbolSpec,
+def _stage_bars(staging: Path, files: dict[str, KlineDay], plan: BarPlan, spec: SymbolSpec,
                 instrument: Instrument, day: dt.date) -> list[StagedBars]:
     """Bars of every published interval, from the archive's file or built from 1m (and then checked equal)."""
     sources: dict[str, tuple[pa.Table, str]] = {}
@@ -248,7 +207,7 @@ def _stage_bars(store: DataStore, files: dict[str, KlineDay], plan: BarPlan, spe
     for interval, (klines, source) in sources.items():
         bars = bar_table(klines, bar_schema(bar_type(instrument.id, interval), spec.price_precision,
                                             spec.size_precision), volume)
-        path = write_bar_day(store.staging, bars, day)
+        path = write_bar_day(staging, bars, day)
         staged.append(StagedBars(interval, str(bar_type(instrument.id, interval)), source, bars.num_rows,
                                  spec.size_precision, path))
     return staged
@@ -303,105 +262,138 @@ def _expected_bar_edges(klines: pa.Table, volume: str, spec: SymbolSpec) -> tupl
     return as_bar(first), as_bar(last)
 
 
-@dataclass(frozen=True)
-class PublishedBars:
-    instrument_id: str
-    days: dict[str, PublishedDay]
-    compared: dict[str, int]
-
-    @property
-    def integrity(self) -> Verdict:
-        return of_day_files({interval: day.integrity for interval, day in self.days.items()})
-
-
-def publish_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date,
-                       plan: BarPlan = DEFAULT_PLAN) -> PublishedBars:
-    """Verify the staged bars against their sources, then promote them; ``rows_in`` counts what they come from."""
-    refuse_blocked(store, market, symbol, day, "klines", f"{symbol} {market.value} bars of {day}")
-    spec = symbol_spec(market, symbol)
-    instrument = build_instrument(spec)
-    volume = volume_column(market)
-    minutes = None
-    if plan.timeframes:
-        minutes = _normalized_day(store, kline_archive_file(market, "klines", symbol, day, BASE_INTERVAL))
-    sources, compared = {}, {}
-    for interval in plan.published:
-        staged = day_file_path(store.staging, Bar, str(bar_type(instrument.id, interval)), day)
-        if plan.built(interval):
-            assert minutes is not None
-            sources[interval] = aggregate_klines(minutes, interval)
-        if interval in plan.intervals:
-            archive_file = kline_archive_file(market, "klines", symbol, day, interval)
-            archive = _normalized_day(store, archive_file).table
-            sources.setdefault(interval, archive)
-            if plan.built(interval) and staged.exists():
-                row = _bar_difference(read_bar_day(staged), archive, volume)
-                if row is not None:
-                    raise ArchiveDataError(archive_file.file_name, f"staged {interval} bar {row} differs from the "
-                                           "archive's; re-materialize the normalized klines")
-                compared[interval] = archive.num_rows
-    integrity = {interval: verify_staged(store.staging, Bar, str(bar_type(instrument.id, interval)), day,
-                                         klines.num_rows, *_expected_bar_edges(klines, volume, spec), bar_tuple)
-                 for interval, klines in sources.items()}
-    write_instrument(store.catalog, instrument)
-    days = {interval: promote_verified(store.staging, store.catalog, Bar, str(bar_type(instrument.id, interval)), day,
-                                       instrument.id.value, sources[interval].num_rows, integrity[interval])
-            for interval in plan.published}
-    return PublishedBars(instrument.id.value, days, compared)
-
-
-@dataclass(frozen=True)
-class PriceIndexDay:
-    file: KlineFileSummary
-    value_precision: int | None
-    staged: Path | None
-    verdicts: list[Verdict]
-    report: dict
-
-
-def normalize_price_index_day(store: DataStore, market: Market, data_type: str, symbol: str, day: dt.date,
-                              interval: str = BASE_INTERVAL) -> PriceIndexDay:
-    """Normalize and judge one day of mark, index or premium-index klines; mark prices also stage
-    ``MarkPriceUpdate``s unless a blocking verdict forbids it (then the day leaves staging and catalog)."""
-    if data_type not in PRICE_INDEX_TYPES:
-        raise ValueError(f"{data_type} is not mark, index or premium-index klines")
-    spec = symbol_spec(market, symbol)
-    archive_file = kline_archive_file(market, data_type, symbol, day, interval)
-    normalized = normalize_kline_file(store.raw / archive_file.key, archive_file, spec)
-    verdicts = kline_day_verdicts([normalized])
-    precision = staged = None
-    if data_type == "markPriceKlines":
-        instrument = build_instrument(spec)
-        precision = exact_precision(normalized.table.column("close"), spec.price_precision)
-        if blocking(verdicts):
-            for root in (store.staging, store.catalog):
-                remove_day(root, MarkPriceUpdate, instrument.id.value, day)
-        else:
-            updates = mark_price_table(normalized.table, mark_price_schema(instrument.id, precision))
-            staged = write_mark_price_day(store.staging, updates, day)
-    summary = KlineFileSummary.of(normalized, _write_normalized(normalized, store))
-    report = write_day_quality(store.quality_file(market, data_type, symbol, day), day, symbol, verdicts)
-    return PriceIndexDay(summary, precision, staged, verdicts, report)
-
-
 def mark_price_tuple(update: MarkPriceUpdate) -> tuple:
     return str(update.value), update.ts_event, update.ts_init
 
 
-def publish_mark_prices_day(store: DataStore, market: Market, symbol: str, day: dt.date,
-                            interval: str = BASE_INTERVAL) -> PublishedDay:
-    """Check the staged ``MarkPriceUpdate`` day reads back as the normalized mark klines, then promote it;
-    ``rows_in`` counts the normalized mark klines. Refused for a day whose verdicts block."""
-    refuse_blocked(store, market, symbol, day, "markPriceKlines", f"{symbol} {market.value} mark prices of {day}")
-    spec = symbol_spec(market, symbol)
-    instrument = build_instrument(spec)
-    marks = _normalized_day(store, kline_archive_file(market, "markPriceKlines", symbol, day, interval)).table
-    value = pa.decimal128(38, exact_precision(marks.column("close"), spec.price_precision))
-    first, last = edge_rows(pa.table({"value": pc.cast(marks.column("close"), value),
-                                      "ts": marks.column("close_time")}))
-    edges = tuple((f"{row['value']:f}", row["ts"], row["ts"]) for row in (first, last))
-    integrity = verify_staged(store.staging, MarkPriceUpdate, instrument.id.value, day, marks.num_rows, *edges,
-                              mark_price_tuple)
-    write_instrument(store.catalog, instrument)
-    return promote_verified(store.staging, store.catalog, MarkPriceUpdate, instrument.id.value, day,
-                            instrument.id.value, marks.num_rows, integrity)
+def _file_metadata(summary: KlineFileSummary) -> dict[str, object]:
+    tag = summary.archive_file.interval
+    return {
+        f"{tag}_rows": summary.rows, f"{tag}_missing_bars": summary.missing_bars,
+        f"{tag}_first_open_time": utc_text(summary.first_open_ns),
+        f"{tag}_last_close_time": utc_text(summary.last_close_ns),
+        f"{tag}_time_unit": summary.time_unit.value, f"{tag}_header": summary.header,
+        f"{tag}_path": summary.path,
+    }
+
+
+@dataclass(frozen=True)
+class ArchiveKlinesDay:
+    """``DaySteps`` of a klines feed: ``plan`` says which intervals are downloaded and which bars published."""
+
+    market: Market
+    bars: BarPlan = DEFAULT_PLAN
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        identifier = instrument_id(self.market, symbol)
+        return [CatalogSeries(Bar, str(bar_type(identifier, interval))) for interval in self.bars.published]
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        """Nothing is written unless every file reads; a day breaking the OHLCV rules is written as normalized
+        tables and verdicts only (the recipe withdraws its bar days)."""
+        market, plan = self.market, self.bars
+        spec = symbol_spec(market, symbol)
+        instrument = build_instrument(spec)
+        files = {}
+        for interval in plan.intervals:
+            archive_file = kline_archive_file(market, "klines", symbol, day, interval)
+            files[interval] = normalize_kline_file(store.raw / archive_file.key, archive_file, spec)
+        volume = volume_column(market)
+        for kline_file in files.values():
+            _require_size_precision(kline_file, volume, instrument)
+        base = BASE_INTERVAL if BASE_INTERVAL in files else plan.intervals[0]
+        verdicts = kline_day_verdicts([files[base], *(f for i, f in files.items() if i != base)])
+        staged = [] if blocking(verdicts) else _stage_bars(feed.staging(store), files, plan, spec, instrument, day)
+        summaries = [KlineFileSummary.of(f, _write_normalized(f, store)) for f in files.values()]
+        metadata: dict[str, object] = {"instrument_size_precision": spec.size_precision}
+        for summary in summaries:
+            metadata |= _file_metadata(summary)
+        for bars in staged:
+            metadata |= {f"{bars.interval}_bars": bars.rows, f"{bars.interval}_bars_source": bars.source,
+                         f"{bars.interval}_volume_precision": bars.size_precision}
+        return StagedDay(verdicts, metadata,
+                         {f"{s.archive_file.interval}_rows_validated": s.rows for s in summaries})
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        """Every published interval's staged bars read back as what they come from, and bars built from 1m
+        still equal the archive's own interval (``bars_agree_with_archive``)."""
+        market, plan = self.market, self.bars
+        spec = symbol_spec(market, symbol)
+        instrument = build_instrument(spec)
+        volume = volume_column(market)
+        staging = feed.staging(store)
+        minutes = None
+        if plan.timeframes:
+            minutes = _normalized_day(store, kline_archive_file(market, "klines", symbol, day, BASE_INTERVAL))
+        sources, compared = {}, {}
+        for interval in plan.published:
+            staged = day_file_path(staging, Bar, str(bar_type(instrument.id, interval)), day)
+            if plan.built(interval):
+                assert minutes is not None
+                sources[interval] = aggregate_klines(minutes, interval)
+            if interval in plan.intervals:
+                archive_file = kline_archive_file(market, "klines", symbol, day, interval)
+                archive = _normalized_day(store, archive_file).table
+                sources.setdefault(interval, archive)
+                if plan.built(interval) and staged.exists():
+                    row = _bar_difference(read_bar_day(staged), archive, volume)
+                    if row is not None:
+                        raise ArchiveDataError(archive_file.file_name, f"staged {interval} bar {row} differs from "
+                                               "the archive's; re-materialize the normalized klines")
+                    compared[interval] = archive.num_rows
+        series = [StagedSeries(CatalogSeries(Bar, str(bar_type(instrument.id, interval))), klines.num_rows,
+                               *_expected_bar_edges(klines, volume, spec), bar_tuple, label=interval)
+                  for interval, klines in sources.items()]
+        agreement = {"intervals_compared": ", ".join(compared) or "none downloaded",
+                     **{f"{i}_bars_compared": n for i, n in compared.items()}}
+        return PublicationPlan(instrument, series, {"bars_agree_with_archive": (True, agreement)})
+
+
+@dataclass(frozen=True)
+class ArchivePriceIndexDay:
+    """``DaySteps`` of a mark, index or premium-index klines feed; only mark prices reach the catalog."""
+
+    market: Market
+    data_type: str
+    interval: str = BASE_INTERVAL
+
+    def __post_init__(self) -> None:
+        if self.data_type not in PRICE_INDEX_TYPES:
+            raise ValueError(f"{self.data_type} is not mark, index or premium-index klines")
+
+    @property
+    def marks(self) -> bool:
+        return self.data_type == "markPriceKlines"
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        return [CatalogSeries(MarkPriceUpdate, instrument_id(self.market, symbol).value)] if self.marks else []
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        spec = symbol_spec(self.market, symbol)
+        archive_file = kline_archive_file(self.market, self.data_type, symbol, day, self.interval)
+        normalized = normalize_kline_file(store.raw / archive_file.key, archive_file, spec)
+        verdicts = kline_day_verdicts([normalized])
+        summary = KlineFileSummary.of(normalized, _write_normalized(normalized, store))
+        metadata = _file_metadata(summary)
+        if self.marks:
+            instrument = build_instrument(spec)
+            precision = exact_precision(normalized.table.column("close"), spec.price_precision)
+            metadata["mark_price_precision"] = precision
+            if not blocking(verdicts):
+                updates = mark_price_table(normalized.table, mark_price_schema(instrument.id, precision))
+                write_mark_price_day(feed.staging(store), updates, day)
+        return StagedDay(verdicts, metadata, {"rows_validated": summary.rows})
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        """The staged ``MarkPriceUpdate`` day must read back as the normalized mark klines' closes."""
+        spec = symbol_spec(self.market, symbol)
+        instrument = build_instrument(spec)
+        archive_file = kline_archive_file(self.market, self.data_type, symbol, day, self.interval)
+        marks = _normalized_day(store, archive_file).table
+        value = pa.decimal128(38, exact_precision(marks.column("close"), spec.price_precision))
+        first, last = edge_rows(pa.table({"value": pc.cast(marks.column("close"), value),
+                                          "ts": marks.column("close_time")}))
+        first_update, last_update = ((f"{row['value']:f}", row["ts"], row["ts"]) for row in (first, last))
+        [series] = self.series(symbol)
+        return PublicationPlan(instrument, [StagedSeries(series, marks.num_rows, first_update, last_update,
+                                                         mark_price_tuple)])

@@ -1,21 +1,39 @@
-"""Resources the automation adds: the archive listing to compare against (``HEDGEGRID_BINANCE_LISTING_URL``)."""
+"""Dagster resources of the Binance archive source: the archive to download from
+(``HEDGEGRID_BINANCE_URL``) and its listing to compare against (``HEDGEGRID_BINANCE_LISTING_URL``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dagster import ConfigurableResource
 
-from hedgegrid_data.automation import config
-from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
+from hedgegrid_data import settings
+from hedgegrid_data.sources.binance_archive.download import BinanceArchive, RetryPolicy
+from hedgegrid_data.sources.binance_archive.listing import ArchiveListing, PublicationProbe
+
+
+class BinanceArchiveResource(ConfigurableResource):
+    """Binance archive base: an http(s) URL or a local mirror directory (``HEDGEGRID_BINANCE_URL``)."""
+
+    base_url: str = settings.DEFAULT_BINANCE_URL
+    download_attempts: int = 5
+
+    def open(self, raw_root: Path) -> BinanceArchive:
+        return BinanceArchive(self.base_url, raw_root, retry=RetryPolicy(attempts=self.download_attempts))
+
+    def probe(self) -> PublicationProbe:
+        return PublicationProbe(self.base_url)
 
 
 class BinanceListingResource(ConfigurableResource):
     """The archive's S3 ListObjects endpoint, or a local mirror directory in the archive's key layout."""
 
-    listing_url: str = config.DEFAULT_LISTING_URL
+    listing_url: str = settings.DEFAULT_BINANCE_LISTING_URL
 
     def open(self) -> ArchiveListing:
         return ArchiveListing(self.listing_url)
 
 
-def default_listing_resource() -> BinanceListingResource:
-    return BinanceListingResource(listing_url=config.listing_url())
+def default_archive_resources() -> dict[str, ConfigurableResource]:
+    return {"binance_archive": BinanceArchiveResource(base_url=settings.binance_url()),
+            "binance_listing": BinanceListingResource(listing_url=settings.binance_listing_url())}

@@ -28,22 +28,22 @@ from hedgegrid_data.sources.binance_archive.layout import (
     trades_notional_column,
 )
 from hedgegrid_data.streaming import prefetched
+from hedgegrid_data.tables.trades import BUYER, SELLER, amount_rules, trade_fields
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.symbols import SymbolSpec
 
 NOTIONAL_SCALE = 12
-BUYER, SELLER = 1, 2  # nautilus_trader AggressorSide values
 
 
 def normalized_trades_schema(spec: SymbolSpec) -> pa.Schema:
+    """The canonical trades columns with the archive's notional and flags, in the archive's column order."""
+    canonical = trade_fields(spec.price_precision, spec.size_precision)
     fields = [
-        pa.field("trade_id", pa.int64(), nullable=False),
-        pa.field("price", pa.decimal128(38, spec.price_precision), nullable=False),
-        pa.field("qty", pa.decimal128(38, spec.size_precision), nullable=False),
+        canonical["trade_id"], canonical["price"], canonical["qty"],
         pa.field(trades_notional_column(spec.market), pa.decimal128(38, NOTIONAL_SCALE), nullable=False),
-        pa.field("ts_event", pa.timestamp("ns", tz="UTC"), nullable=False),
+        canonical["ts_event"],
         pa.field("is_buyer_maker", pa.bool_(), nullable=False),
-        pa.field("aggressor_side", pa.uint8(), nullable=False),
+        canonical["aggressor_side"],
     ]
     if spec.market is Market.SPOT:
         fields.append(pa.field("is_best_match", pa.bool_(), nullable=False))
@@ -59,8 +59,7 @@ def pandera_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrameSche
     """
     columns = {
         "trade_id": pa_pl.Column(pl.Int64),
-        "price": pa_pl.Column(pl.Decimal(38, spec.price_precision), pa_pl.Check.gt(0)),
-        "qty": pa_pl.Column(pl.Decimal(38, spec.size_precision), pa_pl.Check.gt(0)),
+        **amount_rules(spec.price_precision, spec.size_precision),
         trades_notional_column(spec.market): pa_pl.Column(pl.Decimal(38, NOTIONAL_SCALE), pa_pl.Check.ge(0)),
         "ts_event": pa_pl.Column(pl.Datetime("ns", "UTC")),
         "is_buyer_maker": pa_pl.Column(pl.Boolean),

@@ -1,119 +1,155 @@
-"""The trades pipeline, step by step, as the assets and the benchmark run it.
+"""The day steps of the archive's trades and aggTrades feeds: one streaming pass from the verified zip to the
+normalized table, the staged ``TradeTick`` day and the trades checks; and what the staged day must read back as.
 
-1. ``normalize_trades_day``: verified zip → normalized parquet, a staged ``TradeTick`` day file and the
-   day's quality verdicts, in one streaming pass (nothing appears unless the whole day is valid). A day
-   failing a blocking check loses its staged file and its catalog day: bad data never stays visible.
-2. ``publish_trades_day``: write the instrument, promote the staged day into the catalog — refused for
-   a day whose verdicts block.
+Both stream through ``feeds/trade_stream.py``, the normalized parquet, the staged day file and the checker each
+on a thread of its own. Trades and aggTrades are two sources of the same ``TradeTick``s (trade id = aggregate
+id for aggTrades): each stages apart from the other, and only the feed declared the instrument's publisher
+writes the catalog day.
+
+The quality checks are the trades checks (``quality/trades.py``), except that aggregate ids are judged by
+``agg_trade_id_gaps``: the ids of placeholder and zero-quantity rows, excluded from the table, leave gaps that
+those rows explain.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 from nautilus_trader.model.data import TradeTick
 
-from hedgegrid_data.catalog.day_files import day_file_path, remove_day
-from hedgegrid_data.catalog.instruments import write_instrument
+from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.catalog.integrity import parquet_edge_rows
-from hedgegrid_data.catalog.publication import (
-    PublishedDay,
-    promote_verified,
-    verify_staged,
-)
 from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
-from hedgegrid_data.epochs import day_bounds_ns
+from hedgegrid_data.epochs import day_bounds_ns, utc_text
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.quality.findings import Verdict, blocking
-from hedgegrid_data.quality.gate import refuse_blocked
-from hedgegrid_data.quality.report import write_day_quality
-from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
-from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
-from hedgegrid_data.sources.binance_archive.trades import (
-    TradesDaySummary,
-    write_normalized_trades,
+from hedgegrid_data.feeds.feed import (
+    CatalogSeries,
+    Feed,
+    PublicationPlan,
+    StagedDay,
+    StagedSeries,
 )
+from hedgegrid_data.quality.findings import Severity, Verdict
+from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
+from hedgegrid_data.sources.binance_archive.agg_trades import (
+    AggTradesDaySummary,
+    quantity_column,
+    trade_tick_input,
+    write_normalized_agg_trades,
+)
+from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
+from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
-from hedgegrid_data.venues.binance import build_instrument
+from hedgegrid_data.venues.binance import Market, build_instrument, instrument_id
 from hedgegrid_data.venues.symbols import symbol_spec
-
-
-@dataclass(frozen=True)
-class NormalizedTradesDay:
-    summary: TradesDaySummary
-    verdicts: list[Verdict]
-    report: dict
-
-
-def normalize_trades_day(store: DataStore, archive_file: ArchiveFile,
-                         thresholds: TradeCheckThresholds | None = None,
-                         publishes_catalog: bool = True) -> NormalizedTradesDay:
-    """``publishes_catalog``: trades are the configured trade source, so a blocked day leaves the catalog."""
-    spec = symbol_spec(archive_file.market, archive_file.symbol)
-    instrument = build_instrument(spec)
-    check = StreamCheck(day_bounds_ns(archive_file.day),
-                        thresholds or TradeCheckThresholds.for_market(archive_file.market))
-    summary = write_normalized_trades(
-        store.raw / archive_file.key,
-        archive_file,
-        spec,
-        _normalized_path(store, archive_file),
-        sinks=[
-            lambda: on_worker_thread(lambda: trade_tick_day_sink(store.staging, instrument, archive_file.day)),
-            lambda: on_worker_thread(check.sink),
-        ],
-    )
-    verdicts = check.verdicts()
-    report = write_day_quality(_quality_path(store, archive_file), archive_file.day, archive_file.symbol, verdicts)
-    if blocking(verdicts):
-        remove_day(store.staging, TradeTick, instrument.id.value, archive_file.day)
-        if publishes_catalog:
-            remove_day(store.catalog, TradeTick, instrument.id.value, archive_file.day)
-    return NormalizedTradesDay(summary, verdicts, report)
-
-
-def _normalized_path(store: DataStore, archive_file: ArchiveFile) -> Path:
-    return store.normalized_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day)
-
-
-def _quality_path(store: DataStore, archive_file: ArchiveFile) -> Path:
-    return store.quality_file(archive_file.market, archive_file.data_type, archive_file.symbol, archive_file.day)
 
 
 def trade_tick_tuple(tick: TradeTick) -> tuple:
     return tick.trade_id.value, str(tick.price), str(tick.size), int(tick.aggressor_side), tick.ts_event, tick.ts_init
 
 
-def _normalized_edge_ticks(path: Path) -> tuple[int, tuple, tuple]:
-    """Row count and the first/last normalized trades in ``trade_tick_tuple`` form."""
-    rows, first, last = parquet_edge_rows(path, ["trade_id", "price", "qty", "aggressor_side", "ts_event"])
+def agg_trade_id_gaps(id_gaps: Verdict, summary: AggTradesDaySummary, tolerance: int = 0) -> Verdict:
+    """The trades checker's id verdict over aggregate ids, judged net of the excluded rows' ids.
 
-    def as_tick(row: dict) -> tuple:
-        return (str(row["trade_id"]), f"{row['price']:f}", f"{row['qty']:f}", row["aggressor_side"],
-                row["ts_event"], row["ts_event"])
-
-    return rows, as_tick(first), as_tick(last)
-
-
-def publish_trades_day(store: DataStore, archive_file: ArchiveFile) -> PublishedDay:
-    """Check the staged day reads back through Nautilus as normalized, then promote it into the catalog."""
-    instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
-    normalized = _normalized_path(store, archive_file)
-    refuse_blocked(store, archive_file.market, archive_file.symbol, archive_file.day, archive_file.data_type,
-                   archive_file.file_name)
-    if not normalized.exists():
-        raise HedgegridDataError(f"{normalized}: no normalized trades day to publish; materialize it first")
-    identifier = instrument.id.value
-    rows_in, first, last = _normalized_edge_ticks(normalized)
-    integrity = verify_staged(store.staging, TradeTick, identifier, archive_file.day, rows_in, first, last,
-                              trade_tick_tuple)
-    write_instrument(store.catalog, instrument)
-    return promote_verified(store.staging, store.catalog, TradeTick, identifier, archive_file.day, identifier,
-                            rows_in, integrity)
+    Aggregate ids are consecutive; each placeholder or zero-quantity row excluded from the table takes
+    one, so only missing ids beyond the excluded rows are aggregates the file lacks (ERROR).
+    """
+    excluded = summary.placeholder_rows + summary.zero_quantity_rows
+    unexplained = max(0, id_gaps.metadata["missing_ids"] - excluded)
+    return Verdict(
+        "agg_trade_id_gaps", unexplained <= tolerance, Severity.ERROR,
+        f"{unexplained} aggregate ids missing beyond the {excluded} excluded rows "
+        f"({id_gaps.metadata['missing_ids']} ids absent in {id_gaps.metadata['gaps']} gaps)" if unexplained
+        else f"aggregate ids are consecutive (the {excluded} excluded rows included)",
+        {**id_gaps.metadata, "excluded_rows": excluded, "unexplained_missing_ids": unexplained},
+    )
 
 
-def staged_trades_path(store: DataStore, archive_file: ArchiveFile) -> Path:
-    instrument = build_instrument(symbol_spec(archive_file.market, archive_file.symbol))
-    return day_file_path(store.staging, TradeTick, instrument.id.value, archive_file.day)
+@dataclass(frozen=True)
+class ArchiveTradesDay:
+    """``DaySteps`` of a trades (``data_type="trades"``) or aggTrades (``"aggTrades"``) feed of one market."""
+
+    market: Market
+    data_type: str
+    thresholds: TradeCheckThresholds | None = None
+
+    @property
+    def aggregates(self) -> bool:
+        return self.data_type == "aggTrades"
+
+    def archive_file(self, day: dt.date, symbol: str) -> ArchiveFile:
+        return ArchiveFile(self.market, self.data_type, symbol, day)
+
+    def normalized_path(self, store: DataStore, day: dt.date, symbol: str) -> Path:
+        return store.normalized_file(SOURCE, self.market.value, self.data_type, symbol, day)
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        return [CatalogSeries(TradeTick, instrument_id(self.market, symbol).value)]
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        staging = feed.staging(store)
+        archive_file = self.archive_file(day, symbol)
+        spec = symbol_spec(self.market, symbol)
+        instrument = build_instrument(spec)
+        thresholds = self.thresholds or TradeCheckThresholds.for_market(self.market.value)
+        market = self.market
+        out = self.normalized_path(store, day, symbol)
+
+        @contextmanager
+        def staged_ticks() -> Iterator[Callable[[pa.RecordBatch], None]]:
+            with trade_tick_day_sink(staging, instrument, day) as write:
+                yield (lambda batch: write(trade_tick_input(batch, market))) if self.aggregates else write
+
+        adapt = (lambda batch: trade_tick_input(batch, market)) if self.aggregates else None
+        check = StreamCheck(day_bounds_ns(day), thresholds, adapt=adapt, consecutive_ids=feed.consecutive_ids)
+        write_normalized = write_normalized_agg_trades if self.aggregates else write_normalized_trades
+        summary = write_normalized(
+            store.raw / archive_file.key, archive_file, spec, out,
+            sinks=[lambda: on_worker_thread(staged_ticks), lambda: on_worker_thread(check.sink)],
+        )
+        verdicts = check.verdicts()
+        if self.aggregates:
+            assert isinstance(summary, AggTradesDaySummary)
+            verdicts = [agg_trade_id_gaps(v, summary, thresholds.max_missing_ids) if v.check == "trade_id_gaps"
+                        else v for v in verdicts]
+        metadata: dict[str, object] = {
+            "rows": summary.rows, "source_rows": summary.source_rows,
+            "duplicates_dropped": summary.duplicates_dropped, "resorted": summary.resorted,
+            "first_event_time": utc_text(summary.first_ts_ns), "last_event_time": utc_text(summary.last_ts_ns),
+            "first_trade_id": summary.first_trade_id, "last_trade_id": summary.last_trade_id,
+            "time_unit": summary.time_unit.value if summary.time_unit else "", "header": summary.header,
+            "bytes": out.stat().st_size, "path": out,
+            "staged_catalog_file": day_file_path(staging, TradeTick, instrument.id.value, day),
+        }
+        if isinstance(summary, AggTradesDaySummary):
+            metadata |= {"placeholder_rows_excluded": summary.placeholder_rows,
+                         "zero_quantity_rows_excluded": summary.zero_quantity_rows,
+                         "first_agg_trade_id": summary.first_agg_trade_id,
+                         "last_agg_trade_id": summary.last_agg_trade_id, "trades_covered": summary.trades_covered}
+        return StagedDay(verdicts, metadata,
+                         {"rows_validated": summary.rows if self.aggregates else summary.source_rows})
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        """The staged day must read back as the normalized day: its row count, first and last trades."""
+        instrument = build_instrument(symbol_spec(self.market, symbol))
+        normalized = self.normalized_path(store, day, symbol)
+        if not normalized.exists():
+            raise HedgegridDataError(f"{normalized}: no normalized {self.data_type} day to publish; "
+                                     "materialize it first")
+        ids = "agg_trade_id" if self.aggregates else "trade_id"
+        qty = quantity_column(self.market) if self.aggregates else "qty"
+        rows, first, last = parquet_edge_rows(normalized, [ids, "price", qty, "aggressor_side", "ts_event"])
+
+        def as_tick(row: dict) -> tuple:
+            return (str(row[ids]), f"{row['price']:f}", f"{row[qty]:f}", row["aggressor_side"], row["ts_event"],
+                    row["ts_event"])
+
+        [series] = self.series(symbol)
+        return PublicationPlan(instrument, [StagedSeries(series, rows, as_tick(first), as_tick(last),
+                                                         trade_tick_tuple)])

@@ -3,8 +3,8 @@
 The listing is the only complete symbol list (delisted and renamed symbols included): ``CommonPrefixes``
 under ``data/<market>/<cadence>/<type>/`` are the symbols, and the first key in a symbol's folder names its
 first file (keys sort by date). ``archive_universe`` does the listing; the unpartitioned asset
-``binance_<market>_<type>_universe`` keeps the result under ``universe/`` and checks that every configured
-symbol is in the archive. ``python -m hedgegrid_data.universe`` prints it.
+``<feed>_universe`` keeps the result under ``universe/`` and checks that every configured symbol of a feed is
+in the archive. ``python -m hedgegrid_data.universe`` prints it.
 """
 
 
@@ -28,12 +28,55 @@ from dagster import (
 )
 
 from hedgegrid_data.atomic import atomic_write_bytes
-from hedgegrid_data.automation.datasets import DailyDataset
+from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
 from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
 
 _PERIOD = re.compile(r"-(\d{4}-\d{2}(?:-\d{2})?)\.zip$")
+_SYMBOL_PLACEHOLDER = "HEDGEGRIDSYMBOL"  # survives archive_symbol (no "_")
+
+
+def folder_of(key: str) -> str:
+    """``data/.../BTCUSDT/BTCUSDT-trades-2024-01-02.zip`` → ``data/.../BTCUSDT/``."""
+    return key.rsplit("/", 1)[0] + "/"
+
+
+def symbol_folders(archive_file: Callable[[dt.date, str], ArchiveFile],
+                   day: dt.date) -> tuple[str, Callable[[str], str]]:
+    """The listing prefix holding one folder per symbol, and the folder holding one symbol's files.
+
+    ``data/futures/um/daily/trades/`` and ``data/futures/um/daily/trades/BTCUSDT/`` for trades;
+    kline-like types add the interval folder (``.../klines/BTCUSDT/1m/``).
+    """
+    sample = archive_file(day, _SYMBOL_PLACEHOLDER).key
+    root = sample[: sample.index(f"/{_SYMBOL_PLACEHOLDER}/") + 1]
+
+    def folder(symbol: str) -> str:
+        return folder_of(archive_file(day, symbol).key)
+
+    return root, folder
+
+
+def _first_file(feed: Feed) -> Callable[[dt.date, str], ArchiveFile]:
+    return lambda day, symbol: feed.files(day, symbol)[0]  # type: ignore[return-value]
+
+
+def archive_root(feed: Feed) -> str:
+    """Listing prefix with one folder per symbol of the feed's (first) file series, e.g.
+    ``data/futures/um/daily/trades/``."""
+    return symbol_folders(_first_file(feed), feed.start_date)[0]
+
+
+def symbol_folder(feed: Feed, symbol: str) -> str:
+    """The folder of the symbol's (first) file series, e.g. ``data/futures/um/daily/trades/BTCUSDT/``."""
+    return symbol_folders(_first_file(feed), feed.start_date)[1](symbol)
+
+
+def archive_symbols(feed: Feed) -> list[str]:
+    """The archive's folder names for the configured symbols (COIN-M index klines: the pair, ``BTCUSD``)."""
+    return sorted({_first_file(feed)(feed.start_date, s).symbol for s in feed.symbols})
 
 
 @dataclass(frozen=True)
@@ -90,13 +133,14 @@ def universe_markdown(rows: Sequence[ListedSymbol], limit: int = 50) -> str:
     return "\n".join(lines)
 
 
-def universe_path(data_root: Path, dataset: DailyDataset) -> Path:
-    return data_root / "universe" / "binance" / dataset.market.value / f"{dataset.name}.json"
+def universe_path(data_root: Path, feed: Feed) -> Path:
+    return data_root / "universe" / feed.source.name / feed.market / f"{feed.name}.json"
 
 
-def build_universe_asset(dataset: DailyDataset, group_name: str = "binance_archive_universe") -> AssetsDefinition:
-    """Unpartitioned ``<dataset>_universe``: the archive's symbols and first dates for the dataset's files."""
-    name = f"{dataset.name}_universe"
+def build_universe_asset(feed: Feed, group_name: str = "binance_archive_universe") -> AssetsDefinition:
+    """Unpartitioned ``<feed>_universe``: the archive's symbols and first dates for the feed's files."""
+    name = f"{feed.name}_universe"
+    root = archive_root(feed)
     check_name = "configured_symbols_listed"
 
     @asset(
@@ -104,7 +148,7 @@ def build_universe_asset(dataset: DailyDataset, group_name: str = "binance_archi
         group_name=group_name,
         pool="binance_http",
         kinds={"binance", "json"},
-        description=(f"Symbols (and each one's first day) the archive lists under {dataset.archive_root}; "
+        description=(f"Symbols (and each one's first day) the archive lists under {root}; "
                      "checks that every configured symbol is among them."),
         check_specs=[AssetCheckSpec(check_name, asset=name, blocking=False,
                                     description="Every configured symbol has a folder in the archive.")],
@@ -112,19 +156,19 @@ def build_universe_asset(dataset: DailyDataset, group_name: str = "binance_archi
     def universe(context: AssetExecutionContext, binance_listing: BinanceListingResource,
                  data_store: DataStoreResource) -> MaterializeResult:
         with binance_listing.open() as listing:
-            rows = archive_universe(listing, dataset.archive_root, dataset.symbol_folder)
-        out = universe_path(data_store.store.root, dataset)
+            rows = archive_universe(listing, root, lambda symbol: symbol_folder(feed, symbol))
+        out = universe_path(data_store.store.root, feed)
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, json.dumps([r.to_json() for r in rows], indent=1).encode())
         listed = {r.symbol for r in rows}
-        configured = dataset.archive_symbols
+        configured = archive_symbols(feed)
         missing = sorted(set(configured) - listed)
-        context.log.info(f"{len(rows)} symbol(s) under {dataset.archive_root}; configured but absent: {missing}")
+        context.log.info(f"{len(rows)} symbol(s) under {root}; configured but absent: {missing}")
         return MaterializeResult(
             metadata={
                 "symbols": len(rows),
                 "listing_url": binance_listing.listing_url,
-                "prefix": dataset.archive_root,
+                "prefix": root,
                 "earliest_first_date": min((str(r.first_date) for r in rows if r.first_date), default=""),
                 "not_configured": len(listed - set(configured)),
                 "preview": MetadataValue.md(universe_markdown(rows)),
