@@ -9,7 +9,8 @@ trades with its CHECKSUM, verifies it, then runs each path in a fresh subprocess
 ``--run-one``) from that zip into a fresh catalog directory:
 
 - ``reference``: ``write_trades_documented_path`` (pandas → ``TradeTickDataWrangler`` → ``write_data``);
-- ``ours``: ``normalize_trades_day`` + ``publish_trades_day``, the zip copied into the raw store untimed;
+- ``ours``: ``normalize_day`` + ``publish_day`` of the market's trades feed, the zip copied into the raw store
+  untimed;
 - ``bare``: the same two calls as a whole process (interpreter start, imports, pipeline, exit), timed from
   outside like the CLI: the baseline of Dagster's overhead;
 - ``dagster``: ``dagster asset materialize`` of the market's trades group for one partition, wall clock of
@@ -144,26 +145,25 @@ def run_reference(case: Case) -> dict:
 
 
 def run_ours(case: Case) -> dict:
-    from hedgegrid_data.sources.binance_archive.trades_day import (
-        normalize_trades_day,
-        publish_trades_day,
-    )
+    from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+    from hedgegrid_data.sources.binance_archive.feeds import trades_feed
     from hedgegrid_data.store import DataStore
 
     store = DataStore(fresh_dir(case.run_dir("ours")) / "data")
     raw = store.raw / case.archive_file.key
     raw.parent.mkdir(parents=True)
     shutil.copyfile(case.zip_path, raw)
+    feed = trades_feed(case.market)
     rss_before = peak_rss_mib()
     start, cpu_start = time.perf_counter(), time.process_time()
-    normalize_trades_day(store, case.archive_file)
+    normalize_day(feed, store, case.archive_file.day, case.symbol)
     normalized = time.perf_counter()
-    published = publish_trades_day(store, case.archive_file)
+    published = publish_day(feed, store, case.archive_file.day, case.symbol)
     end = time.perf_counter()
     return {
         "seconds": end - start, "cpu_seconds": time.process_time() - cpu_start,
         "normalize_seconds": normalized - start, "publish_seconds": end - normalized,
-        "rows": published.rows_out, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
+        "rows": published.day.rows_out, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
     }
 
 
@@ -187,15 +187,14 @@ def run_bare(case: Case) -> dict:
 
 def run_pipeline(case: Case) -> dict:
     """The child of ``bare``: the pipeline alone, untimed inside."""
-    from hedgegrid_data.sources.binance_archive.trades_day import (
-        normalize_trades_day,
-        publish_trades_day,
-    )
+    from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+    from hedgegrid_data.sources.binance_archive.feeds import trades_feed
     from hedgegrid_data.store import DataStore
 
     store = DataStore(case.run_dir("bare") / "data")
-    normalize_trades_day(store, case.archive_file)
-    return {"rows": publish_trades_day(store, case.archive_file).rows_out}
+    feed = trades_feed(case.market)
+    normalize_day(feed, store, case.archive_file.day, case.symbol)
+    return {"rows": publish_day(feed, store, case.archive_file.day, case.symbol).day.rows_out}
 
 
 STEP_FINISHED = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)\b')

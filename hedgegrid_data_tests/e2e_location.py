@@ -1,4 +1,4 @@
-"""Code location for the end-to-end tests: the trades groups and their automation, wired as in definitions.py.
+"""Code location for the end-to-end tests: the trades feeds and their automation, wired as in definitions.py.
 
 Loaded by ``dagster-webserver -m hedgegrid_data_tests.e2e_location`` and ``dagster-daemon run -m ...``;
 configuration comes from the environment (``HEDGEGRID_DATA_DIR``, ``HEDGEGRID_BINANCE_URL``,
@@ -7,17 +7,20 @@ configuration comes from the environment (``HEDGEGRID_DATA_DIR``, ``HEDGEGRID_BI
 
 from dagster import Definitions, in_process_executor
 
-from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data.automation import binance_trades_dataset, build_automation
-from hedgegrid_data.resources import default_resources
+from hedgegrid_data.assets.factory import build_feed_assets
+from hedgegrid_data.automation import build_automation
+from hedgegrid_data.feeds.registry import FeedRegistry
+from hedgegrid_data.resources import default_data_store
+from hedgegrid_data.sources.binance_archive.feeds import trades_feed
+from hedgegrid_data.sources.binance_archive.resources import default_archive_resources
 from hedgegrid_data.venues.binance import Market
 
-trades_assets = {market: build_binance_trades_assets(market) for market in Market}
-automation = build_automation([binance_trades_dataset(market, assets) for market, assets in trades_assets.items()])
+feeds = FeedRegistry(trades_feed(market) for market in Market)
+automation = build_automation(feeds)
 
 defs = Definitions(
-    assets=[a for assets in trades_assets.values() for a in assets] + automation["assets"],
-    resources={**default_resources(), **automation["resources"]},
+    assets=[a for feed in feeds for a in build_feed_assets(feed)] + automation["assets"],
+    resources={"data_store": default_data_store(), **default_archive_resources(), **automation["resources"]},
     jobs=automation["jobs"],
     schedules=automation["schedules"],
     sensors=automation["sensors"],

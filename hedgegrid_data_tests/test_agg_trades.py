@@ -17,20 +17,14 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
+from hedgegrid_data.feeds.feed import Feed
+from hedgegrid_data.feeds.recipe import NormalizedDay, PublishedDays, normalize_day, publish_day
 from hedgegrid_data.sources.binance_archive.agg_trades import (
     SourceLines,
     write_normalized_agg_trades,
 )
-from hedgegrid_data.sources.binance_archive.agg_trades_day import (
-    agg_trades_staging,
-    normalize_agg_trades_day,
-    publish_agg_trades_day,
-    staged_agg_trades_path,
-)
-from hedgegrid_data.sources.binance_archive.trades_day import (
-    normalize_trades_day,
-    publish_trades_day,
-)
+from hedgegrid_data.sources.binance_archive.feeds import agg_trades_feed, trades_feed
+from hedgegrid_data.sources.binance_archive.layout import SOURCE
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     GeneratedDay,
@@ -87,6 +81,20 @@ def tick_tuples(ticks: list[TradeTick]) -> list[tuple]:
     return [(t.trade_id.value, str(t.price), str(t.size), int(t.aggressor_side), t.ts_event, t.ts_init) for t in ticks]
 
 
+def normalize(feed: Feed, store: DataStore, day: GeneratedDay) -> NormalizedDay:
+    return normalize_day(feed, store, day.archive_file.day, day.archive_file.symbol)
+
+
+def publish(feed: Feed, store: DataStore, day: GeneratedDay) -> PublishedDays:
+    return publish_day(feed, store, day.archive_file.day, day.archive_file.symbol)
+
+
+def staged_path(feed: Feed, store: DataStore, day: GeneratedDay) -> Path:
+    """The day's staged TradeTick file in ``feed``'s staging tree."""
+    return day_file_path(feed.staging(store), TradeTick, feed.instrument_ids(day.archive_file.symbol),
+                         day.archive_file.day)
+
+
 def _normalize(day: GeneratedDay, tmp_path: Path):
     spec = symbol_spec(day.archive_file.market, day.archive_file.symbol)
     out = tmp_path / "normalized.parquet"
@@ -139,21 +147,22 @@ def test_decimal_types_keep_exact_precision(archive_root: Path, tmp_path: Path) 
 def test_placeholder_and_zero_quantity_rows_are_counted_and_excluded(data_store: DataStore) -> None:
     generated = generate_agg_trades(data_store.raw, Market.SPOT, "BTCUSDT", "2025-03-04", 3_000)
     generated = exclude_rows(generated, placeholder_lines=[1, 10, 11, 1_500, 3_000], zero_quantity_lines=[20, 2_999])
-    normalized_day = normalize_agg_trades_day(data_store, generated.archive_file)
-    summary = normalized_day.summary
-    assert (summary.rows, summary.source_rows, summary.placeholder_rows, summary.zero_quantity_rows) == (
-        2_993, 3_000, 5, 2)
+    feed = agg_trades_feed(Market.SPOT)
+    normalized_day = normalize(feed, data_store, generated)
+    summary = normalized_day.metadata
+    assert (summary["rows"], summary["source_rows"], summary["placeholder_rows_excluded"],
+            summary["zero_quantity_rows_excluded"]) == (2_993, 3_000, 5, 2)
     # the excluded rows' ids are the only gaps (placeholders at both ends lie outside the kept ids)
     [id_gaps] = [v for v in normalized_day.verdicts if v.check == "agg_trade_id_gaps"]
     assert id_gaps.passed and (id_gaps.metadata["missing_ids"], id_gaps.metadata["excluded_rows"]) == (4, 7)
     kept = [row for row in csv_rows(generated.zip_path) if Decimal(row[2]) != 0]
     day = generated.archive_file.day
-    normalized = pl.read_parquet(data_store.normalized_file(Market.SPOT, "aggTrades", "BTCUSDT", day))
+    normalized = pl.read_parquet(data_store.normalized_file(SOURCE, Market.SPOT.value, "aggTrades", "BTCUSDT", day))
     assert normalized["agg_trade_id"].to_list() == [int(row[0]) for row in kept]
     assert normalized["is_best_match"].all()
-    assert (summary.first_agg_trade_id, summary.last_agg_trade_id) == (int(kept[0][0]), int(kept[-1][0]))
+    assert (summary["first_agg_trade_id"], summary["last_agg_trade_id"]) == (int(kept[0][0]), int(kept[-1][0]))
 
-    publish_agg_trades_day(data_store, generated.archive_file)
+    publish(feed, data_store, generated)
     ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks()
     assert tick_tuples(ticks) == expected_ticks(kept, Market.SPOT, "BTCUSDT", TimeUnit.MICROSECONDS)
 
@@ -162,11 +171,13 @@ def test_missing_aggregates_keep_the_day_out_of_the_catalog_until_the_source_is_
         data_store: DataStore) -> None:
     generated = generate_agg_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-03-04", 5_000, header=True)
     text = read_csv_text(generated.zip_path)
-    normalize_agg_trades_day(data_store, generated.archive_file, publishes_catalog=True)
-    day_file = publish_agg_trades_day(data_store, generated.archive_file).path
+    publisher, feed = agg_trades_feed(Market.USDM, publisher=True), agg_trades_feed(Market.USDM)
+    normalize(publisher, data_store, generated)
+    day_file = publish(publisher, data_store, generated).day.path
+    assert day_file is not None
     lines = text.splitlines(keepends=True)
     replace_csv(generated, "".join(lines[:2_001] + lines[2_051:]))  # aggregates 1_002_000..1_002_049 missing
-    blocked = normalize_agg_trades_day(data_store, generated.archive_file, publishes_catalog=True)
+    blocked = normalize(publisher, data_store, generated)
     id_gaps = blocked.verdicts[0]
     assert (id_gaps.check, id_gaps.passed, id_gaps.severity.value) == ("agg_trade_id_gaps", False, "ERROR")
     assert (id_gaps.metadata["unexplained_missing_ids"], id_gaps.metadata["missing_ranges"]) == (
@@ -174,24 +185,25 @@ def test_missing_aggregates_keep_the_day_out_of_the_catalog_until_the_source_is_
     assert [v.check for v in blocked.verdicts[1:]] == ["trade_silences", "day_coverage", "price_spikes",
                                                        "volume_spikes"]
     assert blocked.report["blocked"] and not day_file.exists()
-    assert not staged_agg_trades_path(data_store, generated.archive_file).exists()
+    assert not staged_path(publisher, data_store, generated).exists()
     with pytest.raises(HedgegridDataError, match="blocking checks failed: agg_trade_id_gaps: 50 aggregate ids"):
-        publish_agg_trades_day(data_store, generated.archive_file)
+        publish(publisher, data_store, generated)
     replace_csv(generated, text)
-    assert normalize_agg_trades_day(data_store, generated.archive_file).report["quality_score"] == 1.0
-    published = publish_agg_trades_day(data_store, generated.archive_file)
-    assert published.path == day_file and published.integrity.passed and published.rows_out == 5_000
+    assert normalize(feed, data_store, generated).report["quality_score"] == 1.0
+    published = publish(feed, data_store, generated)
+    assert published.day.path == day_file and published.integrity.passed and published.day.rows_out == 5_000
 
 
 def test_a_staged_day_that_does_not_read_back_as_normalized_is_not_published(data_store: DataStore) -> None:
     first = generate_agg_trades(data_store.raw, Market.COINM, "BTCUSD_PERP", "2024-03-04", 3_000)
     other = generate_agg_trades(data_store.raw, Market.COINM, "BTCUSD_PERP", "2024-03-05", 2_000, seed=4)
+    feed = agg_trades_feed(Market.COINM)
     for generated in (first, other):
-        normalize_agg_trades_day(data_store, generated.archive_file)
-    staged = staged_agg_trades_path(data_store, first.archive_file)
-    staged.write_bytes(staged_agg_trades_path(data_store, other.archive_file).read_bytes())
+        normalize(feed, data_store, generated)
+    staged = staged_path(feed, data_store, first)
+    staged.write_bytes(staged_path(feed, data_store, other).read_bytes())
     with pytest.raises(HedgegridDataError, match=r"2000 rows, expected 3000; first row .*; not published"):
-        publish_agg_trades_day(data_store, first.archive_file)
+        publish(feed, data_store, first)
     assert not (data_store.catalog / "data" / "trade_tick").exists()
 
 
@@ -306,15 +318,17 @@ def test_conflicting_duplicate_ids_fail(archive_root: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize(("market", "symbol"), [(Market.USDM, "BTCUSDT"), (Market.COINM, "BTCUSD_PERP")])
 def test_catalog_round_trip_is_exact_and_idempotent(data_store: DataStore, market: Market, symbol: str) -> None:
     generated = generate_agg_trades(data_store.raw, market, symbol, "2024-03-04", 20_000, header=True)
+    feed = agg_trades_feed(market)
     for _ in range(2):
-        normalize_agg_trades_day(data_store, generated.archive_file)
-        published = publish_agg_trades_day(data_store, generated.archive_file)
-    assert published.rows_in == published.rows_out == 20_000
-    assert [p.name for p in published.path.parent.iterdir()] == [published.path.name]
+        normalize(feed, data_store, generated)
+        published = publish(feed, data_store, generated)
+    assert published.day.rows_in == published.day.rows_out == 20_000
+    path = published.day.path
+    assert path is not None and [p.name for p in path.parent.iterdir()] == [path.name]
     catalog = ParquetDataCatalog(str(data_store.catalog))
     assert tick_tuples(catalog.trade_ticks()) == expected_ticks(csv_rows(generated.zip_path), market, symbol,
                                                                 TimeUnit.MILLISECONDS)
-    assert [i.id.value for i in catalog.instruments()] == [published.instrument_id]
+    assert [i.id.value for i in catalog.instruments()] == [published.instrument_id] == [published.day.instrument_id]
 
 
 def test_agg_trades_replace_the_trades_day_and_back(data_store: DataStore) -> None:
@@ -322,19 +336,21 @@ def test_agg_trades_replace_the_trades_day_and_back(data_store: DataStore) -> No
     day = "2024-01-02"
     trades = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", day, 3_000, first_id=7_000_000)
     agg = generate_agg_trades(data_store.raw, Market.USDM, "BTCUSDT", day, 1_000)
-    normalize_trades_day(data_store, trades.archive_file)
-    normalize_agg_trades_day(data_store, agg.archive_file)
-    staged = day_file_path(agg_trades_staging(data_store), TradeTick, "BTCUSDT-PERP.BINANCE", dt.date(2024, 1, 2))
-    assert staged.exists() and staged != day_file_path(data_store.staging, TradeTick, "BTCUSDT-PERP.BINANCE",
-                                                       dt.date(2024, 1, 2))
+    trades_source, agg_source = trades_feed(Market.USDM), agg_trades_feed(Market.USDM)
+    normalize(trades_source, data_store, trades)
+    normalize(agg_source, data_store, agg)
+    staged = day_file_path(agg_source.staging(data_store), TradeTick, "BTCUSDT-PERP.BINANCE", dt.date(2024, 1, 2))
+    trades_staged = day_file_path(trades_source.staging(data_store), TradeTick, "BTCUSDT-PERP.BINANCE",
+                                  dt.date(2024, 1, 2))
+    assert staged.exists() and trades_staged.exists() and staged != trades_staged
 
     def published_ids() -> list[int]:
         return [int(t.trade_id.value) for t in ParquetDataCatalog(str(data_store.catalog)).trade_ticks()]
 
-    publish_trades_day(data_store, trades.archive_file)
+    publish(trades_source, data_store, trades)
     assert published_ids() == list(range(7_000_000, 7_003_000))
-    path = publish_agg_trades_day(data_store, agg.archive_file).path
+    path = publish(agg_source, data_store, agg).day.path
     assert published_ids() == list(range(1_000_000, 1_001_000))
-    assert [p.name for p in path.parent.iterdir()] == [path.name]
-    publish_trades_day(data_store, trades.archive_file)
+    assert path is not None and [p.name for p in path.parent.iterdir()] == [path.name]
+    publish(trades_source, data_store, trades)
     assert published_ids() == list(range(7_000_000, 7_003_000))

@@ -20,7 +20,6 @@ from hedgegrid_data.automation.alerts import (
     record_alert,
     run_failure_alert,
 )
-from hedgegrid_data.automation.datasets import month_end, symbol_folders
 from hedgegrid_data.automation.planning import (
     AvailabilityCursor,
     RepublicationCursor,
@@ -29,11 +28,12 @@ from hedgegrid_data.automation.planning import (
     days_by_symbol,
     is_late,
     plan_availability,
-    republication_change,
     republication_run_key,
     round_robin,
     watch_window,
 )
+from hedgegrid_data.epochs import month_end
+from hedgegrid_data.feeds.feed import Republication
 from hedgegrid_data.sources.binance_archive.download import Provenance
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import (
@@ -45,9 +45,11 @@ from hedgegrid_data.sources.binance_archive.listing import (
     parse_listing_page,
     parse_timestamp,
 )
+from hedgegrid_data.sources.binance_archive.source import listed_version, republication_change
 from hedgegrid_data.sources.binance_archive.universe import (
     archive_universe,
     period_start_of_key,
+    symbol_folders,
     symbol_of_prefix,
 )
 from hedgegrid_data.testing.archive_server import ArchiveServer, Fault
@@ -133,9 +135,12 @@ def test_republication_change(provenance: Provenance, listed: ListedObject, chan
 
 
 def test_republication_run_key_is_per_version() -> None:
-    assert republication_run_key("2024-01-02|BTCUSDT", [_listed(etag="e2")]) == "2024-01-02|BTCUSDT@e2:100"
-    assert republication_run_key("k", [_listed(etag=None)]) == "k@2024-01-03T08:12:33+00:00:100"
-    two = [ListedObject("b.zip", 5, "e5", None), ListedObject("a.zip", 4, "e4", None)]
+    def republished(*listed: ListedObject) -> list[Republication]:
+        return [Republication(o.key, listed_version(o), "changed") for o in listed]
+
+    assert republication_run_key("2024-01-02|BTCUSDT", republished(_listed(etag="e2"))) == "2024-01-02|BTCUSDT@e2:100"
+    assert republication_run_key("k", republished(_listed(etag=None))) == "k@2024-01-03T08:12:33+00:00:100"
+    two = republished(ListedObject("b.zip", 5, "e5", None), ListedObject("a.zip", 4, "e4", None))
     assert republication_run_key("k", two) == "k@e4:4+e5:5"
 
 

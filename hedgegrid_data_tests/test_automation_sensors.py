@@ -25,24 +25,14 @@ from dagster import (
     materialize,
 )
 
-from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
-from hedgegrid_data.assets.binance_klines import build_binance_klines_assets
-from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
-from hedgegrid_data.automation import (
-    AutomationSettings,
-    binance_funding_dataset,
-    binance_klines_dataset,
-    binance_trades_dataset,
-    build_automation,
-)
+from hedgegrid_data.assets.factory import build_feed_assets
+from hedgegrid_data.automation import AutomationSettings, build_automation
 from hedgegrid_data.automation.alerts import AlertsResource, read_alerts
-from hedgegrid_data.resources import (
-    BinanceArchiveResource,
-    DataStoreResource,
-    default_resources,
-)
-from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
-from hedgegrid_data.sources.binance_archive.universe import universe_path
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.feeds import funding_feed, klines_feed, trades_feed
+from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource, BinanceListingResource
+from hedgegrid_data.sources.binance_archive.universe import archive_root as listing_root
+from hedgegrid_data.sources.binance_archive.universe import symbol_folder, universe_path
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import write_trades_day
 from hedgegrid_data.testing.archive_server import ArchiveServer
@@ -59,7 +49,6 @@ GROUP = "binance_um_trades"
 
 def _resources(base: str, store: DataStore, alerts: Path, webhook: str | None = None) -> dict:
     return {
-        **default_resources(),
         "data_store": DataStoreResource(data_dir=str(store.root)),
         "binance_archive": BinanceArchiveResource(base_url=base, download_attempts=2),
         "binance_listing": BinanceListingResource(listing_url=base),
@@ -68,8 +57,9 @@ def _resources(base: str, store: DataStore, alerts: Path, webhook: str | None = 
 
 
 def _definitions(resources: dict, settings: AutomationSettings = AutomationSettings(), extra_assets=()) -> Definitions:
-    assets = build_binance_trades_assets(MARKET)
-    automation = build_automation([binance_trades_dataset(MARKET, assets)], settings, resources=resources)
+    feed = trades_feed(MARKET)
+    assets = build_feed_assets(feed)
+    automation = build_automation([feed], settings, resources=resources)
     return Definitions(
         assets=[*assets, *automation["assets"], *extra_assets],
         resources=automation["resources"],
@@ -287,8 +277,7 @@ def test_universe_asset_lists_symbols_and_checks_the_configured_ones(archive_roo
         metadata = result.asset_materializations_for_node(f"{GROUP}_universe")[0].metadata
     assert metadata["symbols"].value == 2 and metadata["not_configured"].value == 1
     assert not check.passed and check.metadata["missing"].value == "ETHUSDT"
-    listed = json.loads(universe_path(data_store.root, binance_trades_dataset(
-        MARKET, build_binance_trades_assets(MARKET))).read_text())
+    listed = json.loads(universe_path(data_store.root, trades_feed(MARKET)).read_text())
     assert [(r["symbol"], r["first_date"]) for r in listed] == [("BTCUSDT", "2024-01-02"), ("SOLUSDT", "2024-02-01")]
 
 
@@ -296,12 +285,12 @@ def test_a_dataset_of_several_files_per_day(archive_root: Path, archive_server: 
                                             tmp_path: Path) -> None:
     """Klines with two archive intervals: published when both files are, rebuilt when either changes."""
     intervals = ("1m", "5m")
-    assets = build_binance_klines_assets(MARKET, intervals)
-    dataset = binance_klines_dataset(MARKET, assets, intervals)
-    assert (dataset.archive_root, dataset.symbol_folder("BTCUSDT")) == (
+    feed = klines_feed(MARKET, intervals)
+    assets = build_feed_assets(feed)
+    assert (listing_root(feed), symbol_folder(feed, "BTCUSDT")) == (
         "data/futures/um/daily/klines/", "data/futures/um/daily/klines/BTCUSDT/1m/")
     resources = _resources(archive_server.url, data_store, tmp_path / "alerts.jsonl")
-    automation = build_automation([dataset], AutomationSettings(availability_window_days=2), resources=resources,
+    automation = build_automation([feed], AutomationSettings(availability_window_days=2), resources=resources,
                                   alert_sensors=False)
     defs = Definitions(assets=[*assets, *automation["assets"]], resources=automation["resources"],
                        jobs=automation["jobs"], sensors=automation["sensors"], schedules=automation["schedules"],
@@ -338,10 +327,11 @@ def test_funding_month_files(archive_root: Path, archive_server: ArchiveServer, 
                              tmp_path: Path) -> None:
     """Funding days are due when their month ends: the days of a published month file are requested together,
     this month's days are not watched, and a re-published month file rebuilds every day built from it."""
-    assets = build_binance_funding_assets(MARKET)
+    feed = funding_feed(MARKET)
+    assets = build_feed_assets(feed)
     resources = _resources(archive_server.url, data_store, tmp_path / "alerts.jsonl")
-    automation = build_automation([binance_funding_dataset(MARKET, assets)], AutomationSettings(max_requests_per_tick=40),
-                                  resources=resources, alert_sensors=False)
+    automation = build_automation([feed], AutomationSettings(max_requests_per_tick=40), resources=resources,
+                                  alert_sensors=False)
     assert automation["schedules"] == []  # no nightly run: the file of the day just ended is not out for weeks
     defs = Definitions(assets=[*assets, *automation["assets"]], resources=automation["resources"],
                        jobs=automation["jobs"], sensors=automation["sensors"], executor=in_process_executor)

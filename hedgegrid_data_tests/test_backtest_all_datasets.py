@@ -26,22 +26,15 @@ from nautilus_trader.model.data import (
 )
 
 from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.sources.binance_archive.funding_day import (
-    funding_archive_file,
-    normalize_funding_day,
-    publish_funding_day,
+from hedgegrid_data.feeds.feed import Feed
+from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+from hedgegrid_data.sources.binance_archive.feeds import (
+    funding_feed,
+    klines_feed,
+    price_index_feed,
+    trades_feed,
 )
-from hedgegrid_data.sources.binance_archive.klines_day import (
-    BarPlan,
-    normalize_klines_day,
-    normalize_price_index_day,
-    publish_klines_day,
-    publish_mark_prices_day,
-)
-from hedgegrid_data.sources.binance_archive.trades_day import (
-    normalize_trades_day,
-    publish_trades_day,
-)
+from hedgegrid_data.sources.binance_archive.klines_day import BarPlan
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.funding_generator import write_funding_month
 from hedgegrid_data.venues.binance import Market
@@ -57,23 +50,23 @@ def _catalog_rows(store: DataStore, data_cls: type, identifier: str) -> int:
     return pq.ParquetFile(day_file_path(store.catalog, data_cls, identifier, DAY)).metadata.num_rows
 
 
+def _ingest(feed: Feed, store: DataStore, symbol: str) -> None:
+    normalize_day(feed, store, DAY, symbol)
+    publish_day(feed, store, DAY, symbol)
+
+
 def test_backtest_node_receives_trades_bars_mark_prices_and_funding_in_time_order(
         data_store: DataStore, tmp_path: Path) -> None:
     plan = BarPlan.of(["1m"], [])
     for market, n_trades in ((Market.SPOT, 12_000), (Market.USDM, 15_000)):
         trades = generate_trades(data_store.raw, market, "BTCUSDT", DAY, n_trades, seed=market is Market.USDM)
-        normalize_trades_day(data_store, trades.archive_file)
-        publish_trades_day(data_store, trades.archive_file)
+        _ingest(trades_feed(trades.archive_file.market), data_store, trades.archive_file.symbol)
         generate_klines(data_store.raw, market, "BTCUSDT", DAY, seed=5)
-        normalize_klines_day(data_store, market, "BTCUSDT", DAY, plan)
-        publish_klines_day(data_store, market, "BTCUSDT", DAY, plan)
+        _ingest(klines_feed(market, plan.intervals, plan.timeframes), data_store, "BTCUSDT")
     generate_klines(data_store.raw, Market.USDM, "BTCUSDT", DAY, data_type="markPriceKlines", seed=6)
-    normalize_price_index_day(data_store, Market.USDM, "markPriceKlines", "BTCUSDT", DAY)
-    publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", DAY)
+    _ingest(price_index_feed(Market.USDM, "markPriceKlines"), data_store, "BTCUSDT")
     write_funding_month(data_store.raw, Market.USDM, "BTCUSDT", DAY.replace(day=1))
-    funding = funding_archive_file(Market.USDM, "BTCUSDT", DAY)
-    normalize_funding_day(data_store, funding)
-    publish_funding_day(data_store, funding)
+    _ingest(funding_feed(Market.USDM), data_store, "BTCUSDT")
 
     written = Counter({
         ("TradeTick", SPOT): _catalog_rows(data_store, TradeTick, SPOT),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from nautilus_trader.model.data import Bar, MarkPriceUpdate, TradeTick
@@ -17,21 +18,14 @@ from hedgegrid_data.catalog.integrity import (
     overlapping_files,
 )
 from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.feeds.feed import CatalogSeries
+from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+from hedgegrid_data.feeds.trades_day import trade_tick_tuple
 from hedgegrid_data.quality.report import rolling_summary
 from hedgegrid_data.quality.summaries import write_quality_summaries
-from hedgegrid_data.sources.binance_archive.klines_day import (
-    BarPlan,
-    normalize_klines_day,
-    normalize_price_index_day,
-    publish_klines_day,
-    publish_mark_prices_day,
-)
-from hedgegrid_data.sources.binance_archive.trades_day import (
-    normalize_trades_day,
-    publish_trades_day,
-    staged_trades_path,
-    trade_tick_tuple,
-)
+from hedgegrid_data.sources.binance_archive.feeds import klines_feed, price_index_feed, trades_feed
+from hedgegrid_data.sources.binance_archive.klines_day import BarPlan
+from hedgegrid_data.sources.binance_archive.layout import SOURCE
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import GeneratedDay
 from hedgegrid_data.venues.binance import Market
@@ -46,12 +40,19 @@ from hedgegrid_data_tests.test_klines import (
 INSTRUMENT = "BTCUSDT-PERP.BINANCE"
 BAR_TYPE = f"{INSTRUMENT}-1-MINUTE-LAST-EXTERNAL"
 PLAN = BarPlan.of(["1m"], ["5m"])
+TRADES = trades_feed(Market.USDM)
+KLINES = klines_feed(Market.USDM, PLAN.intervals, PLAN.timeframes)
+MARKS = price_index_feed(Market.USDM, "markPriceKlines")
+
+
+def _staged_trades(store: DataStore, generated: GeneratedDay) -> Path:
+    return day_file_path(TRADES.staging(store), TradeTick, INSTRUMENT, generated.archive_file.day)
 
 
 def _publish(store: DataStore, day: str, n: int = 12_000, **kwargs: object) -> None:
     generated = generate_trades(store.raw, Market.USDM, "BTCUSDT", day, n, **kwargs)
-    normalize_trades_day(store, generated.archive_file)
-    publish_trades_day(store, generated.archive_file)
+    normalize_day(TRADES, store, generated.archive_file.day, "BTCUSDT")
+    publish_day(TRADES, store, generated.archive_file.day, "BTCUSDT")
 
 
 def test_published_days_pass_and_missing_days_are_listed(data_store: DataStore) -> None:
@@ -64,17 +65,17 @@ def test_published_days_pass_and_missing_days_are_listed(data_store: DataStore) 
 
 def test_day_file_that_does_not_read_back_as_published_fails(data_store: DataStore) -> None:
     generated = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-01-02", 12_000)
-    normalize_trades_day(data_store, generated.archive_file)
-    staged = staged_trades_path(data_store, generated.archive_file)
+    normalize_day(TRADES, data_store, generated.archive_file.day, "BTCUSDT")
+    staged = _staged_trades(data_store, generated)
     wrong = check_day_file(staged, TradeTick, 12_000, (), (), trade_tick_tuple)
     assert not wrong.passed and "first row" in wrong.summary
     assert wrong.metadata["rows"] == 12_000 and wrong.metadata["first"][0] == "1000000"
     # a staged file from another day replaces the real one: publishing refuses it
     other = generate_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-01-03", 11_000, seed=2)
-    normalize_trades_day(data_store, other.archive_file)
-    shutil.copyfile(staged_trades_path(data_store, other.archive_file), staged)
+    normalize_day(TRADES, data_store, other.archive_file.day, "BTCUSDT")
+    shutil.copyfile(_staged_trades(data_store, other), staged)
     with pytest.raises(HedgegridDataError, match=r"11000 rows, expected 12000.*not published"):
-        publish_trades_day(data_store, generated.archive_file)
+        publish_day(TRADES, data_store, generated.archive_file.day, "BTCUSDT")
     assert not (data_store.catalog / "data" / "trade_tick").exists()
 
 
@@ -88,7 +89,7 @@ def test_overlapping_files_are_named(data_store: DataStore) -> None:
 
 def _klines_day(store: DataStore, day: dt.date, seed: int = 0) -> GeneratedDay:
     generated = generate_klines(store.raw, Market.USDM, "BTCUSDT", day, seed=seed)
-    normalize_klines_day(store, Market.USDM, "BTCUSDT", day, PLAN)
+    normalize_day(KLINES, store, day, "BTCUSDT")
     return generated
 
 
@@ -98,33 +99,34 @@ def test_staged_bar_and_mark_price_days_that_do_not_read_back_as_their_sources_a
     for d in (day, other):
         _klines_day(data_store, d, seed=d.day)
         generate_klines(data_store.raw, Market.USDM, "BTCUSDT", d, data_type="markPriceKlines", seed=d.day)
-        normalize_price_index_day(data_store, Market.USDM, "markPriceKlines", "BTCUSDT", d)
-    for data_cls, identifier in ((Bar, BAR_TYPE), (MarkPriceUpdate, INSTRUMENT)):
-        shutil.copyfile(day_file_path(data_store.staging, data_cls, identifier, other),
-                        day_file_path(data_store.staging, data_cls, identifier, day))
+        normalize_day(MARKS, data_store, d, "BTCUSDT")
+    for feed, data_cls, identifier in ((KLINES, Bar, BAR_TYPE), (MARKS, MarkPriceUpdate, INSTRUMENT)):
+        shutil.copyfile(day_file_path(feed.staging(data_store), data_cls, identifier, other),
+                        day_file_path(feed.staging(data_store), data_cls, identifier, day))
     with pytest.raises(HedgegridDataError, match=r"first row \(.*1709596859999000000.*\), expected \(.*"
                                                  r"1709510459999000000.*; not published"):
-        publish_klines_day(data_store, Market.USDM, "BTCUSDT", day, PLAN)
+        publish_day(KLINES, data_store, day, "BTCUSDT")
     with pytest.raises(HedgegridDataError, match=r"first row \('[0-9.]+', 1709596859999000000, .*; not published"):
-        publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", day)
+        publish_day(MARKS, data_store, day, "BTCUSDT")
     assert not (data_store.catalog / "data").exists()
-    published = publish_klines_day(data_store, Market.USDM, "BTCUSDT", other, PLAN)
+    published = publish_day(KLINES, data_store, other, "BTCUSDT")
     integrity = published.integrity
     assert integrity.passed and (integrity.metadata["1m_rows"], integrity.metadata["5m_rows"]) == (1_440, 288)
-    assert publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", other).integrity.passed
+    assert publish_day(MARKS, data_store, other, "BTCUSDT").integrity.passed
     assert overlapping_files(data_store.catalog, Bar, BAR_TYPE) == []
 
 
 def test_rolling_summary_lists_days_without_report_and_days_missing_from_the_catalog(data_store: DataStore) -> None:
     for day in (dt.date(2024, 3, 4), dt.date(2024, 3, 7)):
         _klines_day(data_store, day, seed=day.day)
-        publish_klines_day(data_store, Market.USDM, "BTCUSDT", day, PLAN)
+        publish_day(KLINES, data_store, day, "BTCUSDT")
     blocked = generate_klines(data_store.raw, Market.USDM, "BTCUSDT", dt.date(2024, 3, 6))
     edit_bars(blocked, rising_lines(blocked, 1), high_below_close)
-    assert normalize_klines_day(data_store, Market.USDM, "BTCUSDT", dt.date(2024, 3, 6), PLAN).report["blocked"]
+    assert normalize_day(KLINES, data_store, dt.date(2024, 3, 6), "BTCUSDT").report["blocked"]
 
     [summary] = write_quality_summaries(
-        data_store, Market.USDM, "klines", catalog_series=lambda symbol: (Bar, BAR_TYPE)).values()
+        data_store.quality_directory(SOURCE, KLINES.market, KLINES.dataset), data_store.catalog,
+        f"{KLINES.market} {KLINES.dataset}", catalog_series=lambda symbol: CatalogSeries(Bar, BAR_TYPE)).values()
     assert (summary.summary["first"], summary.summary["last"], summary.summary["days"]) == (
         "2024-03-04|BTCUSDT", "2024-03-07|BTCUSDT", 3)
     assert summary.summary["days_without_report"] == ["2024-03-05"]

@@ -15,15 +15,12 @@ from dagster import (
 )
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.assets.binance_agg_trades import build_binance_agg_trades_assets
-from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
+from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.epochs import TimeUnit
-from hedgegrid_data.resources import (
-    BinanceArchiveResource,
-    DataStoreResource,
-    TradeSourceResource,
-)
-from hedgegrid_data.sources.binance_archive.agg_trades_day import agg_trades_staging
+from hedgegrid_data.feeds.registry import FeedRegistry
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.feeds import agg_trades_feed, trades_feed
+from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import inject_malformed_row, read_csv_rows
 from hedgegrid_data.testing.archive_server import ArchiveServer
@@ -40,12 +37,15 @@ from hedgegrid_data_tests.test_agg_trades import (
 SAMPLE_KEY = "data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2026-05-08.zip"
 
 
-def _resources(server: ArchiveServer, store: DataStore, source: str = "trades") -> dict:
+def _resources(server: ArchiveServer, store: DataStore) -> dict:
     return {
         "data_store": DataStoreResource(data_dir=str(store.root)),
         "binance_archive": BinanceArchiveResource(base_url=server.url, download_attempts=2),
-        "trade_source": TradeSourceResource(source=source),
     }
+
+
+def _agg_trades_assets(market: Market, publisher: bool = True) -> list:
+    return build_feed_assets(agg_trades_feed(market, publisher=publisher))
 
 
 def _metadata(instance, key: str) -> dict:
@@ -60,11 +60,11 @@ def _files(path: Path) -> list[Path]:
 def test_real_coin_m_sample_lands_in_the_catalog_as_its_csv_text(archive_with_samples: Path,
                                                                   archive_server: ArchiveServer,
                                                                   data_store: DataStore) -> None:
-    assets = build_binance_agg_trades_assets(Market.COINM)
+    assets = _agg_trades_assets(Market.COINM)
     with instance_for_test() as instance:
         for run in range(2):  # the second run re-uses the verified zip and replaces the day by identical bytes
             result = materialize(assets, partition_key="2026-05-08|BTCUSD_PERP", instance=instance,
-                                 resources=_resources(archive_server, data_store, "aggTrades"))
+                                 resources=_resources(archive_server, data_store))
             assert result.success
             assert {(c.check_name, c.passed) for c in result.get_asset_check_evaluations()} == {
                 ("checksum_verified", True), ("schema_valid", True), ("rows_in_equals_rows_out", True),
@@ -106,7 +106,7 @@ def test_trade_source_decides_which_dataset_fills_the_trade_ticks(archive_root: 
     agg = exclude_rows(generate_agg_trades(archive_root, Market.SPOT, "BTCUSDT", "2025-03-04", 2_000),
                        placeholder_lines=[1, 700, 701], zero_quantity_lines=[5, 2_000])
     partition = "2025-03-04|BTCUSDT"
-    both = [*build_binance_trades_assets(Market.SPOT), *build_binance_agg_trades_assets(Market.SPOT)]
+    both = [*build_feed_assets(trades_feed(Market.SPOT)), *_agg_trades_assets(Market.SPOT, publisher=False)]
 
     def ticks() -> list[tuple]:
         return tick_tuples(ParquetDataCatalog(str(data_store.catalog)).trade_ticks(instrument_ids=["BTCUSDT.BINANCE"]))
@@ -117,11 +117,12 @@ def test_trade_source_decides_which_dataset_fills_the_trade_ticks(archive_root: 
         normalized = _metadata(instance, "binance_spot_agg_trades_normalized")
         assert (normalized["rows"], normalized["source_rows"], normalized["placeholder_rows_excluded"],
                 normalized["zero_quantity_rows_excluded"]) == (1_995, 2_000, 3, 2)
-        assert _metadata(instance, "binance_spot_agg_trades_catalog") == {"published": False, "trade_source": "trades"}
+        assert _metadata(instance, "binance_spot_agg_trades_catalog") == {
+            "published": False, "reason": "another feed is the declared publisher of TradeTick"}
         assert [t[0] for t in ticks()] == [str(i) for i in range(trades.first_id, trades.last_id + 1)]
 
-        result = materialize(build_binance_agg_trades_assets(Market.SPOT), partition_key=partition,
-                             instance=instance, resources=_resources(archive_server, data_store, "aggTrades"))
+        result = materialize(_agg_trades_assets(Market.SPOT), partition_key=partition,
+                             instance=instance, resources=_resources(archive_server, data_store))
         assert result.success
         assert _metadata(instance, "binance_spot_agg_trades_catalog")["rows"] == 1_995
     expected = expected_ticks(csv_rows(agg.zip_path), Market.SPOT, "BTCUSDT", TimeUnit.MICROSECONDS)
@@ -135,8 +136,8 @@ def test_malformed_row_fails_the_run_naming_file_and_line(archive_root: Path, ar
     day = generate_agg_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, header=True)
     inject_malformed_row(day, 777, "1000775,42000.1,0.001")
     with instance_for_test() as instance:
-        result = materialize(build_binance_agg_trades_assets(Market.USDM), partition_key="2024-01-02|BTCUSDT",
-                             resources=_resources(archive_server, data_store, "aggTrades"), instance=instance,
+        result = materialize(_agg_trades_assets(Market.USDM), partition_key="2024-01-02|BTCUSDT",
+                             resources=_resources(archive_server, data_store), instance=instance,
                              raise_on_error=False)
         assert not result.success
         [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
@@ -146,14 +147,13 @@ def test_malformed_row_fails_the_run_naming_file_and_line(archive_root: Path, ar
         assert instance.get_latest_materialization_event(AssetKey("binance_um_agg_trades_catalog")) is None
     assert _files(data_store.catalog) == []
     assert _files(data_store.root / "normalized") == []
-    assert _files(agg_trades_staging(data_store)) == []
+    assert _files(agg_trades_feed(Market.USDM).staging(data_store)) == []
 
 
 def test_groups_keys_and_checks_per_market() -> None:
     defs = Definitions(
-        assets=[a for market in Market for a in build_binance_agg_trades_assets(market)],
-        resources={"data_store": DataStoreResource(data_dir="unused"), "binance_archive": BinanceArchiveResource(),
-                   "trade_source": TradeSourceResource()},
+        assets=[a for market in Market for a in _agg_trades_assets(market)],
+        resources={"data_store": DataStoreResource(data_dir="unused"), "binance_archive": BinanceArchiveResource()},
     )
     graph = defs.get_repository_def().asset_graph
     for market in Market:
@@ -164,6 +164,7 @@ def test_groups_keys_and_checks_per_market() -> None:
         assert {(f"{group}_raw", "checksum_verified"), (f"{group}_normalized", "schema_valid"),
                 (f"{group}_normalized", "agg_trade_id_gaps"), (f"{group}_catalog", "rows_in_equals_rows_out"),
                 (f"{group}_catalog", "catalog_integrity")} <= checks
-    assert TradeSourceResource().source == "trades"
-    with pytest.raises(Exception, match="aggTrades"):
-        TradeSourceResource(source="klines")  # type: ignore[arg-type]
+    FeedRegistry([trades_feed(Market.SPOT), agg_trades_feed(Market.SPOT)])  # aggTrades do not publish by default
+    with pytest.raises(ValueError, match="binance_spot_trades and binance_spot_agg_trades would both publish TradeTick"
+                                         " for BTCUSDT.BINANCE"):
+        FeedRegistry([trades_feed(Market.SPOT), agg_trades_feed(Market.SPOT, publisher=True)])

@@ -12,10 +12,12 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 from nautilus_trader.model.data import FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.assets.binance_funding import build_binance_funding_assets
+from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.catalog.funding_rates import register_funding_rate_codec
 from hedgegrid_data.epochs import day_bounds_ns
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.feeds import funding_feed
+from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.funding_generator import (
@@ -55,7 +57,7 @@ def _day_updates(store: DataStore, instrument_id: str, day: dt.date) -> list[Fun
 
 def test_real_sample_day_through_the_loopback_archive(archive_with_samples: Path, archive_server: ArchiveServer,
                                                       data_store: DataStore) -> None:
-    assets = build_binance_funding_assets(Market.USDM)
+    assets = build_feed_assets(funding_feed(Market.USDM))
     with instance_for_test() as instance:
         for day in ("2026-04-15", "2026-04-16", "2026-04-15"):
             result = materialize(assets, partition_key=f"{day}|BTCUSDT",
@@ -84,7 +86,7 @@ def test_real_sample_day_through_the_loopback_archive(archive_with_samples: Path
 
 def test_interval_change_month(archive_root: Path, archive_server: ArchiveServer, data_store: DataStore) -> None:
     generated = write_interval_change_month(archive_root, Market.COINM, "BTCUSD_PERP", seed=11)
-    assets = build_binance_funding_assets(Market.COINM)
+    assets = build_feed_assets(funding_feed(Market.COINM))
     days = [dt.date(2024, 3, 11), dt.date(2024, 3, 21)]
     with instance_for_test() as instance:
         for day in days:
@@ -110,7 +112,7 @@ def test_day_without_events_warns_publishes_nothing_and_is_listed_missing(
         archive_root: Path, archive_server: ArchiveServer, data_store: DataStore) -> None:
     gap = dt.date(2024, 5, 7)
     write_funding_month(archive_root, Market.USDM, "ETHUSDT", gap, skip_days={gap})
-    assets = build_binance_funding_assets(Market.USDM)
+    assets = build_feed_assets(funding_feed(Market.USDM))
     with instance_for_test() as instance:
         result = materialize(assets, partition_key=f"{gap}|ETHUSDT",
                              resources=_resources(archive_server, data_store), instance=instance)
@@ -142,14 +144,14 @@ def test_wrong_checksum_and_unpublished_month_fail_closed(archive_root: Path, ar
     wrong = hashlib.sha256(generated.zip_path.read_bytes() + b"wrong").hexdigest()
     generated.checksum_path.write_text(f"{wrong}  {generated.archive_file.file_name}\n")
     with instance_for_test() as instance:
-        wrong_checksum = materialize(build_binance_funding_assets(Market.USDM), partition_key="2024-02-10|BTCUSDT",
+        wrong_checksum = materialize(build_feed_assets(funding_feed(Market.USDM)), partition_key="2024-02-10|BTCUSDT",
                                      resources=_resources(archive_server, data_store), instance=instance,
                                      raise_on_error=False)
         assert not wrong_checksum.success
         message = _failure_message(wrong_checksum)
         assert "does not match the published CHECKSUM" in message and "BTCUSDT-fundingRate-2024-02.zip" in message
 
-        unpublished = materialize(build_binance_funding_assets(Market.COINM), partition_key="2024-06-03|BTCUSD_PERP",
+        unpublished = materialize(build_feed_assets(funding_feed(Market.COINM)), partition_key="2024-06-03|BTCUSD_PERP",
                                   resources=_resources(archive_server, data_store), instance=instance,
                                   raise_on_error=False)
         assert not unpublished.success
@@ -161,4 +163,4 @@ def test_wrong_checksum_and_unpublished_month_fail_closed(archive_root: Path, ar
 
 def test_spot_has_no_funding_group() -> None:
     with pytest.raises(ValueError, match="spot has no funding rates"):
-        build_binance_funding_assets(Market.SPOT)
+        build_feed_assets(funding_feed(Market.SPOT))

@@ -31,22 +31,15 @@ from nautilus_trader.config import (
 from nautilus_trader.model.data import Bar, MarkPriceUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.assets.binance_klines import (
-    build_binance_klines_assets,
-    build_binance_mark_price_assets,
-)
+from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
-from hedgegrid_data.resources import BinanceArchiveResource, DataStoreResource
+from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.download import BinanceArchive
+from hedgegrid_data.sources.binance_archive.feeds import PRICE_INDEX_DATASETS, klines_feed, price_index_feed
 from hedgegrid_data.sources.binance_archive.klines import HIGHER_TIMEFRAMES
-from hedgegrid_data.sources.binance_archive.klines_day import (
-    BarPlan,
-    kline_archive_file,
-    normalize_klines_day,
-    normalize_price_index_day,
-    publish_klines_day,
-    publish_mark_prices_day,
-)
+from hedgegrid_data.sources.binance_archive.klines_day import BarPlan, kline_archive_file
+from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     inject_malformed_row,
@@ -87,10 +80,6 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
 
 
-def _group(assets: list[AssetsDefinition], group: str) -> list[AssetsDefinition]:
-    return [a for a in assets if set(a.group_names_by_key.values()) == {group}]
-
-
 def _failure(result) -> str:
     [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
     return failure.event_specific_data.error.message + str(failure.event_specific_data.user_failure_data)
@@ -126,15 +115,16 @@ def test_every_real_kline_sample_reads_back_through_nautilus_equal_to_the_csv_te
         for day, interval, _, through_dagster in REAL_SAMPLES:
             plan = plans[interval]
             if through_dagster:
-                assets = build_binance_klines_assets(Market.SPOT, plan.intervals, plan.timeframes)
+                assets = build_feed_assets(klines_feed(Market.SPOT, plan.intervals, plan.timeframes))
                 result = materialize(assets, partition_key=f"{day}|BTCUSDT",
                                      resources=_resources(archive_server, data_store), instance=instance)
                 assert result.success
                 assert all(c.passed for c in result.get_asset_check_evaluations())
             else:
                 archive.fetch_verified(kline_archive_file(Market.SPOT, "klines", "BTCUSDT", day, interval))
-                normalize_klines_day(data_store, Market.SPOT, "BTCUSDT", day, plan)
-                publish_klines_day(data_store, Market.SPOT, "BTCUSDT", day, plan)
+                feed = klines_feed(Market.SPOT, plan.intervals, plan.timeframes)
+                normalize_day(feed, data_store, day, "BTCUSDT")
+                publish_day(feed, data_store, day, "BTCUSDT")
     catalog = ParquetDataCatalog(str(data_store.catalog))
     for day, interval, unit_ns, _ in REAL_SAMPLES:
         rows = csv_bars(archive_with_samples / kline_archive_file(Market.SPOT, "klines", "BTCUSDT", day, interval).key)
@@ -159,7 +149,7 @@ def test_a_5m_archive_file_disagreeing_with_the_1m_bars_fails_and_publishes_noth
     row = read_csv_rows(five.zip_path)[99]
     row[5] = f"{Decimal(row[5]) + Decimal('0.001'):.3f}"
     inject_malformed_row(five, 100, ",".join(row))
-    result = materialize(build_binance_klines_assets(Market.USDM, intervals=("1m", "5m")),
+    result = materialize(build_feed_assets(klines_feed(Market.USDM, intervals=("1m", "5m"))),
                          partition_key=f"{DAY}|BTCUSDT", resources=_resources(archive_server, data_store),
                          instance=instance, raise_on_error=False)
     assert not result.success
@@ -183,7 +173,7 @@ def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_sourc
         archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
     day = generate_klines(archive_root, Market.USDM, "BTCUSDT", header=True)
     text = read_csv_text(day.zip_path)
-    assets = build_binance_klines_assets(Market.USDM)
+    assets = build_feed_assets(klines_feed(Market.USDM))
     partition = f"{DAY}|BTCUSDT"
 
     def run(selection: list[AssetsDefinition] = assets):
@@ -234,7 +224,7 @@ def test_a_mark_price_day_breaking_the_ohlcv_rules_publishes_no_mark_prices(
         archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
     marks = generate_klines(archive_root, Market.COINM, "BTCUSD_PERP", data_type="markPriceKlines")
     edit_bars(marks, [1_440], lambda r: [*r[:6], str(int(r[6]) - 1), *r[7:]])
-    assets = _group(build_binance_mark_price_assets(Market.COINM), "binance_cm_mark_price_klines")
+    assets = build_feed_assets(price_index_feed(Market.COINM, "markPriceKlines"))
     result = materialize(assets, partition_key=f"{DAY}|BTCUSD_PERP", instance=instance, raise_on_error=False,
                          resources=_resources(archive_server, data_store))
     assert not result.success
@@ -250,7 +240,7 @@ def test_a_mark_price_day_breaking_the_ohlcv_rules_publishes_no_mark_prices(
 def test_a_wrong_time_unit_fails_the_run_naming_the_file(archive_root: Path, archive_server: ArchiveServer,
                                                          data_store: DataStore, instance: DagsterInstance) -> None:
     generate_klines(archive_root, Market.SPOT, "BTCUSDT", dt.date(2024, 1, 2), time_unit=TimeUnit.MICROSECONDS)
-    result = materialize(build_binance_klines_assets(Market.SPOT), partition_key="2024-01-02|BTCUSDT",
+    result = materialize(build_feed_assets(klines_feed(Market.SPOT)), partition_key="2024-01-02|BTCUSDT",
                          resources=_resources(archive_server, data_store), instance=instance,
                          raise_on_error=False)
     assert not result.success
@@ -265,7 +255,7 @@ def test_a_month_with_a_missing_mark_price_day_reports_that_day_not_published(
     days = write_kline_month(archive_root, Market.USDM, "markPriceKlines", "BTCUSDT", dt.date(2024, 2, 1),
                              omit=[missing], price_precision=1, volume_precision=3)
     assert len(days) == 28
-    mark_assets = _group(build_binance_mark_price_assets(Market.USDM), "binance_um_mark_price_klines")
+    mark_assets = build_feed_assets(price_index_feed(Market.USDM, "markPriceKlines"))
     failed = materialize(mark_assets, partition_key=f"{missing}|BTCUSDT",
                          resources=_resources(archive_server, data_store), instance=instance, raise_on_error=False)
     assert not failed.success
@@ -273,12 +263,13 @@ def test_a_month_with_a_missing_mark_price_day_reports_that_day_not_published(
     assert "data/futures/um/daily/markPriceKlines/BTCUSDT/1m/" in _failure(failed)
     assert _files(data_store.root) == []
     # the other days of the month through the same download and steps, without Dagster's per-run overhead
+    mark_feed = price_index_feed(Market.USDM, "markPriceKlines")
     with BinanceArchive(archive_server.url, data_store.raw) as archive:
         for generated in days:
             day = generated.archive_file.day
             archive.fetch_verified(generated.archive_file)
-            normalize_price_index_day(data_store, Market.USDM, "markPriceKlines", "BTCUSDT", day)
-            publish_mark_prices_day(data_store, Market.USDM, "BTCUSDT", day)
+            normalize_day(mark_feed, data_store, day, "BTCUSDT")
+            publish_day(mark_feed, data_store, day, "BTCUSDT")
     catalog = ParquetDataCatalog(str(data_store.catalog))
     start, end = day_bounds_ns(dt.date(2024, 2, 1))[0], day_bounds_ns(dt.date(2024, 2, 29))[1]
     assert catalog.get_missing_intervals_for_request(start, end, MarkPriceUpdate, "BTCUSDT-PERP.BINANCE") == [
@@ -288,9 +279,9 @@ def test_a_month_with_a_missing_mark_price_day_reports_that_day_not_published(
 
 def test_spot_has_no_mark_price_groups() -> None:
     with pytest.raises(ValueError, match="USD-M and COIN-M only"):
-        build_binance_mark_price_assets(Market.SPOT)
+        price_index_feed(Market.SPOT, "markPriceKlines")
     with pytest.raises(ValueError, match="built from 1m"):
-        build_binance_klines_assets(Market.SPOT, intervals=("1h",))
+        klines_feed(Market.SPOT, intervals=("1h",))
 
 
 def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar_and_mark_price(
@@ -301,8 +292,9 @@ def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar
     marks = generate_klines(archive_root, Market.USDM, "BTCUSDT", data_type="markPriceKlines", seed=12)
     generate_klines(archive_root, Market.USDM, "BTCUSDT", data_type="indexPriceKlines", seed=13)
     generate_klines(archive_root, Market.USDM, "BTCUSDT", data_type="premiumIndexKlines", seed=14)
-    assets = [*build_binance_klines_assets(Market.USDM, intervals=("1m", "5m")),
-              *build_binance_mark_price_assets(Market.USDM)]
+    assets = [*build_feed_assets(klines_feed(Market.USDM, intervals=("1m", "5m"))),
+              *(a for data_type in PRICE_INDEX_DATASETS for a in build_feed_assets(price_index_feed(Market.USDM,
+                                                                                                   data_type)))]
     assert {g for a in assets for g in a.group_names_by_key.values()} == {
         "binance_um_klines", "binance_um_mark_price_klines", "binance_um_index_price_klines",
         "binance_um_premium_index_klines"}

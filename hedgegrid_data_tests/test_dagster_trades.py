@@ -12,13 +12,11 @@ import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from hedgegrid_data.assets.binance_trades import build_binance_trades_assets
+from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.epochs import TimeUnit
-from hedgegrid_data.resources import (
-    BinanceArchiveResource,
-    DataStoreResource,
-    TradeSourceResource,
-)
+from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.sources.binance_archive.feeds import trades_feed
+from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     inject_malformed_row,
@@ -36,7 +34,6 @@ def _resources(server: ArchiveServer, store: DataStore) -> dict:
     return {
         "data_store": DataStoreResource(data_dir=str(store.root)),
         "binance_archive": BinanceArchiveResource(base_url=server.url, download_attempts=2),
-        "trade_source": TradeSourceResource(),
     }
 
 
@@ -53,7 +50,7 @@ def test_materialize_trades_group(archive_root: Path, archive_server: ArchiveSer
                                   market: Market, symbol: str, instrument_id: str) -> None:
     day = generate_trades(archive_root, market, symbol, "2024-01-02", 10_000)
     with instance_for_test() as instance:
-        result = materialize(build_binance_trades_assets(market), partition_key=f"2024-01-02|{symbol}",
+        result = materialize(build_feed_assets(trades_feed(market)), partition_key=f"2024-01-02|{symbol}",
                              resources=_resources(archive_server, data_store), instance=instance)
         assert result.success
         prefix = f"binance_{market.value}_trades"
@@ -113,7 +110,7 @@ def test_faults_fail_the_run_and_leave_nothing(archive_root: Path, archive_serve
     day = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 5_000, time_unit=unit)
     inject(day, archive_server)
     with instance_for_test() as instance:
-        result = materialize(build_binance_trades_assets(Market.USDM), partition_key="2024-01-02|BTCUSDT",
+        result = materialize(build_feed_assets(trades_feed(Market.USDM)), partition_key="2024-01-02|BTCUSDT",
                              resources=_resources(archive_server, data_store), instance=instance,
                              raise_on_error=False)
         assert not result.success
@@ -134,7 +131,7 @@ def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
     rows = read_csv_text(day.zip_path).splitlines()
     day_file = (data_store.catalog / "data/trade_tick/BTCUSDT-PERP.BINANCE/"
                 "2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet")
-    assets = build_binance_trades_assets(Market.USDM)
+    assets = build_feed_assets(trades_feed(Market.USDM))
     with instance_for_test() as instance:
         def run():
             return materialize(assets, partition_key="2024-01-02|BTCUSDT", instance=instance,

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from dagster import AssetKey
 
-from hedgegrid_data.assets.binance_klines import build_binance_price_index_groups
-from hedgegrid_data.automation import binance_price_index_dataset
 from hedgegrid_data.definitions import defs
-from hedgegrid_data.partitions import daily_symbol_partitions
+from hedgegrid_data.sources.binance_archive.feeds import archive_partitions, price_index_feed
+from hedgegrid_data.sources.binance_archive.universe import archive_root, archive_symbols, symbol_folder
 from hedgegrid_data.venues.binance import Market
+
+
+def test_every_name_is_the_one_users_know() -> None:
+    """Asset keys, groups, checks (and which block), jobs, schedules and sensors, as before the restructure
+    around feeds: ``definition_names.json`` was written from the definitions of d1a71ca."""
+    repository = defs.get_repository_def()
+    graph = repository.asset_graph
+    names = {
+        "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+        "groups": sorted({f"{k.to_user_string()}:{graph.get(k).group_name}" for k in graph.get_all_asset_keys()}),
+        "checks": sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys),
+        "jobs": sorted(j.name for j in repository.get_all_jobs()),
+        "schedules": sorted(s.name for s in repository.schedule_defs),
+        "sensors": sorted(s.name for s in repository.sensor_defs),
+        "blocking": sorted(f"{spec.asset_key.to_user_string()}:{spec.name}" for a in defs.assets
+                           for spec in getattr(a, "check_specs", []) if spec.blocking),
+    }
+    assert names == json.loads((Path(__file__).parent / "definition_names.json").read_text())
 
 
 def test_definitions_resolve() -> None:
@@ -50,10 +70,10 @@ def test_groups_and_checks_per_market() -> None:
 
 
 def test_partition_keys_are_date_and_symbol() -> None:
-    spot = daily_symbol_partitions(Market.SPOT)
+    spot = archive_partitions(Market.SPOT)
     assert "2024-01-02|BTCUSDT" in spot.get_partition_keys()
-    assert "2024-01-02|BTCUSD_PERP" in daily_symbol_partitions(Market.COINM).get_partition_keys()
-    assert daily_symbol_partitions(Market.SPOT) is spot
+    assert "2024-01-02|BTCUSD_PERP" in archive_partitions(Market.COINM).get_partition_keys()
+    assert archive_partitions(Market.SPOT) is spot
     assert AssetKey("binance_spot_trades_catalog") != AssetKey("binance_um_trades_catalog")
 
 
@@ -76,9 +96,8 @@ def test_every_daily_dataset_is_automated() -> None:
 
 
 def test_coin_m_index_klines_are_found_under_the_pair() -> None:
-    groups = build_binance_price_index_groups(Market.COINM)
-    assets = groups[("indexPriceKlines", "binance_cm_index_price_klines")]
-    dataset = binance_price_index_dataset(Market.COINM, "indexPriceKlines", "binance_cm_index_price_klines", assets)
-    assert dataset.archive_root == "data/futures/cm/daily/indexPriceKlines/"
-    assert dataset.symbol_folder("BTCUSD_PERP") == "data/futures/cm/daily/indexPriceKlines/BTCUSD/1m/"
-    assert dataset.archive_symbols == sorted({s.split("_")[0] for s in dataset.symbols})
+    feed = price_index_feed(Market.COINM, "indexPriceKlines")
+    assert feed.name == "binance_cm_index_price_klines"
+    assert archive_root(feed) == "data/futures/cm/daily/indexPriceKlines/"
+    assert symbol_folder(feed, "BTCUSD_PERP") == "data/futures/cm/daily/indexPriceKlines/BTCUSD/1m/"
+    assert archive_symbols(feed) == sorted({s.split("_")[0] for s in feed.symbols})

@@ -34,7 +34,9 @@ from hedgegrid_data.catalog.funding_rates import (
 )
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
+from hedgegrid_data.feeds.recipe import normalize_day, publish_day
 from hedgegrid_data.quality.report import day_report
+from hedgegrid_data.sources.binance_archive.feeds import funding_feed
 from hedgegrid_data.sources.binance_archive.funding import (
     funding_day,
     read_funding_month,
@@ -43,8 +45,6 @@ from hedgegrid_data.sources.binance_archive.funding import (
 from hedgegrid_data.sources.binance_archive.funding_day import (
     funding_archive_file,
     funding_schedule,
-    normalize_funding_day,
-    publish_funding_day,
 )
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.store import DataStore
@@ -79,9 +79,9 @@ def _expected(events: list[FundingEvent], instrument_id: str) -> list[tuple]:
 
 
 def _ingest(store: DataStore, market: Market, symbol: str, day: dt.date) -> None:
-    archive_file = funding_archive_file(market, symbol, day)
-    normalize_funding_day(store, archive_file)
-    publish_funding_day(store, archive_file)
+    feed = funding_feed(market)
+    normalize_day(feed, store, day, symbol)
+    publish_day(feed, store, day, symbol)
 
 
 # --- pure: month file → funding table ---------------------------------------------------------------------
@@ -291,16 +291,16 @@ def test_day_without_events_writes_no_catalog_day(data_store: DataStore) -> None
     write_funding_month(data_store.raw, Market.COINM, "BTCUSD_PERP", gap, skip_days={gap})
     for day in (dt.date(2024, 5, 6), gap):
         _ingest(data_store, Market.COINM, "BTCUSD_PERP", day)
-    archive_file = funding_archive_file(Market.COINM, "BTCUSD_PERP", gap)
-    normalized = normalize_funding_day(data_store, archive_file)
-    summary = normalized.summary
-    assert (summary.rows, summary.month_rows, summary.month_schedule_breaks) == (0, 30 * 3, 1)
+    feed = funding_feed(Market.COINM)
+    normalized = normalize_day(feed, data_store, gap, "BTCUSD_PERP")
+    summary = normalized.metadata
+    assert (summary["rows"], summary["month_rows"], summary["month_schedule_breaks"]) == (0, 30 * 3, 1)
     [events, schedule] = normalized.verdicts
     assert (events.check, events.passed, events.severity.value, schedule.passed) == (
         "day_has_funding_events", False, "WARN", True)
     assert (normalized.report["completeness"], normalized.report["quality_score"]) == (0.0, 0.5)
-    published = publish_funding_day(data_store, archive_file)
-    assert (published.path, published.rows_in, published.rows_out) == (None, 0, 0)
+    published = publish_day(feed, data_store, gap, "BTCUSD_PERP")
+    assert (published.day.path, published.day.rows_in, published.day.rows_out) == (None, 0, 0)
     assert published.integrity.passed and published.integrity.summary == "no funding events: no day file"
     directory = day_file_path(data_store.catalog, FundingRateUpdate, "BTCUSD-PERP.BINANCE", gap).parent
     assert [p.name[:10] for p in directory.glob("*.parquet")] == ["2024-05-06"]
@@ -314,17 +314,18 @@ def test_a_staged_day_that_does_not_read_back_as_normalized_is_not_promoted(data
     day = dt.date(2024, 3, 11)
     generated = write_interval_change_month(data_store.raw, Market.USDM, "BTCUSDT")
     archive_file = funding_archive_file(Market.USDM, "BTCUSDT", day)
-    normalize_funding_day(data_store, archive_file)
+    feed = funding_feed(Market.USDM)
+    normalize_day(feed, data_store, day, "BTCUSDT")
     month = read_funding_month(data_store.raw / archive_file.key, archive_file)
     tampered = funding_day(month, day)
     tampered = tampered.set_column(2, "rate", pa.array([Decimal("0.00000001")] * tampered.num_rows,
                                                        tampered.schema.field("rate").type))
-    write_funding_rate_day(data_store.staging, "BTCUSDT-PERP.BINANCE", day, tampered)
+    write_funding_rate_day(feed.staging(data_store), "BTCUSDT-PERP.BINANCE", day, tampered)
     first, last = generated.events_on(day)[0], generated.events_on(day)[-1]
     with pytest.raises(HedgegridDataError, match=rf"first row \('BTCUSDT-PERP.BINANCE', '0.00000001', .*\), "
                                                  rf"expected \('BTCUSDT-PERP.BINANCE', '{first.rate}', .*\); "
                                                  rf"last row .* expected \(.*'{last.rate}'.*; not published"):
-        publish_funding_day(data_store, archive_file)
+        publish_day(feed, data_store, day, "BTCUSDT")
     assert not (data_store.catalog / "data" / "funding_rate_update").exists()
 
 

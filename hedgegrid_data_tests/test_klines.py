@@ -19,6 +19,8 @@ from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
+from hedgegrid_data.feeds.recipe import NormalizedDay, PublishedDays, normalize_day, publish_day
+from hedgegrid_data.sources.binance_archive.feeds import klines_feed, price_index_feed
 from hedgegrid_data.sources.binance_archive.klines import (
     HIGHER_TIMEFRAMES,
     aggregate_klines,
@@ -30,10 +32,6 @@ from hedgegrid_data.sources.binance_archive.klines_day import (
     BarPlan,
     archive_symbol,
     kline_archive_file,
-    normalize_klines_day,
-    normalize_price_index_day,
-    publish_klines_day,
-    publish_mark_prices_day,
 )
 from hedgegrid_data.sources.binance_archive.layout import time_unit_for
 from hedgegrid_data.store import DataStore
@@ -66,6 +64,23 @@ def csv_bars(day: GeneratedDay | Path) -> list[list[str]]:
     """The CSV rows of a (generated or real) kline zip, without its header."""
     rows = read_csv_rows(day if isinstance(day, Path) else day.zip_path)
     return rows if rows[0][0].isdigit() else rows[1:]
+
+
+def normalize_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date, plan: BarPlan) -> NormalizedDay:
+    return normalize_day(klines_feed(market, plan.intervals, plan.timeframes), store, day, symbol)
+
+
+def publish_klines_day(store: DataStore, market: Market, symbol: str, day: dt.date, plan: BarPlan) -> PublishedDays:
+    return publish_day(klines_feed(market, plan.intervals, plan.timeframes), store, day, symbol)
+
+
+def normalize_price_index_day(store: DataStore, market: Market, data_type: str, symbol: str,
+                              day: dt.date) -> NormalizedDay:
+    return normalize_day(price_index_feed(market, data_type), store, day, symbol)
+
+
+def publish_mark_prices_day(store: DataStore, market: Market, symbol: str, day: dt.date) -> PublishedDays:
+    return publish_day(price_index_feed(market, "markPriceKlines"), store, day, symbol)
 
 
 def _normalize(day: GeneratedDay, symbol: str):
@@ -197,9 +212,11 @@ def test_a_day_breaking_the_ohlcv_rules_is_normalized_judged_and_kept_out_of_the
     [rules, gaps] = day.verdicts
     assert (rules.check, rules.passed, rules.metadata["high_below_open_or_close"]) == ("ohlcv_rules", False, 3)
     assert [e["line"] for e in rules.metadata["first_violations"]] == lines
-    assert gaps.passed and day.bars == []
+    assert gaps.passed and not [i for i in plan.published if f"{i}_bars" in day.metadata]  # no bars staged
     assert day.report["blocked"] and day.report["quality_score"] == 0.0
-    assert [f.rows for f in day.files] == [1_440, 288]  # the normalized tables are written, judged
+    # the normalized tables are written, judged
+    assert [day.metadata["1m_rows"], day.metadata["5m_rows"]] == [1_440, 288]
+    assert day.metadata["1m_path"].exists() and day.metadata["5m_path"].exists()
     assert not any(store.catalog.rglob("bar/**/*.parquet")) and not any(store.staging.rglob("bar/**/*.parquet"))
     with pytest.raises(HedgegridDataError, match="blocking checks failed: ohlcv_rules: 3 of 1440 1m bars break"):
         publish_klines_day(store, Market.USDM, "BTCUSDT", DAY, plan)
@@ -267,14 +284,15 @@ def test_bar_and_mark_price_files_are_the_ones_nautilus_writes(tmp_path: Path) -
     reference.write_data(_nautilus_bars(klines, bar_type(instrument_id, "1m"), 1, 3), start=start, end=end)
     reference.write_data([MarkPriceUpdate(instrument_id, Price(Decimal(r[4]), 8), int(r[6]) * 10**6,
                                           int(r[6]) * 10**6) for r in csv_bars(marks)], start=start, end=end)
+    assert published.path is not None and published_marks.day.path is not None
     for ours, data_cls, identifier in [(published.path, Bar, "BTCUSDT-PERP.BINANCE-1-MINUTE-LAST-EXTERNAL"),
-                                       (published_marks.path, MarkPriceUpdate, "BTCUSDT-PERP.BINANCE")]:
+                                       (published_marks.day.path, MarkPriceUpdate, "BTCUSDT-PERP.BINANCE")]:
         theirs = day_file_path(tmp_path / "reference", data_cls, identifier, DAY)
         assert pq.read_schema(ours) == pq.read_schema(theirs)
         assert pq.read_schema(ours).metadata == pq.read_schema(theirs).metadata
         assert pq.read_table(ours).equals(pq.read_table(theirs))
         assert ours.read_bytes() == theirs.read_bytes()
-    assert pq.read_schema(published_marks.path).metadata[b"price_precision"] == b"8"
+    assert pq.read_schema(published_marks.day.path).metadata[b"price_precision"] == b"8"
 
 
 def test_bar_volumes_with_more_decimals_than_the_instrument_fail_until_that_era_s_step_is_configured(
@@ -293,7 +311,7 @@ def test_bar_volumes_with_more_decimals_than_the_instrument_fail_until_that_era_
 
     monkeypatch.setenv("HEDGEGRID_SYMBOLS_FILE", str(symbols_with_step(tmp_path, Market.SPOT, "BTCUSDT", "0.000001")))
     staged = normalize_klines_day(store, Market.SPOT, "BTCUSDT", old, plan)
-    assert {b.size_precision for b in staged.bars} == {6}
+    assert {staged.metadata[f"{interval}_volume_precision"] for interval in plan.published} == {6}
     publish_klines_day(store, Market.SPOT, "BTCUSDT", old, plan)
     bars = ParquetDataCatalog(str(store.catalog)).bars(bar_types=["BTCUSDT.BINANCE-1-MINUTE-LAST-EXTERNAL"])
     assert [Decimal(str(b.volume)) for b in bars] == [Decimal(r[5]) for r in csv_bars(old_day)]
@@ -336,10 +354,15 @@ def test_coin_m_mark_index_and_premium_days_with_index_prices_from_the_pair_fold
     assert index.archive_file.key == "data/futures/cm/daily/indexPriceKlines/BTCUSD/1m/BTCUSD-1m-2024-03-04.zip"
     staged = {data_type: normalize_price_index_day(store, Market.COINM, data_type, "BTCUSD_PERP", DAY)
               for data_type in ("markPriceKlines", "indexPriceKlines", "premiumIndexKlines")}
-    assert staged["markPriceKlines"].value_precision == 8 and staged["markPriceKlines"].staged is not None
-    assert staged["indexPriceKlines"].staged is staged["premiumIndexKlines"].staged is None
-    assert staged["indexPriceKlines"].file.path.parts[-3:] == ("indexPriceKlines_1m", "BTCUSD", "2024-03-04.parquet")
-    published = publish_mark_prices_day(store, Market.COINM, "BTCUSD_PERP", DAY)
+    mark_feed = price_index_feed(Market.COINM, "markPriceKlines")
+    assert staged["markPriceKlines"].metadata["mark_price_precision"] == 8
+    assert day_file_path(mark_feed.staging(store), MarkPriceUpdate, "BTCUSD-PERP.BINANCE", DAY).exists()
+    for data_type in ("indexPriceKlines", "premiumIndexKlines"):  # tables only: nothing staged
+        assert "mark_price_precision" not in staged[data_type].metadata
+        assert not any(price_index_feed(Market.COINM, data_type).staging(store).rglob("*.parquet"))
+    assert staged["indexPriceKlines"].metadata["1m_path"].parts[-3:] == ("indexPriceKlines_1m", "BTCUSD",
+                                                                        "2024-03-04.parquet")
+    published = publish_mark_prices_day(store, Market.COINM, "BTCUSD_PERP", DAY).day
     assert published.rows_in == published.rows_out == 1_440
     updates = ParquetDataCatalog(str(store.catalog)).query(MarkPriceUpdate, identifiers=["BTCUSD-PERP.BINANCE"])
     assert [(str(u.value), u.ts_event, u.ts_init) for u in updates] == [

@@ -10,14 +10,15 @@ import polars as pl
 import pytest
 
 from hedgegrid_data.epochs import day_bounds_ns
+from hedgegrid_data.feeds.recipe import normalize_day
 from hedgegrid_data.quality.findings import Severity
 from hedgegrid_data.quality.trades import (
     TradeCheckThresholds,
     TradesDayChecker,
     check_trades,
 )
+from hedgegrid_data.sources.binance_archive.feeds import trades_feed
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
-from hedgegrid_data.sources.binance_archive.trades_day import normalize_trades_day
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import read_csv_text, replace_csv
 from hedgegrid_data.venues.binance import Market
@@ -123,9 +124,9 @@ def test_a_day_re_sorted_in_memory_is_checked_once(data_store: DataStore) -> Non
     lines = read_csv_text(day.zip_path).splitlines(keepends=True)
     lines[150_000], lines[150_001] = lines[150_001], lines[150_000]
     replace_csv(day, "".join(lines))
-    result = normalize_trades_day(data_store, day.archive_file)
-    assert result.summary.resorted and result.summary.rows == 200_000
+    result = normalize_day(trades_feed(Market.USDM), data_store, day.archive_file.day, day.archive_file.symbol)
+    assert result.metadata["resorted"] and result.metadata["rows"] == 200_000
     gaps = {v.check: v for v in result.verdicts}["trade_id_gaps"]
     assert gaps.passed and gaps.metadata["trades_checked"] == 200_000
-    assert (gaps.metadata["first_id"], gaps.metadata["last_id"]) == (result.summary.first_trade_id,
-                                                                      result.summary.last_trade_id)
+    assert (gaps.metadata["first_id"], gaps.metadata["last_id"]) == (result.metadata["first_trade_id"],
+                                                                      result.metadata["last_trade_id"])

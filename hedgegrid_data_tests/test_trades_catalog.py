@@ -27,10 +27,8 @@ from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.catalog.trade_ticks import fixed_point
 from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import HedgegridDataError
-from hedgegrid_data.sources.binance_archive.trades_day import (
-    normalize_trades_day,
-    publish_trades_day,
-)
+from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+from hedgegrid_data.sources.binance_archive.feeds import trades_feed
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import GeneratedDay, read_csv_rows
 from hedgegrid_data.testing.nautilus_reference import write_trades_documented_path
@@ -41,8 +39,10 @@ from hedgegrid_data_tests.conftest import generate_trades
 
 def _ingest(day: GeneratedDay, store: DataStore) -> None:
     """Run the pipeline on a day generated into ``store.raw`` (where the raw asset keeps verified zips)."""
-    normalize_trades_day(store, day.archive_file)
-    publish_trades_day(store, day.archive_file)
+    archive_file = day.archive_file
+    feed = trades_feed(archive_file.market)
+    normalize_day(feed, store, archive_file.day, archive_file.symbol)
+    publish_day(feed, store, archive_file.day, archive_file.symbol)
 
 
 def _tick_tuples(ticks: list[TradeTick]) -> list[tuple]:

@@ -248,5 +248,8 @@ class Feed:
         """Staged catalog day files of this feed (the catalog's layout), apart from every other feed's."""
         return store.staging_root(self.source.name, self.market, self.dataset)
 
+    def normalized_file(self, store: DataStore, day: dt.date, symbol: str) -> Path:
+        return store.normalized_file(self.source.name, self.market, self.dataset, symbol, day)
+
     def quality_file(self, store: DataStore, day: dt.date, symbol: str) -> Path:
         return store.quality_file(self.source.name, self.market, self.dataset, symbol, day)

@@ -6,7 +6,10 @@
 
 A check whose inputs are not materialized is reported as not applicable (passed, ``applicable: False``).
 A mismatch blocks the datasets it compared (``gate.RECONCILED_DATASETS``): their day leaves the catalog and
-its publication is refused until the sources are fixed and the day re-materialized.
+its publication is refused until the sources are fixed and the day reconciled again. Trades and aggTrades
+share the instrument's ``TradeTick`` day: it leaves the catalog only when the judged one is the declared trade
+source (the other never publishes it). Staged days stay (the gate refuses them): once the day reconciles, a
+dataset that was not at fault publishes without being re-normalized.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from nautilus_trader.model.data import (
 )
 from nautilus_trader.model.identifiers import InstrumentId
 
+from hedgegrid_data import settings
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.catalog.day_files import remove_day
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
@@ -36,13 +40,14 @@ from hedgegrid_data.quality.reconciliation import (
 )
 from hedgegrid_data.sources.binance_archive.agg_trades import quantity_column
 from hedgegrid_data.sources.binance_archive.klines import (
-    HIGHER_TIMEFRAMES,
+    INTERVAL_SECONDS,
     volume_column,
 )
 from hedgegrid_data.sources.binance_archive.klines_day import (
     kline_archive_file,
     normalized_kline_path,
 )
+from hedgegrid_data.sources.binance_archive.layout import SOURCE
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.venues.binance import Market, instrument_id
 
@@ -54,10 +59,13 @@ def _not_applicable(check: str, missing: str) -> Verdict:
 
 
 def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
-                  mark_price_tolerance_ns: int = MARK_PRICE_TOLERANCE_NS) -> list[Verdict]:
-    trades = store.normalized_file(market, "trades", symbol, day)
+                  mark_price_tolerance_ns: int = MARK_PRICE_TOLERANCE_NS,
+                  trade_source: settings.TradeSource | None = None) -> list[Verdict]:
+    """Reconcile the day, record the verdicts and withhold the judged datasets' catalog days on a mismatch;
+    ``trade_source`` (default: the configured one) is the dataset that publishes the ``TradeTick`` day."""
+    trades = store.normalized_file(SOURCE, market.value, "trades", symbol, day)
     klines = normalized_kline_path(store, kline_archive_file(market, "klines", symbol, day, "1m"))
-    agg_trades = store.normalized_file(market, "aggTrades", symbol, day)
+    agg_trades = store.normalized_file(SOURCE, market.value, "aggTrades", symbol, day)
     verdicts = []
     if trades.exists() and klines.exists():
         verdicts.append(reconcile_bars(bars_from_trades(pl.scan_parquet(trades)), pl.read_parquet(klines),
@@ -71,7 +79,7 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
     else:
         verdicts.append(_not_applicable("agg_trades_match_trades", "trades or aggTrades"))
     if market is not Market.SPOT:
-        funding = store.normalized_file(market, "fundingRate", symbol, day)
+        funding = store.normalized_file(SOURCE, market.value, "fundingRate", symbol, day)
         marks = normalized_kline_path(store, kline_archive_file(market, "markPriceKlines", symbol, day, "1m"))
         if funding.exists() and marks.exists():
             verdicts.append(funding_has_mark_price(
@@ -80,19 +88,23 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
                 mark_price_tolerance_ns))
         else:
             verdicts.append(_not_applicable("funding_has_mark_price", "funding rates or mark prices"))
-    write_verdicts(store.quality_file(market, RECONCILIATION, symbol, day), verdicts)
+    write_verdicts(store.quality_file(SOURCE, market.value, RECONCILIATION, symbol, day), verdicts)
     withheld: set[str] = set()
     for verdict in blocking(verdicts):
         withheld |= judged_datasets(verdict) or set(CATALOG_DAYS)
-    _withhold_day(store, market, symbol, day, withheld)
+    source = trade_source or settings.trade_source()
+    _withhold_day(store, market, symbol, day, {d for d in withheld if d not in TRADE_DATASETS or d == source})
     return verdicts
 
 
-# The catalog files of a day, by the dataset they are built from (trades and aggTrades share the TradeTick day).
+TRADE_DATASETS = frozenset({"trades", "aggTrades"})  # one of them, the declared trade source, publishes TradeTicks
+
+# The catalog files of a day, by the dataset they are built from (trades and aggTrades share the TradeTick day;
+# klines: every interval a klines feed can be configured to publish).
 CATALOG_DAYS: dict[str, Callable[[InstrumentId], list[tuple[type, str]]]] = {
     "trades": lambda instrument: [(TradeTick, instrument.value)],
     "aggTrades": lambda instrument: [(TradeTick, instrument.value)],
-    "klines": lambda instrument: [(Bar, str(bar_type(instrument, i))) for i in ("1m", *HIGHER_TIMEFRAMES)],
+    "klines": lambda instrument: [(Bar, str(bar_type(instrument, i))) for i in INTERVAL_SECONDS],
     "markPriceKlines": lambda instrument: [(MarkPriceUpdate, instrument.value)],
     "fundingRate": lambda instrument: [(FundingRateUpdate, instrument.value)],
 }

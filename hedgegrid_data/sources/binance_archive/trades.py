@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.feeds.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.feeds.trades_day import TradesSummary
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import (
     ArchiveFile,
@@ -71,28 +72,11 @@ def pandera_trades_schema(spec: SymbolSpec, day: dt.date) -> pa_pl.DataFrameSche
 
 
 @dataclass
-class TradesDaySummary:
-    """What a normalized trades day contains; reported as materialization metadata."""
+class TradesDaySummary(TradesSummary):
+    """What a normalized trades day contains, and how its file was written; reported as materialization metadata."""
 
-    rows: int = 0
-    first_trade_id: int | None = None
-    last_trade_id: int | None = None
-    first_ts_ns: int | None = None
-    last_ts_ns: int | None = None
     time_unit: TimeUnit | None = None
     header: bool = False
-    duplicates_dropped: int = 0
-    resorted: bool = False
-    source_rows: int = 0
-
-    def observe(self, batch: pa.RecordBatch) -> None:
-        ids, ts = batch.column("trade_id"), batch.column("ts_event")
-        if self.first_trade_id is None:
-            self.first_trade_id = ids[0].as_py()
-            self.first_ts_ns = ts[0].value
-        self.last_trade_id = ids[-1].as_py()
-        self.last_ts_ns = ts[-1].value
-        self.rows += batch.num_rows
 
 
 def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],

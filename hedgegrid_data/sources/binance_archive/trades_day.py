@@ -17,23 +17,20 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 from nautilus_trader.model.data import TradeTick
 
 from hedgegrid_data.catalog.day_files import day_file_path
-from hedgegrid_data.catalog.integrity import parquet_edge_rows
 from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
 from hedgegrid_data.epochs import day_bounds_ns, utc_text
-from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import (
     CatalogSeries,
     Feed,
     PublicationPlan,
     StagedDay,
-    StagedSeries,
 )
+from hedgegrid_data.feeds.trades_day import trade_tick_plan
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
 from hedgegrid_data.sources.binance_archive.agg_trades import (
@@ -42,16 +39,12 @@ from hedgegrid_data.sources.binance_archive.agg_trades import (
     trade_tick_input,
     write_normalized_agg_trades,
 )
-from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
 from hedgegrid_data.venues.binance import Market, build_instrument, instrument_id
 from hedgegrid_data.venues.symbols import symbol_spec
-
-
-def trade_tick_tuple(tick: TradeTick) -> tuple:
-    return tick.trade_id.value, str(tick.price), str(tick.size), int(tick.aggressor_side), tick.ts_event, tick.ts_init
 
 
 def agg_trade_id_gaps(id_gaps: Verdict, summary: AggTradesDaySummary, tolerance: int = 0) -> Verdict:
@@ -86,9 +79,6 @@ class ArchiveTradesDay:
     def archive_file(self, day: dt.date, symbol: str) -> ArchiveFile:
         return ArchiveFile(self.market, self.data_type, symbol, day)
 
-    def normalized_path(self, store: DataStore, day: dt.date, symbol: str) -> Path:
-        return store.normalized_file(SOURCE, self.market.value, self.data_type, symbol, day)
-
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(TradeTick, instrument_id(self.market, symbol).value)]
 
@@ -99,7 +89,7 @@ class ArchiveTradesDay:
         instrument = build_instrument(spec)
         thresholds = self.thresholds or TradeCheckThresholds.for_market(self.market.value)
         market = self.market
-        out = self.normalized_path(store, day, symbol)
+        out = feed.normalized_file(store, day, symbol)
 
         @contextmanager
         def staged_ticks() -> Iterator[Callable[[pa.RecordBatch], None]]:
@@ -138,18 +128,7 @@ class ArchiveTradesDay:
     def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
         """The staged day must read back as the normalized day: its row count, first and last trades."""
         instrument = build_instrument(symbol_spec(self.market, symbol))
-        normalized = self.normalized_path(store, day, symbol)
-        if not normalized.exists():
-            raise HedgegridDataError(f"{normalized}: no normalized {self.data_type} day to publish; "
-                                     "materialize it first")
-        ids = "agg_trade_id" if self.aggregates else "trade_id"
-        qty = quantity_column(self.market) if self.aggregates else "qty"
-        rows, first, last = parquet_edge_rows(normalized, [ids, "price", qty, "aggressor_side", "ts_event"])
-
-        def as_tick(row: dict) -> tuple:
-            return (str(row[ids]), f"{row['price']:f}", f"{row[qty]:f}", row["aggressor_side"], row["ts_event"],
-                    row["ts_event"])
-
-        [series] = self.series(symbol)
-        return PublicationPlan(instrument, [StagedSeries(series, rows, as_tick(first), as_tick(last),
-                                                         trade_tick_tuple)])
+        if self.aggregates:
+            return trade_tick_plan(instrument, feed.normalized_file(store, day, symbol), "agg_trade_id",
+                                   quantity_column(self.market))
+        return trade_tick_plan(instrument, feed.normalized_file(store, day, symbol))
