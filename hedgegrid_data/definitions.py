@@ -18,7 +18,7 @@ automation = build_automation(feeds)
 defs = Definitions(
     assets=[
         *(a for feed in feeds for a in build_feed_assets(feed)),
-        *(build_binance_reconciliation_asset(market) for market in Market),
+        *(build_binance_reconciliation_asset(market, feeds) for market in Market),
         *automation["assets"],
     ],
     resources={"data_store": default_data_store(), **default_archive_resources(), **automation["resources"]},

@@ -18,6 +18,7 @@ from hedgegrid_data.feeds.recipe import normalize_day, publish_day
 from hedgegrid_data.quality.reconciliation import bars_from_trades
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import (
+    agg_trades_feed,
     funding_feed,
     klines_feed,
     price_index_feed,
@@ -43,6 +44,7 @@ TRADES = trades_feed(Market.USDM)
 KLINES = klines_feed(Market.USDM, PLAN.intervals, PLAN.timeframes)
 MARKS = price_index_feed(Market.USDM, "markPriceKlines")
 FUNDING = funding_feed(Market.USDM)
+FEEDS = [TRADES, agg_trades_feed(Market.USDM), KLINES, MARKS, FUNDING]
 TRADES_DAY_FILE = "data/trade_tick/BTCUSDT-PERP.BINANCE/2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet"
 
 
@@ -77,13 +79,13 @@ def test_agreeing_klines_pass_and_a_changed_kline_withholds_the_day(store_with_t
     store = store_with_trades
     _ingest(store)
     publish_day(KLINES, store, DAY, "BTCUSDT")
-    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY)}
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, FEEDS)}
     assert verdicts["klines_match_trades"].passed and verdicts["klines_match_trades"].metadata["klines"] == 1_440
     assert verdicts["agg_trades_match_trades"].metadata == {"applicable": False}
     assert (store.catalog / TRADES_DAY_FILE).exists()
 
     _ingest(store, changed_minute=600)  # the archive re-publishes a kline that the trades contradict
-    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY)}
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, FEEDS)}
     mismatch = verdicts["klines_match_trades"]
     assert not mismatch.passed and mismatch.metadata["mismatched_minutes"] == 1
     assert mismatch.metadata["first_mismatches"][0]["minute"] == "2024-01-02T10:00:00.000000000Z"
@@ -95,7 +97,7 @@ def test_agreeing_klines_pass_and_a_changed_kline_withholds_the_day(store_with_t
         publish_day(KLINES, store, DAY, "BTCUSDT")
 
     _ingest(store)  # fixed at the source
-    assert all(v.passed for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY))
+    assert all(v.passed for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, FEEDS))
     publish_day(TRADES, store, DAY, "BTCUSDT")
     assert (store.catalog / TRADES_DAY_FILE).exists()
 
@@ -107,7 +109,7 @@ def test_a_kline_mismatch_leaves_the_trade_ticks_of_another_declared_trade_sourc
     _ingest(store)
     publish_day(KLINES, store, DAY, "BTCUSDT")
     _ingest(store, changed_minute=600)
-    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, trade_source="aggTrades")}
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, [trades_feed(Market.USDM, publisher=False), agg_trades_feed(Market.USDM, publisher=True), KLINES])}
     assert not verdicts["klines_match_trades"].passed
     assert (store.catalog / TRADES_DAY_FILE).exists()
     assert not list((store.catalog / "data" / "bar").rglob("2024-01-02T*.parquet"))
@@ -116,7 +118,7 @@ def test_a_kline_mismatch_leaves_the_trade_ticks_of_another_declared_trade_sourc
 def test_reconciliation_asset_reports_checks(store_with_trades: DataStore) -> None:
     _ingest(store_with_trades, changed_minute=5)
     with instance_for_test() as instance:
-        result = materialize([build_binance_reconciliation_asset(Market.USDM)], partition_key="2024-01-02|BTCUSDT",
+        result = materialize([build_binance_reconciliation_asset(Market.USDM, FEEDS)], partition_key="2024-01-02|BTCUSDT",
                              resources={"data_store": DataStoreResource(data_dir=str(store_with_trades.root))},
                              instance=instance, raise_on_error=False)
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
@@ -140,7 +142,7 @@ def test_a_funding_event_without_a_mark_price_withholds_funding_and_mark_prices_
 
     ingest_marks(missing_minutes=range(7 * 60 + 50, 8 * 60 + 1))  # 07:50 to 08:00 inclusive
     publish_day(MARKS, store, DAY, "BTCUSDT")
-    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY)}
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, FEEDS)}
     assert not verdicts["funding_has_mark_price"].passed
     assert verdicts["funding_has_mark_price"].metadata["events_without_mark_price"] == ["2024-01-02T08:00:00.007000000Z"]
     days = {p.relative_to(store.catalog).parts[1] for p in store.catalog.glob("data/*/*/2024-01-02*.parquet")}
@@ -153,7 +155,7 @@ def test_a_funding_event_without_a_mark_price_withholds_funding_and_mark_prices_
     assert publish_day(TRADES, store, DAY, "BTCUSDT").day.rows_out == 30_000
 
     ingest_marks()
-    assert all(v.passed for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY))
+    assert all(v.passed for v in reconcile_day(store, Market.USDM, "BTCUSDT", DAY, FEEDS))
     publish_day(MARKS, store, DAY, "BTCUSDT")
     publish_day(FUNDING, store, DAY, "BTCUSDT")
     days = {p.relative_to(store.catalog).parts[1] for p in store.catalog.glob("data/*/*/2024-01-02*.parquet")}

@@ -1,6 +1,8 @@
 """Cross-dataset reconciliation per market: one daily-partitioned asset whose checks compare the normalized
 trades, aggTrades, 1m klines, funding rates and mark prices of the day (group ``binance_<market>_reconciliation``)."""
 
+from collections.abc import Iterable
+
 from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
@@ -11,9 +13,11 @@ from dagster import (
 )
 
 from hedgegrid_data.assets.common import check_result, fail_closed
+from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import archive_partitions
+from hedgegrid_data.sources.binance_archive.layout import SOURCE
 from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day
 from hedgegrid_data.venues.binance import Market
 
@@ -25,7 +29,9 @@ CHECKS = (
 )
 
 
-def build_binance_reconciliation_asset(market: Market) -> AssetsDefinition:
+def build_binance_reconciliation_asset(market: Market, feeds: Iterable[Feed]) -> AssetsDefinition:
+    """``feeds``: the deployment's archive feeds; a mismatch withholds the days the judged ones publish."""
+    feeds = [f for f in feeds if f.source.name == SOURCE and f.market == market.value]
     name = f"binance_{market.value}_reconciliation"
     checks = [c for c in CHECKS if market is not Market.SPOT or c[0] != "funding_has_mark_price"]
     inputs = ["trades", "agg_trades", "klines"] + (["funding_rate", "mark_price_klines"] if market is not Market.SPOT
@@ -45,7 +51,7 @@ def build_binance_reconciliation_asset(market: Market) -> AssetsDefinition:
     def reconciliation(context: AssetExecutionContext, data_store: DataStoreResource) -> MaterializeResult:
         day, symbol = day_and_symbol(context.partition_key)
         with fail_closed():
-            verdicts = reconcile_day(data_store.store, market, symbol, day)
+            verdicts = reconcile_day(data_store.store, market, symbol, day, feeds)
         return MaterializeResult(
             metadata={"applicable_checks": sum(v.metadata.get("applicable", True) for v in verdicts),
                       "failed_checks": sum(not v.passed for v in verdicts)},

@@ -34,9 +34,10 @@ class NormalizedDay:
     validated: dict[str, object]
 
 
-def withdraw_day(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> None:
-    """Remove the day's staged series, and its catalog days when the feed publishes them."""
-    roots = [feed.staging(store)] + ([store.catalog] if feed.publisher else [])
+def withdraw_day(feed: Feed, store: DataStore, day: dt.date, symbol: str, *, staged: bool = True) -> None:
+    """Remove the day's staged series (unless ``staged=False``), and its catalog days when the feed publishes
+    them."""
+    roots = ([feed.staging(store)] if staged else []) + ([store.catalog] if feed.publisher else [])
     for series in feed.steps.series(symbol):
         for root in roots:
             remove_day(root, series.data_cls, series.identifier, day)

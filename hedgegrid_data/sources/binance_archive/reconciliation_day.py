@@ -15,20 +15,12 @@ dataset that was not at fault publishes without being re-normalized.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Iterable
 
 import polars as pl
-from nautilus_trader.model.data import (
-    Bar,
-    FundingRateUpdate,
-    MarkPriceUpdate,
-    TradeTick,
-)
-from nautilus_trader.model.identifiers import InstrumentId
 
-from hedgegrid_data import settings
-from hedgegrid_data.catalog.bars import bar_type
-from hedgegrid_data.catalog.day_files import remove_day
+from hedgegrid_data.feeds.feed import Feed
+from hedgegrid_data.feeds.recipe import withdraw_day
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
 from hedgegrid_data.quality.gate import RECONCILIATION, judged_datasets
 from hedgegrid_data.quality.reconciliation import (
@@ -40,7 +32,6 @@ from hedgegrid_data.quality.reconciliation import (
 )
 from hedgegrid_data.sources.binance_archive.agg_trades import quantity_column
 from hedgegrid_data.sources.binance_archive.klines import (
-    INTERVAL_SECONDS,
     volume_column,
 )
 from hedgegrid_data.sources.binance_archive.klines_day import (
@@ -49,7 +40,7 @@ from hedgegrid_data.sources.binance_archive.klines_day import (
 )
 from hedgegrid_data.sources.binance_archive.layout import SOURCE
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.venues.binance import Market, instrument_id
+from hedgegrid_data.venues.binance import Market
 
 MARK_PRICE_TOLERANCE_NS = 60 * 10**9
 
@@ -58,11 +49,10 @@ def _not_applicable(check: str, missing: str) -> Verdict:
     return Verdict(check, True, Severity.ERROR, f"not applicable: {missing} not materialized", {"applicable": False})
 
 
-def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
-                  mark_price_tolerance_ns: int = MARK_PRICE_TOLERANCE_NS,
-                  trade_source: settings.TradeSource | None = None) -> list[Verdict]:
-    """Reconcile the day, record the verdicts and withhold the judged datasets' catalog days on a mismatch;
-    ``trade_source`` (default: the configured one) is the dataset that publishes the ``TradeTick`` day."""
+def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date, feeds: Iterable[Feed],
+                  mark_price_tolerance_ns: int = MARK_PRICE_TOLERANCE_NS) -> list[Verdict]:
+    """Reconcile the day, record the verdicts and, on a mismatch, withhold the catalog days the judged datasets
+    publish: those of the publishing feeds among ``feeds`` (the archive's feeds of ``market``)."""
     trades = store.normalized_file(SOURCE, market.value, "trades", symbol, day)
     klines = normalized_kline_path(store, kline_archive_file(market, "klines", symbol, day, "1m"))
     agg_trades = store.normalized_file(SOURCE, market.value, "aggTrades", symbol, day)
@@ -91,28 +81,8 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date,
     write_verdicts(store.quality_file(SOURCE, market.value, RECONCILIATION, symbol, day), verdicts)
     withheld: set[str] = set()
     for verdict in blocking(verdicts):
-        withheld |= judged_datasets(verdict) or set(CATALOG_DAYS)
-    source = trade_source or settings.trade_source()
-    _withhold_day(store, market, symbol, day, {d for d in withheld if d not in TRADE_DATASETS or d == source})
+        withheld |= judged_datasets(verdict) or {feed.dataset for feed in feeds}
+    for feed in feeds:
+        if feed.market == market.value and feed.dataset in withheld:
+            withdraw_day(feed, store, day, symbol, staged=False)
     return verdicts
-
-
-TRADE_DATASETS = frozenset({"trades", "aggTrades"})  # one of them, the declared trade source, publishes TradeTicks
-
-# The catalog files of a day, by the dataset they are built from (trades and aggTrades share the TradeTick day;
-# klines: every interval a klines feed can be configured to publish).
-CATALOG_DAYS: dict[str, Callable[[InstrumentId], list[tuple[type, str]]]] = {
-    "trades": lambda instrument: [(TradeTick, instrument.value)],
-    "aggTrades": lambda instrument: [(TradeTick, instrument.value)],
-    "klines": lambda instrument: [(Bar, str(bar_type(instrument, i))) for i in INTERVAL_SECONDS],
-    "markPriceKlines": lambda instrument: [(MarkPriceUpdate, instrument.value)],
-    "fundingRate": lambda instrument: [(FundingRateUpdate, instrument.value)],
-}
-
-
-def _withhold_day(store: DataStore, market: Market, symbol: str, day: dt.date, datasets: set[str]) -> None:
-    """Take the day of ``datasets`` out of the catalog (the recorded verdicts keep publication refused)."""
-    instrument = instrument_id(market, symbol)
-    for dataset in sorted(datasets):
-        for data_cls, identifier in CATALOG_DAYS[dataset](instrument):
-            remove_day(store.catalog, data_cls, identifier, day)
