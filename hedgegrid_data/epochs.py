@@ -28,6 +28,11 @@ def day_bounds_ns(day: dt.date) -> tuple[int, int]:
     return start, start + 86_400 * 10**9 - 1
 
 
+def utc_datetime(ns: int) -> dt.datetime:
+    """Epoch nanoseconds as an aware UTC datetime (microseconds: what a datetime holds)."""
+    return dt.datetime.fromtimestamp(ns // 10**9, dt.timezone.utc) + dt.timedelta(microseconds=ns % 10**9 // 1000)
+
+
 def utc_text(ns: int | None) -> str:
     """Epoch nanoseconds as ISO-8601 UTC with all nine decimals; empty for None."""
     if ns is None:

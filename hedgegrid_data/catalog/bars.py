@@ -30,10 +30,7 @@ from hedgegrid_data.catalog.trade_ticks import (
     _check_high_precision_build,
     fixed_point,
 )
-from hedgegrid_data.sources.binance_archive.klines import (
-    INTERVAL_SECONDS,
-    PRICE_COLUMNS,
-)
+from hedgegrid_data.tables.bars import INTERVAL_SECONDS, PRICE_COLUMNS
 
 BAR_AGGREGATIONS = {"s": "SECOND", "m": "MINUTE", "h": "HOUR", "d": "DAY"}
 VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")

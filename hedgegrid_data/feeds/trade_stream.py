@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+from hedgegrid_data.tables.validation import validate_rows
 
 VALIDATION_ROWS = 1 << 18
 BatchSink = Callable[[], AbstractContextManager[BatchWriter]]
@@ -75,7 +75,7 @@ def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Li
         frame = pl.from_arrow(pa.Table.from_batches(pending))
         assert isinstance(frame, pl.DataFrame)
         offset = validated
-        archive_csv.validate_rows(rules, frame, file,
+        validate_rows(rules, frame, file,
                                   lambda row: (f"{what} {frame[id_column][row]}", line_of(offset + row)))
         validated += frame.height
         pending.clear()

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
-from hedgegrid_data.sources.binance_archive.klines import PRICE_COLUMNS, interval_ns
+from hedgegrid_data.tables.bars import PRICE_COLUMNS, interval_ns
 
 OHLCV_RULES = {
     "high_below_open_or_close": "high ≥ max(open, close)",

@@ -23,15 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
-from hedgegrid_data.sources.binance_archive.klines import (
-    ARCHIVE_COLUMNS,
-    INTERVAL_SECONDS,
-)
+from hedgegrid_data.sources.binance_archive.klines import ARCHIVE_COLUMNS
 from hedgegrid_data.sources.binance_archive.layout import (
     KLINE_LIKE_TYPES,
     ArchiveFile,
     time_unit_for,
 )
+from hedgegrid_data.tables.bars import INTERVAL_SECONDS
 from hedgegrid_data.testing.archive_generator import (
     DEFAULT_PRECISIONS,
     SPOT_DECIMALS,

@@ -12,14 +12,12 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import pandera.polars as pa_pl
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -304,19 +302,3 @@ def parse_epoch_ns(block: TextBlock, column: str, unit: TimeUnit, bounds: tuple[
     fail_at_first(block, column, pc.and_(pc.greater_equal(epochs, low), pc.less_equal(epochs, high)), file,
                    "lies outside the file's UTC day")
     raise AssertionError("unreachable: a value out of the day or of the unit was not found")
-
-
-def validate_rows(rules: pa_pl.DataFrameSchema, frame: pl.DataFrame, file: str,
-                  where: Callable[[int], tuple[str, int | None]]) -> None:
-    """Validate ``frame`` with pandera; a failure names the file and, where pandera says which row failed,
-    ``where(row)``: what the row is (``"trade 123"``) and its file line (None when unknown)."""
-    try:
-        rules.validate(frame)
-    except pa_pl.errors.SchemaError as exc:
-        failed = None
-        if isinstance(exc.check_output, pl.DataFrame) and "check_output" in exc.check_output.columns:
-            failed = exc.check_output["check_output"].arg_min()
-        if failed is None:
-            raise ArchiveDataError(file, f"schema validation failed: {exc}") from None
-        what, line = where(failed)
-        raise ArchiveDataError(file, f"schema validation failed for {what}: {exc}", line=line) from None

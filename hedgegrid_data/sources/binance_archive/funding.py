@@ -33,31 +33,23 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
+from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_datetime
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
+from hedgegrid_data.tables.funding import (
+    FUNDING_INTERVALS_HOURS,
+    HOUR_NS,
+    MAX_CALC_LAG_NS,
+    RATE_SCALE,
+    funding_table_schema,
+    pandera_funding_schema,
+)
 
 DATA_TYPE = "fundingRate"
 FUNDING_COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
-RATE_SCALE = 8
-HOUR_NS = 3_600 * 10**9
-MAX_CALC_LAG_NS = 60 * 10**9
-# Whole hours that divide the UTC day: the funding intervals a boundary on the hour grid can have.
-FUNDING_INTERVALS_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
 SIGNED_DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
 _EPOCH_ANY = (0, 2**63 - 1)
-
-
-def funding_table_schema() -> pa.Schema:
-    utc_ns = pa.timestamp("ns", tz="UTC")
-    return pa.schema([
-        pa.field("ts_event", utc_ns, nullable=False),
-        pa.field("funding_time", utc_ns, nullable=False),
-        pa.field("rate", pa.decimal128(38, RATE_SCALE), nullable=False),
-        pa.field("funding_interval_hours", pa.int32(), nullable=False),
-        pa.field("next_funding_time", utc_ns, nullable=False),
-    ])
 
 
 def month_bounds_ns(day: dt.date) -> tuple[int, int]:
@@ -65,42 +57,6 @@ def month_bounds_ns(day: dt.date) -> tuple[int, int]:
     first = day.replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
     return day_bounds_ns(first)[0], day_bounds_ns(following)[0] - 1
-
-
-def _utc(ns: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ns // 10**9, dt.timezone.utc) + dt.timedelta(microseconds=ns % 10**9 // 1000)
-
-
-def pandera_funding_schema(day: dt.date) -> pa_pl.DataFrameSchema:
-    """Value rules of a normalized funding day (types are fixed by the Arrow schema)."""
-    start, end = day_bounds_ns(day)
-    ts = pl.Datetime("ns", "UTC")
-    interval = pl.duration(hours=pl.col("funding_interval_hours"))
-    return pa_pl.DataFrameSchema(
-        {
-            "ts_event": pa_pl.Column(ts, pa_pl.Check.in_range(_utc(start), _utc(end + 1), include_max=False),
-                                     unique=True),
-            "funding_time": pa_pl.Column(ts, unique=True),
-            "rate": pa_pl.Column(pl.Decimal(38, RATE_SCALE)),
-            "funding_interval_hours": pa_pl.Column(pl.Int32, pa_pl.Check.isin(list(FUNDING_INTERVALS_HOURS))),
-            "next_funding_time": pa_pl.Column(ts),
-        },
-        checks=[
-            pa_pl.Check(lambda d: d.lazyframe.select(
-                (pl.col("funding_time") == pl.col("ts_event").dt.truncate("1h"))
-                & (pl.col("ts_event") - pl.col("funding_time") <= pl.duration(nanoseconds=MAX_CALC_LAG_NS))),
-                name="funding_time_is_the_hour_of_calc_time"),
-            pa_pl.Check(lambda d: d.lazyframe.select(
-                pl.col("next_funding_time") == pl.col("funding_time") + interval),
-                name="next_funding_time_is_boundary_plus_interval"),
-            pa_pl.Check(lambda d: d.lazyframe.select(pl.col("ts_event").diff().fill_null(pl.duration(nanoseconds=1))
-                                                     > pl.duration(nanoseconds=0)),
-                        name="ts_event_increasing"),
-        ],
-        strict=True,
-        ordered=True,
-        name=f"funding {day}",
-    )
 
 
 @dataclass(frozen=True)
@@ -178,7 +134,7 @@ def _fail_at(rows: pl.DataFrame, file: str, reason: str) -> None:
     if rows.height:
         first = rows.row(0, named=True)
         ms = first["calc_ns"] // 1_000_000
-        when = _utc(first["calc_ns"]).isoformat()
+        when = utc_datetime(first["calc_ns"]).isoformat()
         raise ArchiveDataError(file, f"calc_time {ms} ({when}) {reason}", line=first["line"])
 
 

@@ -42,15 +42,14 @@ from hedgegrid_data.feeds.feed import (
 from hedgegrid_data.quality.findings import MAX_EXAMPLES, Severity, Verdict
 from hedgegrid_data.sources.binance_archive.funding import (
     DATA_TYPE,
-    HOUR_NS,
     FundingMonth,
     funding_day,
-    funding_table_schema,
     read_funding_month,
     validate_funding_day,
 )
 from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.tables.funding import HOUR_NS, funding_table_schema
 from hedgegrid_data.venues.binance import Market, build_instrument, instrument_id
 from hedgegrid_data.venues.symbols import symbol_spec
 

@@ -32,30 +32,19 @@ from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
+from hedgegrid_data.tables.bars import INTERVAL_SECONDS, PRICE_COLUMNS, interval_ns
+from hedgegrid_data.tables.validation import validate_rows
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.symbols import SymbolSpec
 
 ARCHIVE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
                    "taker_buy_volume", "taker_buy_quote_volume", "ignore")
-PRICE_COLUMNS = ("open", "high", "low", "close")
 EXACT_SCALE = 12
 PRICE_INDEX_TYPES = ("markPriceKlines", "indexPriceKlines", "premiumIndexKlines")
 PRICE_INDEX_COLUMNS = ("open_time", *PRICE_COLUMNS, "close_time", "source_points")
 
-# Intervals published as daily files, each dividing a UTC day (3d, 1w, 1mo are monthly only).
-INTERVAL_SECONDS = {
-    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1_800, "1h": 3_600, "2h": 7_200, "4h": 14_400,
-    "6h": 21_600, "8h": 28_800, "12h": 43_200, "1d": 86_400,
-}
 BASE_INTERVAL = "1m"
 HIGHER_TIMEFRAMES = ("5m", "15m", "1h", "4h", "1d")
-
-
-def interval_ns(interval: str) -> int:
-    try:
-        return INTERVAL_SECONDS[interval] * 10**9
-    except KeyError:
-        raise ValueError(f"{interval!r} is not a daily kline interval, one of {list(INTERVAL_SECONDS)}") from None
 
 
 def kline_columns(market: Market) -> tuple[str, ...]:
@@ -183,7 +172,7 @@ def _validate(table: pa.Table, rules: pa_pl.DataFrameSchema, file: str, first_li
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     opens = table.column("open_time").cast(pa.int64())
-    archive_csv.validate_rows(rules, frame, file,
+    validate_rows(rules, frame, file,
                               lambda row: (f"the bar opening {utc_text(opens[row].as_py())}", first_line + row))
 
 

@@ -55,14 +55,11 @@ from hedgegrid_data.quality.findings import Verdict, blocking
 from hedgegrid_data.sources.binance_archive.klines import (
     BASE_INTERVAL,
     HIGHER_TIMEFRAMES,
-    INTERVAL_SECONDS,
-    PRICE_COLUMNS,
     PRICE_INDEX_TYPES,
     KlineDay,
     aggregate_klines,
     check_agreement,
     exact_precision,
-    interval_ns,
     normalize_kline_file,
     taker_buy_column,
     volume_column,
@@ -73,6 +70,7 @@ from hedgegrid_data.sources.binance_archive.layout import (
     time_unit_for,
 )
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.tables.bars import INTERVAL_SECONDS, PRICE_COLUMNS, interval_ns
 from hedgegrid_data.venues.binance import Market, build_instrument, instrument_id
 from hedgegrid_data.venues.symbols import SymbolSpec, symbol_spec
 
