@@ -31,10 +31,6 @@ def fail_closed() -> Iterator[None]:
         raise Failure(description=str(exc), metadata=metadata, allow_retries=isinstance(exc, DownloadError)) from exc
 
 
-def path_metadata(path: object) -> MetadataValue:
-    return MetadataValue.path(str(path))
-
-
 def check_result(verdict: Verdict) -> AssetCheckResult:
     """A quality verdict as a Dagster asset-check result; lists and mappings become JSON metadata."""
     metadata = {k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in verdict.metadata.items()}

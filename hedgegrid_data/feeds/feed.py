@@ -107,7 +107,7 @@ class DaySteps(Protocol):
 
 
 class Probe(Protocol):
-    def is_published(self, file: Any) -> bool | None:
+    def is_published(self, probe_key: str) -> bool | None:
         """True/False when the source answers, None when it cannot tell (an error)."""
 
 
