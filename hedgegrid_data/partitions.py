@@ -12,9 +12,11 @@ from functools import cache
 
 from dagster import DailyPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
 
+from hedgegrid_data.venues.symbols import valid_symbol
+
 
 def day_symbol_partitions(start_date: str, symbols: Iterable[str]) -> MultiPartitionsDefinition:
-    return _day_symbol_partitions(start_date, tuple(sorted(symbols)))
+    return _day_symbol_partitions(start_date, tuple(sorted(valid_symbol(s, "partition symbols") for s in symbols)))
 
 
 @cache
@@ -28,8 +30,12 @@ def _day_symbol_partitions(start_date: str, symbols: tuple[str, ...]) -> MultiPa
 
 
 def day_and_symbol(partition_key: MultiPartitionKey | str) -> tuple[dt.date, str]:
+    """The day and symbol of a partition key; a key that is not ``<date>|<symbol>`` is an error."""
     if not isinstance(partition_key, MultiPartitionKey):
-        date_key, symbol = str(partition_key).split("|")
+        parts = str(partition_key).split("|")
+        if len(parts) != 2:
+            raise ValueError(f"partition key {str(partition_key)!r} is not '<date>|<symbol>'")
+        date_key, symbol = parts
     else:
         date_key, symbol = partition_key.keys_by_dimension["date"], partition_key.keys_by_dimension["symbol"]
-    return dt.date.fromisoformat(date_key), symbol
+    return dt.date.fromisoformat(date_key), valid_symbol(symbol, f"partition key {str(partition_key)!r}")

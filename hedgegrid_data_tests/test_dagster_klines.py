@@ -107,9 +107,9 @@ REAL_SAMPLES = [  # (day, archive interval, time unit in ns, materialized by Dag
 
 def test_every_real_kline_sample_reads_back_through_nautilus_equal_to_the_csv_text(
         archive_with_samples: Path, archive_server: ArchiveServer, data_store: DataStore,
-        instance: DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # spot BTCUSDT volumes had 6 decimals in 2020 (step 0.000001) and have 5 now: ingest with that era's step
-    monkeypatch.setenv("HEDGEGRID_SYMBOLS_FILE", str(symbols_with_step(tmp_path, Market.SPOT, "BTCUSDT", "0.000001")))
+        instance: DagsterInstance, tmp_path: Path) -> None:
+    # spot BTCUSDT volumes had 6 decimals in 2020 (step 0.000001) and have 5 now: the default symbols file gives
+    # the instrument the 6 decimals of its history, so both eras ingest exactly into one instrument
     plans = {"1m": BarPlan.of(["1m"], HIGHER_TIMEFRAMES), "1h": BarPlan.of(["1h"], [])}
     with BinanceArchive(archive_server.url, data_store.raw) as archive:
         for day, interval, _, through_dagster in REAL_SAMPLES:
@@ -140,6 +140,32 @@ def test_every_real_kline_sample_reads_back_through_nautilus_equal_to_the_csv_te
                 Decimal(rows[-1][4]), sum(Decimal(r[5]) for r in rows)]
             assert daily.ts_event == end - 10**6 + 1
             assert len(catalog.bars(bar_types=["BTCUSDT.BINANCE-5-MINUTE-LAST-EXTERNAL"], start=start, end=end)) == 288
+
+    # one instrument, one backtest over both eras: 2020's 1m bars (6-decimal volumes) and 2026's 1h bars (5)
+    output = tmp_path / "received.jsonl"
+    bar_types = [f"BTCUSDT.BINANCE-{spec}-LAST-EXTERNAL" for spec in ("1-MINUTE", "1-HOUR")]
+    config = BacktestRunConfig(
+        engine=BacktestEngineConfig(
+            logging=LoggingConfig(log_level="ERROR"),
+            actors=[ImportableActorConfig(
+                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
+                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
+                config={"output_path": str(output), "bar_types": bar_types})]),
+        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="CASH",
+                                    starting_balances=["1000000 USDT", "10 BTC"])],
+        data=[BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=Bar, bar_types=bar_types)],
+        start="2020-01-01T00:00:00Z", end="2026-05-10T00:00:00Z", dispose_on_completion=True)
+    BacktestNode(configs=[config]).run()
+    received = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r[-1] for r in received] == sorted(r[-1] for r in received)
+    expected = {bar_type: [] for bar_type in bar_types}
+    for day, interval, unit_ns, _ in REAL_SAMPLES:
+        rows = csv_bars(archive_with_samples / kline_archive_file(Market.SPOT, "klines", "BTCUSDT", day, interval).key)
+        expected[bar_types[interval == "1h"]] += [[str(Decimal(v).quantize(Decimal(1) / 10 ** p)) for v, p in
+                                                    zip(r[1:6], (2, 2, 2, 2, 6), strict=True)] for r in rows]
+    minutes, hours = ([r[2:7] for r in received if r[1] == bar_type] for bar_type in bar_types)
+    assert minutes == expected[bar_types[0]]  # 2020, volumes at 6 decimals as printed
+    assert len(hours) == 3 * 24 + 2 * 24 and hours[-48:] == expected[bar_types[1]]  # 2020's built from 1m, then 2026
 
 
 def test_a_5m_archive_file_disagreeing_with_the_1m_bars_fails_and_publishes_nothing(

@@ -221,7 +221,8 @@ def _require_size_precision(kline_file: KlineDay, volume: str, instrument: Instr
         raise ArchiveDataError(
             kline_file.archive_file.file_name,
             f"{volume} {values[index].as_py():f} on {kline_file.archive_file.day} has more decimals than "
-            f"{instrument.id}'s size precision ({precision}); configure that era's step size to ingest it",
+            f"{instrument.id}'s size precision ({precision}); set size_decimals for {kline_file.archive_file.symbol} "
+            f"in the symbols file (HEDGEGRID_SYMBOLS_FILE) to the most decimals of any era",
             line=kline_file.first_line + index,
         )
 

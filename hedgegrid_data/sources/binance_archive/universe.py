@@ -33,6 +33,7 @@ from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
 from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
+from hedgegrid_data.venues.symbols import valid_symbol
 
 _PERIOD = re.compile(r"-(\d{4}-\d{2}(?:-\d{2})?)\.zip$")
 _SYMBOL_PLACEHOLDER = "HEDGEGRIDSYMBOL"  # survives archive_symbol (no "_")
@@ -110,7 +111,7 @@ def archive_universe(listing: ArchiveListing, root: str, folder_for: Callable[[s
                      first_dates: bool = True, symbols: Sequence[str] | None = None,
                      workers: int = 8) -> list[ListedSymbol]:
     """Symbols under ``root`` (optionally only ``symbols``), each with its first file when ``first_dates``."""
-    listed = sorted(symbol_of_prefix(p, root) for p in listing.prefixes(root))
+    listed = sorted(valid_symbol(symbol_of_prefix(p, root), f"listing of {root}") for p in listing.prefixes(root))
     if symbols is not None:
         wanted = set(symbols)
         listed = [s for s in listed if s in wanted]
