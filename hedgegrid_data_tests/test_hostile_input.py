@@ -1,0 +1,164 @@
+"""Hostile archives and hostile servers (red-team issue 13): every one fails closed, in bounded memory, with the
+product's own error naming the file or URL, and leaves nothing behind.
+
+Memory is measured, not assumed: a bomb is ingested by ``normalize_trades_day`` in a child process whose peak
+RSS is read from ``wait4``; a guard inside the child stops it long before it could hurt the machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hedgegrid_data.atomic import atomic_path, remove_orphaned_temp_files
+from hedgegrid_data.errors import ArchiveDataError, ChecksumMismatchError, DownloadError
+from hedgegrid_data.sources.binance_archive.download import BinanceArchive, RetryPolicy
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.listing import ArchiveListing, PublicationProbe
+from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
+from hedgegrid_data.sources.binance_archive.trades_day import normalize_trades_day
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_server import LISTING_KEY, ArchiveServer, Fault
+from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
+from hedgegrid_data_tests.conftest import REPO_ROOT, generate_trades
+
+MIB, GIB = 1 << 20, 1 << 30
+MEMORY_BOUND = 3 * GIB // 2
+RSS_GUARD = 3 * GIB  # the child stops itself beyond this: a regression fails the test, not the machine
+DAY = dt.date(2024, 1, 2)
+TRADES = ArchiveFile(Market.USDM, "trades", "BTCUSDT", DAY)
+ROW = b"100,42000.1,0.001,42.0001,1704153600000,true\n"  # a valid USD-M BTCUSDT trade of DAY
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
+SECRET = "s3cr3t-t0ken"
+
+CHILD = r"""
+import json, os, sys, threading, time
+request = json.loads(sys.argv[1])
+
+def guard():
+    while True:
+        with open("/proc/self/statm") as statm:
+            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        if rss > request["rss_guard"]:
+            print(json.dumps({"error": "RssGuard", "message": f"RSS {rss} passed the guard"}), flush=True)
+            os._exit(70)
+        time.sleep(0.01)
+
+threading.Thread(target=guard, daemon=True).start()
+import datetime as dt
+from pathlib import Path
+from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.trades_day import normalize_trades_day
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.venues.binance import Market
+
+day = dt.date.fromisoformat(request["day"])
+archive_file = ArchiveFile(Market(request["market"]), "trades", request["symbol"], day)
+try:
+    normalize_trades_day(DataStore(Path(request["store"])), archive_file)
+    print(json.dumps({"error": None}))
+except HedgegridDataError as exc:
+    print(json.dumps({"error": [c.__name__ for c in type(exc).__mro__], "message": str(exc)}))
+"""
+
+
+def _ingest_in_child(store: DataStore, archive_file: ArchiveFile, tmp_path: Path) -> tuple[dict, int]:
+    """``normalize_trades_day`` of ``archive_file`` in a child process: (its outcome, its peak RSS in bytes)."""
+    request = {"store": str(store.root), "market": archive_file.market.value, "symbol": archive_file.symbol,
+               "day": archive_file.day.isoformat(), "rss_guard": RSS_GUARD}
+    out_path, err_path = tmp_path / "child.out", tmp_path / "child.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(request)], stdout=out, stderr=err,
+                                 cwd=REPO_ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    lines = out_path.read_text().splitlines()
+    assert lines, f"the child said nothing (exit {child.returncode}): {err_path.read_text()[-2000:]}"
+    return json.loads(lines[-1]), usage.ru_maxrss * 1024
+
+
+def _bomb_store(tmp_path: Path, member: DeflatedMember, **zip_options: object) -> DataStore:
+    store = DataStore(tmp_path / "store")
+    write_raw_zip(store.raw, TRADES, member, **zip_options)
+    return store
+
+
+def _assert_refused_in_bounded_memory(store: DataStore, tmp_path: Path, message: str, name: str) -> int:
+    outcome, peak = _ingest_in_child(store, TRADES, tmp_path)
+    print(f"\npeak RSS, {name}: {peak / MIB:.0f} MiB")
+    assert "ArchiveDataError" in (outcome["error"] or []), outcome
+    assert outcome["message"].startswith(TRADES.file_name), outcome
+    assert message in outcome["message"], outcome
+    assert peak < MEMORY_BOUND
+    written = [p for p in store.root.rglob("*") if p.is_file() and not p.is_relative_to(store.raw)]
+    assert written == []
+    return peak
+
+
+def _random_digits(n: int, seed: int = 13) -> bytes:
+    return bytes(random.Random(seed).choices(b"0123456789", k=n))
+
+
+def _rows(n: int, first_id: int = 100) -> bytes:
+    """``n`` valid trades in order (ids from ``first_id``)."""
+    return b"".join(ROW.replace(b"100,", b"%d," % (first_id + i), 1) for i in range(n))
+
+
+# --- 9. temporary files of killed writers -----------------------------------------------------------------------
+
+KILLED_WRITER = r"""
+import sys
+from pathlib import Path
+from hedgegrid_data.atomic import atomic_path
+with atomic_path(Path(sys.argv[1])) as tmp:
+    tmp.write_bytes(b"x" * 1_000_000)
+    print(tmp, flush=True)
+    sys.stdin.read()  # until killed
+"""
+
+
+def test_temp_files_of_a_killed_writer_are_removed_and_no_others(tmp_path: Path) -> None:
+    directory = tmp_path / "normalized"
+    directory.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(directory / "2024-01-02.parquet")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    assert writer.stdout is not None
+    orphan = Path(writer.stdout.readline().decode().strip())
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    old_style = directory / f".2024-01-03.parquet.{'0' * 32}.tmp"  # a name from before pids were in it
+    old_style.write_bytes(b"x")
+    others = [directory / ".notes.tmp", directory / "2024-01-02.parquet.tmp", directory / "data.parquet"]
+    for other in others:
+        other.write_bytes(b"x")
+    with atomic_path(directory / "2024-01-04.parquet") as live:
+        live.write_bytes(b"x")
+        os.utime(live, (time.time() - 86_400,) * 2)
+        assert orphan.exists()
+        assert remove_orphaned_temp_files(directory) == [orphan]
+        assert live.exists() and old_style.exists()
+        os.utime(old_style, (time.time() - 2 * 3600,) * 2)
+        assert remove_orphaned_temp_files(directory) == [old_style]
+        assert live.exists()
+    assert sorted(p.name for p in directory.iterdir()) == sorted([*(o.name for o in others), "2024-01-04.parquet"])
+
+
+def test_orphan_sweep_can_recurse(tmp_path: Path) -> None:
+    nested = tmp_path / "staging" / "catalog" / "data" / "trade_tick" / "BTCUSDT.BINANCE"
+    nested.mkdir(parents=True)
+    stale = nested / f".day.parquet.{'a' * 32}.tmp"
+    stale.write_bytes(b"x")
+    os.utime(stale, (time.time() - 2 * 3600,) * 2)
+    assert remove_orphaned_temp_files(tmp_path / "staging") == []
+    assert remove_orphaned_temp_files(tmp_path / "staging", recursive=True) == [stale]
