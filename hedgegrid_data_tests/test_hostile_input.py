@@ -27,6 +27,12 @@ from hedgegrid_data.sources.binance_archive.listing import ArchiveListing, Publi
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
 from hedgegrid_data.sources.binance_archive.trades_day import normalize_trades_day
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.testing.archive_generator import (
+    DeflatedMember,
+    deflate_repeated,
+    write_archive_csv,
+    write_raw_zip,
+)
 from hedgegrid_data.testing.archive_server import LISTING_KEY, ArchiveServer, Fault
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.symbols import symbol_spec
@@ -113,6 +119,55 @@ def _random_digits(n: int, seed: int = 13) -> bytes:
 def _rows(n: int, first_id: int = 100) -> bytes:
     """``n`` valid trades in order (ids from ``first_id``)."""
     return b"".join(ROW.replace(b"100,", b"%d," % (first_id + i), 1) for i in range(n))
+
+
+# --- 1. zip bombs -----------------------------------------------------------------------------------------------
+
+
+def test_a_3_gib_first_line_is_refused_by_the_ratio_its_zip_declares(tmp_path: Path) -> None:
+    bomb = deflate_repeated(b"7" * MIB, 3 * 1024)
+    store = _bomb_store(tmp_path, bomb)
+    _assert_refused_in_bounded_memory(store, tmp_path, "zip bomb refused: BTCUSDT-trades-2024-01-02.csv declares "
+                                      f"{3 * GIB} bytes", "3 GiB first line, honest sizes")
+
+
+def test_a_3_gib_first_line_whose_zip_lies_about_its_size_is_refused_as_it_inflates(tmp_path: Path) -> None:
+    bomb = deflate_repeated(b"7" * MIB, 3 * 1024)
+    store = _bomb_store(tmp_path, bomb, declared_size=bomb.compressed_size * 4)
+    _assert_refused_in_bounded_memory(store, tmp_path, "zip bomb refused: BTCUSDT-trades-2024-01-02.csv inflates to",
+                                      "3 GiB first line, lying sizes")
+
+
+def test_one_row_repeated_into_gigabytes_is_refused_by_its_ratio(tmp_path: Path) -> None:
+    bomb = deflate_repeated(ROW * 20_000, 3_500)  # 3.1 GiB of one repeated trade from a ~3 MB zip
+    store = _bomb_store(tmp_path, bomb)
+    _assert_refused_in_bounded_memory(store, tmp_path, "more than 200:1", "one row repeated, ratio ~1000:1")
+
+
+def test_a_2_gib_line_after_valid_rows_is_named_without_being_read(tmp_path: Path) -> None:
+    # Random digits repeating every 16 KiB: ~50:1, under the ratio limit, so the rows before it parse, Arrow
+    # stops at the line and the walk that looks for the bad line meets it.
+    unit = _random_digits(16 * 1024) * 64
+    bomb = deflate_repeated(unit, 2 * 1024, head=_rows(1000), tail=b"\n" + _rows(1, first_id=2000))
+    assert bomb.size / bomb.compressed_size < 200
+    store = _bomb_store(tmp_path, bomb)
+    _assert_refused_in_bounded_memory(store, tmp_path, "line 1001: a line longer than 1048576 bytes",
+                                      "2 GiB line after 1000 rows, ratio ~50:1")
+
+
+def test_a_first_line_longer_than_a_line_can_be_is_named(tmp_path: Path) -> None:
+    member = deflate_repeated(_random_digits(2 * MIB), 1, tail=b"\n" + ROW)
+    zip_path, _ = write_raw_zip(tmp_path, TRADES, member)
+    with pytest.raises(ArchiveDataError, match=r"^BTCUSDT-trades-2024-01-02\.zip, line 1: a line longer than"):
+        write_normalized_trades(zip_path, TRADES, symbol_spec(Market.USDM, "BTCUSDT"), tmp_path / "out.parquet")
+    assert not list(tmp_path.glob("*out.parquet*"))
+
+
+def test_an_encrypted_member_is_the_products_own_error(tmp_path: Path) -> None:
+    zip_path, _ = write_raw_zip(tmp_path, TRADES, deflate_repeated(ROW, 10), encrypted=True)
+    with pytest.raises(ArchiveDataError, match=r"^BTCUSDT-trades-2024-01-02\.zip: .*csv is encrypted"):
+        write_normalized_trades(zip_path, TRADES, symbol_spec(Market.USDM, "BTCUSDT"), tmp_path / "out.parquet")
+    assert not list(tmp_path.glob("*out.parquet*"))
 
 
 # --- 9. temporary files of killed writers -----------------------------------------------------------------------
