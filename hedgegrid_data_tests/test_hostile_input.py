@@ -170,6 +170,27 @@ def test_an_encrypted_member_is_the_products_own_error(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*out.parquet*"))
 
 
+# --- 5. prices no decimal (or no Nautilus raw) can hold ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("price", "message"), [
+    ("1" + "0" * 38 + ".0", r"line 2: price '1000000000+\.0' has more than 38 digits"),
+    # 2^128 + 42000 in units of 10^-8: Arrow's own parse wraps it around to 0.042 without a word
+    ("3402823669209384634633746074317.72411456", r"line 2: price '3402823669209384634633746074317\.72411456' has "
+                                                 r"more than 38 digits"),
+    ("1" + "0" * 37, r"line 2: price '1000000000+' has more than 37 integer digits"),
+    ("1e38", r"line 2: price '1e38' is not a decimal number"),
+    ("1" + "0" * 25 + ".0", r"price up to 1000000000+\.0 .* exceed what a Nautilus fixed-point raw can hold"),
+])
+def test_a_price_too_large_names_file_line_and_column(tmp_path: Path, price: str, message: str) -> None:
+    rows = [ROW.decode().strip(), f"101,{price},0.001,42.0001,1704153600001,true"]
+    store = DataStore(tmp_path / "store")
+    write_archive_csv(store.raw, TRADES, "\n".join(rows) + "\n")
+    with pytest.raises(ArchiveDataError, match=r"^BTCUSDT-trades-2024-01-02\.zip(, |: )" + message):
+        normalize_trades_day(store, TRADES)
+    assert [p for p in store.root.rglob("*") if p.is_file() and not p.is_relative_to(store.raw)] == []
+
+
 # --- 9. temporary files of killed writers -----------------------------------------------------------------------
 
 KILLED_WRITER = r"""

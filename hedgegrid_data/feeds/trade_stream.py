@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hedgegrid_data.atomic import atomic_parquet_writer
-from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
 
@@ -104,15 +104,23 @@ def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, i
 
 def drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summary: StreamSummary, file: str,
           what: str) -> None:
-    """Feed every batch to every output; outputs close in reverse order, a failure discards those not yet closed."""
-    with ExitStack() as stack:
-        writers = [stack.enter_context(open_output()) for open_output in outputs]
-        for batch in batches:
-            for write in writers:
-                write(batch)
-            summary.observe(batch)
-        if summary.rows == 0:
-            raise ArchiveDataError(file, f"no {what}s in the file")
+    """Feed every batch to every output; outputs close in reverse order, a failure discards those not yet closed.
+
+    An output's own error that does not name the file (a value a catalog cannot hold) is raised naming it.
+    """
+    try:
+        with ExitStack() as stack:
+            writers = [stack.enter_context(open_output()) for open_output in outputs]
+            for batch in batches:
+                for write in writers:
+                    write(batch)
+                summary.observe(batch)
+            if summary.rows == 0:
+                raise ArchiveDataError(file, f"no {what}s in the file")
+    except ArchiveDataError:
+        raise
+    except HedgegridDataError as exc:
+        raise ArchiveDataError(file, str(exc)) from exc
 
 
 def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], new_summary: Callable[[bool], Summary],

@@ -33,6 +33,7 @@ BLOCK_SIZE = 4 << 20  # Arrow refuses a row that does not fit in a block, so thi
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe buffer
 DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
+DECIMAL_DIGITS = 38  # decimal128; Arrow wraps around silently when it parses text with more digits
 QUOTED_CHARS = 80  # of a value quoted in an error message
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, zlib_ng.error, EOFError, OSError, ValueError, struct.error)
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header (APPNOTE 4.3.7)
@@ -298,20 +299,31 @@ def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, st
 
 
 def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
-    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale`` is an error."""
+    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale``, or more
+    integer digits than the type holds, is an error naming the line."""
     values = block.column(column)
-    try:
-        return pc.cast(values, pa.decimal128(38, scale))
-    except pa.ArrowInvalid:
-        bad = first_mismatch(block, column, DECIMAL_TEXT)
+
+    def refuse(pattern: str, message: str) -> None:
+        bad = first_mismatch(block, column, pattern)
         if bad is not None:
-            raise ArchiveDataError(file, f"{column} {bad[1]!r} is not a decimal number", line=bad[0]) from None
-        excess = first_mismatch(block, column, rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$")
-        if excess is not None:
-            raise ArchiveDataError(
-                file, f"{column} {excess[1]!r} has more decimals than {what} allows ({scale})", line=excess[0]
-            ) from None
-        raise
+            raise ArchiveDataError(file, f"{column} {bad[1]!r} {message}", line=bad[0])
+
+    if len(values) and pc.max(pc.binary_length(values)).as_py() > DECIMAL_DIGITS:
+        # only such text can hold more digits than Arrow's parse keeps exact (beyond them it wraps around)
+        refuse(DECIMAL_TEXT, "is not a decimal number")
+        digits = pc.utf8_length(pc.replace_substring_regex(values, r"^0+|\.", ""))
+        fail_at_first(block, column, pc.less_equal(digits, DECIMAL_DIGITS), file,
+                      f"has more than {DECIMAL_DIGITS} digits, more than a decimal holds")
+    try:
+        return pc.cast(values, pa.decimal128(DECIMAL_DIGITS, scale))
+    except pa.ArrowInvalid as exc:
+        refuse(DECIMAL_TEXT, "is not a decimal number")
+        refuse(rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$", f"has more decimals than {what} allows ({scale})")
+        integer_digits = DECIMAL_DIGITS - scale
+        refuse(rf"^0*[0-9]{{0,{integer_digits}}}(\.|$)",
+               f"has more than {integer_digits} integer digits: it does not fit decimal128({DECIMAL_DIGITS}, {scale})")
+        raise ArchiveDataError(file, f"{column} does not convert to decimal128({DECIMAL_DIGITS}, {scale}) "
+                                     f"(lines {block.first_line}-{block.line(len(values) - 1)}): {exc}") from None
 
 
 def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, message: str) -> None:
