@@ -155,6 +155,19 @@ def test_a_2_gib_line_after_valid_rows_is_named_without_being_read(tmp_path: Pat
                                       "2 GiB line after 1000 rows, ratio ~50:1")
 
 
+def test_repeated_rows_beyond_what_may_be_sorted_in_memory_are_refused(tmp_path: Path) -> None:
+    # 9.6M trades with one id, one in ten with another quantity (~80:1): the day needs re-sorting, and its
+    # normalized rows pass the 512 MiB the re-sort may hold.
+    rng = random.Random(5)
+    unit = b"".join(ROW.replace(b"0.001", b"0.%03d" % rng.randrange(1, 1000)) if i % 10 == 0 else ROW
+                    for i in range(1000))
+    bomb = deflate_repeated(unit, 9_600)
+    assert bomb.size / bomb.compressed_size < 200
+    store = _bomb_store(tmp_path, bomb)
+    _assert_refused_in_bounded_memory(store, tmp_path, "refused rather than sorted in memory",
+                                      "9.6M repeated rows needing a re-sort")
+
+
 def test_a_first_line_longer_than_a_line_can_be_is_named(tmp_path: Path) -> None:
     member = deflate_repeated(_random_digits(2 * MIB), 1, tail=b"\n" + ROW)
     zip_path, _ = write_raw_zip(tmp_path, TRADES, member)
