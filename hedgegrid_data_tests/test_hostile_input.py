@@ -8,6 +8,7 @@ RSS is read from ``wait4``; a guard inside the child stops it long before it cou
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import random
@@ -21,9 +22,9 @@ import pytest
 
 from hedgegrid_data.atomic import atomic_path, remove_orphaned_temp_files
 from hedgegrid_data.errors import ArchiveDataError, ChecksumMismatchError, DownloadError
-from hedgegrid_data.sources.binance_archive.download import BinanceArchive, RetryPolicy
+from hedgegrid_data.sources.binance_archive.download import CHECKSUM_MAX_BYTES, BinanceArchive, RetryPolicy
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
-from hedgegrid_data.sources.binance_archive.listing import ArchiveListing, PublicationProbe
+from hedgegrid_data.sources.binance_archive.listing import PAGE_MAX_BYTES, ArchiveListing, PublicationProbe
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
 from hedgegrid_data.sources.binance_archive.trades_day import normalize_trades_day
 from hedgegrid_data.store import DataStore
@@ -202,6 +203,205 @@ def test_a_price_too_large_names_file_line_and_column(tmp_path: Path, price: str
     with pytest.raises(ArchiveDataError, match=r"^BTCUSDT-trades-2024-01-02\.zip(, |: )" + message):
         normalize_trades_day(store, TRADES)
     assert [p for p in store.root.rglob("*") if p.is_file() and not p.is_relative_to(store.raw)] == []
+
+
+# --- 2, 3, 7, 8. hostile servers --------------------------------------------------------------------------------
+
+
+def _archive(base: str, tmp_path: Path, **options: object) -> BinanceArchive:
+    options.setdefault("retry", FAST_RETRY)
+    return BinanceArchive(base, tmp_path / "raw", **options)  # type: ignore[arg-type]
+
+
+def _nothing_kept(tmp_path: Path) -> bool:
+    raw = tmp_path / "raw"
+    return not raw.exists() or not [p for p in raw.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("content_length", [True, False], ids=["announced", "unannounced"])
+def test_a_huge_checksum_body_is_not_read(archive_root: Path, archive_server: ArchiveServer, tmp_path: Path,
+                                          content_length: bool) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.checksum_key, Fault.huge_body(6 * GIB, content_length=content_length))
+    with _archive(archive_server.url, tmp_path) as archive, \
+            pytest.raises(DownloadError, match=rf"{day.archive_file.checksum_key}: .*{CHECKSUM_MAX_BYTES} bytes one "
+                                               r"can be: not read"):
+        archive.fetch_verified(day.archive_file)
+    assert archive_server.huge_bytes_sent < 64 * MIB  # what the loopback socket buffers took before the hang-up
+    assert len(archive_server.requests) == 1 and _nothing_kept(tmp_path)
+
+
+def test_a_huge_listing_page_is_not_read(archive_root: Path, archive_server: ArchiveServer) -> None:
+    archive_server.inject(LISTING_KEY, Fault.huge_body(6 * GIB, content_length=False))
+    with ArchiveListing(archive_server.url, retry=FAST_RETRY) as listing, \
+            pytest.raises(DownloadError, match=rf"prefix=data%2F.*listing page is longer than the {PAGE_MAX_BYTES}"):
+        list(listing.objects("data/"))
+    assert archive_server.huge_bytes_sent < 64 * MIB
+
+
+def test_a_listing_answer_that_is_not_xml_is_the_products_error_without_its_body(archive_server: ArchiveServer
+                                                                                 ) -> None:
+    archive_server.inject(LISTING_KEY, Fault.status(200, body=f"<html>{SECRET}</html".encode()))
+    with ArchiveListing(archive_server.url, retry=FAST_RETRY) as listing, \
+            pytest.raises(DownloadError, match=r"is not an S3 ListObjects page \(ParseError") as raised:
+        list(listing.objects("data/"))
+    assert SECRET not in str(raised.value)
+
+
+def test_a_checksum_error_never_quotes_the_body(archive_root: Path, archive_server: ArchiveServer,
+                                               tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    for body in (f"internal-metadata: token={SECRET}", f"{'a' * 64}  {SECRET}"):
+        archive_server.inject(day.archive_file.checksum_key, Fault.status(200, body=body.encode()))
+        with _archive(archive_server.url, tmp_path) as archive, pytest.raises(ChecksumMismatchError) as raised:
+            archive.fetch_verified(day.archive_file)
+        assert SECRET not in str(raised.value)
+        assert "characters" in str(raised.value)
+
+
+def test_a_redirect_to_another_host_is_not_followed(archive_root: Path, archive_server: ArchiveServer,
+                                                   tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    internal_root = tmp_path / "internal"
+    (internal_root / "metadata").mkdir(parents=True)
+    (internal_root / "metadata" / "token").write_text(SECRET)
+    with ArchiveServer(internal_root) as internal:
+        target = internal.url.replace("http://", f"http://admin:{SECRET}@") + "/metadata/token"
+        archive_server.inject(day.archive_file.checksum_key, Fault.redirect(target))
+        with _archive(archive_server.url, tmp_path) as archive, pytest.raises(DownloadError) as raised:
+            archive.fetch_verified(day.archive_file)
+        assert internal.requests == []
+    message = str(raised.value)
+    assert message.startswith(f"{archive_server.url}/{day.archive_file.checksum_key}: redirected to http://***@")
+    assert "outside the allowed hosts" in message and SECRET not in message
+    assert _nothing_kept(tmp_path)
+
+
+def test_redirects_within_the_base_host_or_to_an_allowed_one_are_followed(archive_root: Path,
+                                                                          archive_server: ArchiveServer,
+                                                                          tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.checksum_key, Fault.redirect(f"/{day.archive_file.checksum_key}"))
+    with _archive(archive_server.url, tmp_path / "same") as archive:
+        assert archive.fetch_verified(day.archive_file).path.read_bytes() == day.zip_path.read_bytes()
+    with ArchiveServer(archive_root) as mirror:
+        archive_server.inject(day.archive_file.key, Fault.redirect(f"{mirror.url}/{day.archive_file.key}"))
+        mirror_host = mirror.url.removeprefix("http://")
+        with _archive(archive_server.url, tmp_path / "allowed", redirect_hosts=[mirror_host]) as archive:
+            assert archive.fetch_verified(day.archive_file).path.read_bytes() == day.zip_path.read_bytes()
+        assert ("GET", f"/{day.archive_file.key}") in mirror.requests
+
+
+def test_a_redirect_loop_is_the_products_error(archive_root: Path, archive_server: ArchiveServer,
+                                               tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    key = day.archive_file.checksum_key
+    archive_server.inject(key, *[Fault.redirect(f"/{key}")] * 20)
+    with _archive(archive_server.url, tmp_path) as archive, \
+            pytest.raises(DownloadError, match=rf"{key}: more than 5 redirects \(a redirect loop\?\): not followed"):
+        archive.fetch_verified(day.archive_file)
+
+
+def test_credentials_never_appear_in_errors_or_provenance(archive_root: Path, archive_server: ArchiveServer,
+                                                         tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    base = archive_server.url.replace("http://", f"http://reader:{SECRET}@")
+    with _archive(base, tmp_path) as archive:
+        assert SECRET not in archive.fetch_verified(day.archive_file).provenance.url
+        assert SECRET not in (tmp_path / "raw" / f"{day.archive_file.key}.provenance.json").read_text()
+    archive_server.inject(day.archive_file.checksum_key, *[Fault.status(503)] * FAST_RETRY.attempts)
+    with _archive(base, tmp_path / "again") as archive, pytest.raises(DownloadError, match="gave up") as raised:
+        archive.fetch_verified(day.archive_file)
+    assert SECRET not in str(raised.value) and "http://***@127.0.0.1" in str(raised.value)
+
+
+def test_a_trickling_server_meets_the_transfer_deadline(archive_root: Path, archive_server: ArchiveServer,
+                                                        tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.key, Fault.trickle(0.05))
+    with _archive(archive_server.url, tmp_path, zip_deadline=2.0) as archive, \
+            pytest.raises(DownloadError, match=rf"{day.archive_file.key}: the zip did not arrive within its 2 s "
+                                               r"deadline \([0-9]+ bytes received\)"):
+        archive.fetch_verified(day.archive_file)
+    assert _nothing_kept(tmp_path)
+
+
+def test_a_stalled_server_costs_one_deadline_not_every_attempt(archive_root: Path, archive_server: ArchiveServer,
+                                                               tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.checksum_key, Fault.delay(5.0))
+    with _archive(archive_server.url, tmp_path, checksum_deadline=1.0) as archive, \
+            pytest.raises(DownloadError, match=r"gave up after 1 attempts: ReadTimeout: timed out; another "
+                                               r"attempt would pass the 1 s deadline"):
+        archive.fetch_verified(day.archive_file)
+    assert len(archive_server.requests) == 1
+
+
+def test_a_retry_after_beyond_the_ceiling_fails_at_once_saying_what_was_asked(archive_root: Path,
+                                                                             archive_server: ArchiveServer,
+                                                                             tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.checksum_key, Fault.status(429, {"Retry-After": "999999"}))
+    with _archive(archive_server.url, tmp_path) as archive, \
+            pytest.raises(DownloadError, match=r"HTTP 429 asks to retry after 999999 s \(Retry-After: '999999'\), "
+                                               r"more than the 120 s this client waits: not retried"):
+        archive.fetch_verified(day.archive_file)
+    assert len(archive_server.requests) == 1
+    archive_server.inject(day.archive_file.checksum_key, Fault.status(503, {"Retry-After": "0.2"}))
+    with _archive(archive_server.url, tmp_path) as archive:
+        assert archive.fetch_verified(day.archive_file).path.read_bytes() == day.zip_path.read_bytes()
+
+
+def test_a_bad_content_encoding_is_the_products_error(archive_root: Path, archive_server: ArchiveServer,
+                                                      tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.key, Fault.bad_encoding())
+    with _archive(archive_server.url, tmp_path) as archive, \
+            pytest.raises(DownloadError, match=rf"{day.archive_file.key}: the body does not decode as its "
+                                               r"Content-Encoding 'gzip' says"):
+        archive.fetch_verified(day.archive_file)
+    assert _nothing_kept(tmp_path)
+
+
+def test_a_mirror_that_gzips_the_zip_is_understood(archive_root: Path, archive_server: ArchiveServer,
+                                                   tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 1_000)
+    archive_server.inject(day.archive_file.checksum_key, Fault.gzipped())
+    archive_server.inject(day.archive_file.key, Fault.gzipped())
+    with _archive(archive_server.url, tmp_path) as archive:
+        assert archive.fetch_verified(day.archive_file).path.read_bytes() == day.zip_path.read_bytes()
+    assert len(archive_server.requests) == 2
+
+
+def test_a_gzip_bomb_for_a_zip_is_not_written_out(archive_root: Path, archive_server: ArchiveServer,
+                                                  tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    bomb = gzip.compress(bytes(64 * MIB))  # ~64 KB on the wire
+    archive_server.inject(day.archive_file.key, Fault.status(200, {"Content-Encoding": "gzip"}, body=bomb))
+    with _archive(archive_server.url, tmp_path) as archive, \
+            pytest.raises(DownloadError, match=rf"{day.archive_file.key}: its Content-Encoding inflates the zip "
+                                               r"more than 200:1"):
+        archive.fetch_verified(day.archive_file)
+    assert _nothing_kept(tmp_path)
+
+
+def test_other_http_errors_are_the_products_error(archive_root: Path, archive_server: ArchiveServer,
+                                                  tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    archive_server.inject(day.archive_file.checksum_key, Fault.status(400))
+    with _archive(archive_server.url, tmp_path) as archive, \
+            pytest.raises(DownloadError, match=rf"{day.archive_file.checksum_key}: HTTP 400: not retried"):
+        archive.fetch_verified(day.archive_file)
+
+
+def test_the_publication_probe_does_not_follow_a_redirect_elsewhere(archive_root: Path,
+                                                                    archive_server: ArchiveServer) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 100)
+    with ArchiveServer(archive_root) as elsewhere, PublicationProbe(archive_server.url) as probe:
+        archive_server.inject(day.archive_file.key, Fault.redirect(f"{elsewhere.url}/{day.archive_file.key}"))
+        assert probe.is_published(day.archive_file.key) is None
+        assert elsewhere.requests == []
+        assert probe.is_published(day.archive_file.key) is True
 
 
 # --- 9. temporary files of killed writers -----------------------------------------------------------------------
