@@ -231,7 +231,7 @@ def test_a_huge_checksum_body_is_not_read(archive_root: Path, archive_server: Ar
     assert len(archive_server.requests) == 1 and _nothing_kept(tmp_path)
 
 
-def test_a_huge_listing_page_is_not_read(archive_root: Path, archive_server: ArchiveServer) -> None:
+def test_a_huge_listing_page_is_not_read(archive_server: ArchiveServer) -> None:
     archive_server.inject(LISTING_KEY, Fault.huge_body(6 * GIB, content_length=False))
     with ArchiveListing(archive_server.url, retry=FAST_RETRY) as listing, \
             pytest.raises(DownloadError, match=rf"prefix=data%2F.*listing page is longer than the {PAGE_MAX_BYTES}"):
