@@ -65,14 +65,14 @@ def generate_trades(root: Path, market: Market, symbol: str, day: str | dt.date,
                             size_precision=spec.size_precision, **kwargs)
 
 
-def symbols_with_step(directory: Path, market: Market, symbol: str, step_size: str) -> Path:
-    """A copy of the checked-in symbols file with one symbol's step size changed (an older era's)."""
+def edited_symbols_file(directory: Path, market: Market, symbol: str, **fields: str | int | None) -> Path:
+    """A copy of the checked-in symbols file with fields of one symbol replaced (None: removed)."""
     text = DEFAULT_SYMBOLS_FILE.read_text()
     section = f"[{market.value}.{symbol}]"
     head, tail = text.split(section, 1)
     body, rest = (tail.split("\n[", 1) + [""])[:2]
-    body = "\n".join(f'step_size = "{step_size}"' if line.startswith("step_size") else line
-                     for line in body.split("\n"))
+    kept = [line for line in body.split("\n") if line.split("=")[0].strip() not in fields]
+    added = [f"{name} = {value!r}".replace("'", '"') for name, value in fields.items() if value is not None]
     path = directory / "symbols.toml"
-    path.write_text(head + section + body + ("\n[" + rest if rest else ""))
+    path.write_text(head + section + "\n".join([kept[0], *added, *kept[1:]]) + ("\n[" + rest if rest else ""))
     return path

@@ -50,7 +50,6 @@ from hedgegrid_data.testing.archive_generator import (
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.kline_generator import write_kline_month
 from hedgegrid_data.venues.binance import Market
-from hedgegrid_data_tests.conftest import symbols_with_step
 from hedgegrid_data_tests.test_klines import (
     csv_bars,
     edit_bars,

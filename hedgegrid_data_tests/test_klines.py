@@ -44,7 +44,7 @@ from hedgegrid_data.testing.archive_generator import (
 from hedgegrid_data.testing.kline_generator import write_kline_day
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.symbols import symbol_spec
-from hedgegrid_data_tests.conftest import symbols_with_step
+from hedgegrid_data_tests.conftest import edited_symbols_file
 
 DAY = dt.date(2024, 3, 4)
 
@@ -295,21 +295,24 @@ def test_bar_and_mark_price_files_are_the_ones_nautilus_writes(tmp_path: Path) -
     assert pq.read_schema(published_marks.day.path).metadata[b"price_precision"] == b"8"
 
 
-def test_bar_volumes_with_more_decimals_than_the_instrument_fail_until_that_era_s_step_is_configured(
+def test_bar_volumes_with_more_decimals_than_the_instrument_fail_until_the_symbol_s_history_is_configured(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Spot BTCUSDT steps are 0.00001 now but volumes had 6 decimals in 2020: never rounded, never mixed."""
+    """Spot BTCUSDT steps are 0.00001 now but volumes had 6 decimals in 2020: never rounded, never mixed. A symbols
+    file with only today's step refuses the 2020 day naming the setting; the default file's size_decimals takes it."""
     store = DataStore(tmp_path)
+    monkeypatch.setenv("HEDGEGRID_SYMBOLS_FILE", str(edited_symbols_file(tmp_path, Market.SPOT, "BTCUSDT",
+                                                                       size_decimals=None)))
     plan = BarPlan.of(["1m"], ["1h"])
     old = dt.date(2020, 3, 4)
     old_day = generate_klines(store.raw, Market.SPOT, "BTCUSDT", old, volume_precision=6)
     first_long = next(i for i, r in enumerate(csv_bars(old_day)) if Decimal(r[5]) != round(Decimal(r[5]), 5))
     with pytest.raises(ArchiveDataError, match=rf"line {first_long + 1}: volume {csv_bars(old_day)[first_long][5]}"
                                                r".* on 2020-03-04 has more decimals than BTCUSDT.BINANCE's size "
-                                               r"precision \(5\)"):
+                                               r"precision \(5\); set size_decimals for BTCUSDT in the symbols file"):
         normalize_klines_day(store, Market.SPOT, "BTCUSDT", old, plan)
     assert not store.staging.exists() or not any(store.staging.rglob("*.parquet"))
 
-    monkeypatch.setenv("HEDGEGRID_SYMBOLS_FILE", str(symbols_with_step(tmp_path, Market.SPOT, "BTCUSDT", "0.000001")))
+    monkeypatch.delenv("HEDGEGRID_SYMBOLS_FILE")
     staged = normalize_klines_day(store, Market.SPOT, "BTCUSDT", old, plan)
     assert {staged.metadata[f"{interval}_volume_precision"] for interval in plan.published} == {6}
     publish_klines_day(store, Market.SPOT, "BTCUSDT", old, plan)

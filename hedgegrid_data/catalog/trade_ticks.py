@@ -40,8 +40,9 @@ def _check_high_precision_build() -> None:
         )
 
 
-def fixed_point(values: pa.Array) -> pa.Array:
-    """Exact decimal array → Nautilus raw fixed-point ``fixed_size_binary(16)``."""
+def fixed_point(values: pa.Array, what: str = "values") -> pa.Array:
+    """Exact decimal array → Nautilus raw fixed-point ``fixed_size_binary(16)``; ``what`` names the values in
+    the error raised for one a raw cannot hold."""
     raw_type = pa.decimal128(38, RAW_SCALE)
     if values.type.scale > RAW_SCALE:
         raw = pc.cast(values, raw_type)  # fails rather than drop a digit
@@ -49,7 +50,7 @@ def fixed_point(values: pa.Array) -> pa.Array:
         # Adding decimals loses nothing once every value fits; Arrow's own per-value check costs twice the rescale.
         extremes = pc.min_max(values)
         if len(values) and max(extremes["max"].as_py(), -extremes["min"].as_py()) >= RAW_LIMIT:
-            raise HedgegridDataError(f"values up to {extremes['max']} / down to {extremes['min']} exceed what a "
+            raise HedgegridDataError(f"{what} up to {extremes['max']} / down to {extremes['min']} exceed what a "
                                      f"Nautilus fixed-point raw can hold (|value| < {RAW_LIMIT})")
         raw = pc.cast(values, options=pc.CastOptions(raw_type, allow_decimal_truncate=True))
     return pa.FixedSizeBinaryArray.from_buffers(
@@ -79,8 +80,8 @@ def trade_tick_batch(normalized: pa.RecordBatch, schema: pa.Schema) -> pa.Record
     ts = normalized.column("ts_event").cast(pa.int64()).cast(pa.uint64())
     return pa.RecordBatch.from_arrays(
         [
-            fixed_point(normalized.column("price")),
-            fixed_point(normalized.column("qty")),
+            fixed_point(normalized.column("price"), "price"),
+            fixed_point(normalized.column("qty"), "size"),
             normalized.column("aggressor_side"),
             pc.cast(normalized.column("trade_id"), pa.string()),
             ts,

@@ -1,6 +1,6 @@
 """The day recipe, the same for every feed: stage → judge → gate → verify → promote.
 
-1. ``normalize_day``: the feed's ``stage`` step reads the verified source files, writes the normalized table and
+1. ``normalize_day``: temporary files a killed writer left behind are removed; the feed's ``stage`` step reads the verified source files, writes the normalized table and
    stages the day's catalog series (nothing appears unless the whole day is valid). The day's verdicts and
    report are recorded, and a day failing a blocking check loses its staged series and, when the feed is the
    declared publisher, its catalog days: bad data never stays visible.
@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from hedgegrid_data.catalog.day_files import remove_day
+from hedgegrid_data.atomic import remove_orphaned_temp_files
+from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.catalog.integrity import of_day_files
 from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
@@ -43,7 +44,18 @@ def withdraw_day(feed: Feed, store: DataStore, day: dt.date, symbol: str, *, sta
             remove_day(root, series.data_cls, series.identifier, day)
 
 
+def remove_orphans(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> None:
+    """Temporary files a killed writer left where the day's outputs go (a live writer's are kept)."""
+    directories = {feed.normalized_file(store, day, symbol).parent, feed.quality_file(store, day, symbol).parent}
+    for series in feed.steps.series(symbol):
+        for root in (feed.staging(store), store.catalog):
+            directories.add(day_file_path(root, series.data_cls, series.identifier, day).parent)
+    for directory in sorted(directories):
+        remove_orphaned_temp_files(directory)
+
+
 def normalize_day(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> NormalizedDay:
+    remove_orphans(feed, store, day, symbol)
     staged = feed.steps.stage(feed, store, day, symbol)
     report = write_day_quality(feed.quality_file(store, day, symbol), day, symbol, staged.verdicts)
     if blocking(staged.verdicts):

@@ -1,4 +1,5 @@
-"""Realistic Binance daily trades/aggTrades archive files (zip + CHECKSUM), generated vectorized and streamed."""
+"""Realistic Binance daily trades/aggTrades archive files (zip + CHECKSUM), generated vectorized and streamed;
+and hostile ones (zip bombs, lying or encrypted members) written byte by byte."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 import dataclasses
 import datetime as dt
 import hashlib
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -398,6 +401,67 @@ def inject_malformed_row(day: GeneratedDay, line_no: int, text: str) -> Generate
         raise IndexError(f"line {line_no} out of range 1..{len(lines)}")
     lines[line_no - 1] = text + "\n"
     return replace_csv(day, "".join(lines))
+
+
+@dataclass(frozen=True)
+class DeflatedMember:
+    """A zip member's raw deflate stream in pieces (repeated pieces are one object), and what it inflates to."""
+
+    pieces: tuple[bytes, ...]
+    crc: int
+    size: int
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(map(len, self.pieces))
+
+
+def _flushed(data: bytes, level: int) -> bytes:
+    """``data`` as deflate blocks that end byte-aligned and refer to nothing before them (a full flush)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+
+def deflate_repeated(unit: bytes, copies: int, head: bytes = b"", tail: bytes = b"",
+                     level: int = 9) -> DeflatedMember:
+    """``head + unit * copies + tail`` deflated without ever holding or compressing more than ``unit``.
+
+    Each part is compressed once, alone, so its blocks can be repeated: this is how a zip bomb of
+    gigabytes is written in a moment (identical units reach deflate's ~1000:1).
+    """
+    unit_blocks = _flushed(unit, level)
+    last = zlib.compressobj(level, zlib.DEFLATED, -15)
+    pieces = (_flushed(head, level), *([unit_blocks] * copies), last.compress(tail) + last.flush())
+    crc = zlib.crc32(head)
+    for _ in range(copies):
+        crc = zlib.crc32(unit, crc)
+    return DeflatedMember(pieces, zlib.crc32(tail, crc), len(head) + len(unit) * copies + len(tail))
+
+
+def write_raw_zip(root: Path, archive_file: ArchiveFile, member: DeflatedMember, *,
+                  declared_size: int | None = None, encrypted: bool = False) -> tuple[Path, Path]:
+    """Write ``member`` as ``archive_file``'s zip (one deflated CSV) and a matching CHECKSUM, byte by byte.
+
+    ``declared_size`` makes both headers lie about the inflated size; ``encrypted`` sets the flag of an
+    encrypted member. Sizes must fit the 32-bit fields (no zip64).
+    """
+    zip_path, checksum_path = root / archive_file.key, root / archive_file.checksum_key
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    name = archive_file.csv_name.encode()
+    flags, method, dos_time, dos_date = int(encrypted), zipfile.ZIP_DEFLATED, 0, (44 << 9) | (1 << 5) | 3
+    sizes = (member.crc, member.compressed_size, member.size if declared_size is None else declared_size)
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, dos_time, dos_date, *sizes, len(name), 0)
+    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 0x031E, 20, flags, method, dos_time, dos_date, *sizes,
+                          len(name), 0, 0, 0, 0, 0o100644 << 16, 0)
+    directory_offset = len(local) + len(name) + member.compressed_size
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(name), directory_offset, 0)
+    with zip_path.open("wb") as out:
+        out.write(local + name)
+        for piece in member.pieces:
+            out.write(piece)
+        out.write(central + name + end)
+    _write_checksum(archive_file, zip_path, checksum_path)
+    return zip_path, checksum_path
 
 
 def main(argv: list[str] | None = None) -> None:

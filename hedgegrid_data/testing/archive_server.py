@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import gzip
 import hashlib
 import socket
 import sys
@@ -23,7 +24,7 @@ LISTING_KEY = ""
 
 @dataclass(frozen=True)
 class Fault:
-    """One misbehaviour, consumed by one request; build with ``status``, ``truncate`` or ``delay``."""
+    """One misbehaviour, consumed by one request; build with one of the class methods."""
 
     kind: str
     code: int = 0
@@ -31,6 +32,7 @@ class Fault:
     body: bytes = b""
     fraction: float = 1.0
     seconds: float = 0.0
+    size: int = 0
 
     @classmethod
     def status(cls, code: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Fault:
@@ -44,6 +46,31 @@ class Fault:
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         return cls("delay", seconds=seconds)
+
+    @classmethod
+    def redirect(cls, location: str, code: int = 302) -> Fault:
+        return cls.status(code, {"Location": location})
+
+    @classmethod
+    def trickle(cls, seconds: float) -> Fault:
+        """Announce the full Content-Length, then send the body one byte every ``seconds`` (until hung up on)."""
+        return cls("trickle", seconds=seconds)
+
+    @classmethod
+    def gzipped(cls) -> Fault:
+        """Gzip the body as a mirror might, with ``Content-Encoding: gzip`` and the compressed Content-Length."""
+        return cls("gzipped")
+
+    @classmethod
+    def bad_encoding(cls) -> Fault:
+        """Say ``Content-Encoding: gzip`` and send the body as it is."""
+        return cls("bad_encoding")
+
+    @classmethod
+    def huge_body(cls, size: int, fill: bytes = b"0", content_length: bool = True) -> Fault:
+        """Answer 200 with ``size`` bytes repeating ``fill``, made as they are sent; without ``content_length``
+        the body runs until the connection closes."""
+        return cls("huge_body", size=size, body=fill, fraction=float(content_length))
 
 
 def _etag(data: bytes) -> str:
@@ -84,6 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             self._respond(fault.code, fault.body, "text/plain", send_body, fault.headers)
             return
+        if fault is not None and fault.kind == "huge_body":
+            self._send_huge(fault, send_body)
+            return
         if listing:
             body = archive.listing_xml(parse_qs(url.query, keep_blank_values=True)).encode()
             self._respond(200, body, "application/xml", send_body)
@@ -102,7 +132,38 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if fault is not None and fault.kind == "trickle":
+            self._send_head(200, len(data), _content_type(key), headers)
+            if send_body:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.seconds)
+            return
+        if fault is not None and fault.kind in ("gzipped", "bad_encoding"):
+            headers["Content-Encoding"] = "gzip"
+            if fault.kind == "gzipped":
+                data = gzip.compress(data)
         self._respond(200, data, _content_type(key), send_body, headers)
+
+    def _send_huge(self, fault: Fault, send_body: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        if fault.fraction:
+            self.send_header("Content-Length", str(fault.size))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if not send_body:
+            return
+        block = fault.body * max(1, (1 << 16) // len(fault.body))
+        sent = 0
+        while sent < fault.size:
+            piece = block[: fault.size - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
+            self.server.archive._count_sent(len(piece))
 
     def _send_head(self, code: int, length: int, content_type: str, headers: dict[str, str]) -> None:
         self.send_response(code)
@@ -144,6 +205,7 @@ class ArchiveServer:
         self._lock = threading.Lock()
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._requests: list[tuple[str, str]] = []
+        self._huge_bytes_sent = 0
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.archive = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
@@ -159,6 +221,12 @@ class ArchiveServer:
         """(method, path with query) of every request received so far."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def huge_bytes_sent(self) -> int:
+        """Bytes of ``Fault.huge_body`` bodies written to clients so far (what they did not refuse in time)."""
+        with self._lock:
+            return self._huge_bytes_sent
 
     def inject(self, key: str, *faults: Fault) -> None:
         with self._lock:
@@ -180,6 +248,10 @@ class ArchiveServer:
     def _record(self, method: str, path: str) -> None:
         with self._lock:
             self._requests.append((method, path))
+
+    def _count_sent(self, n: int) -> None:
+        with self._lock:
+            self._huge_bytes_sent += n
 
     def _next_fault(self, key: str) -> Fault | None:
         with self._lock:

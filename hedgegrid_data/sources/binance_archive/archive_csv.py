@@ -1,7 +1,8 @@
 """Reading Binance archive CSVs out of their zips: header detection, streaming blocks, line-accurate errors.
 
 Every value is read as text; the dataset modules turn text into exact types. Nothing here knows
-what the columns mean.
+what the columns mean. A zip is hostile until read: its member must inflate within ``ZipLimits``
+(size, compression ratio, line length), so a small zip cannot make a reader hold gigabytes.
 """
 
 from __future__ import annotations
@@ -26,12 +27,47 @@ from zlib_ng import zlib_ng
 from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
 
-BLOCK_SIZE = 4 << 20
+BLOCK_SIZE = 4 << 20  # Arrow refuses a row that does not fit in a block, so this also bounds a line it reads
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe buffer
 DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, zlib_ng.error, EOFError, OSError)
+DECIMAL_DIGITS = 38  # decimal128; Arrow wraps around silently when it parses text with more digits
+QUOTED_CHARS = 80  # of a value quoted in an error message
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, zlib_ng.error, EOFError, OSError, ValueError, struct.error)
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header (APPNOTE 4.3.7)
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """How far a zip's CSV may inflate before it is refused as a zip bomb.
+
+    Real archive CSVs inflate 3-8x (trades, aggTrades) and at most ~21x (a day of flat 1s klines with
+    zero volume), so 200:1 leaves ten times the headroom and still refuses deflate's ~1000:1 bombs. The
+    ratio is checked once more than ``ratio_floor`` bytes came out (tiny files say nothing). A daily
+    trades CSV of the busiest symbol is a few GiB; 64 GiB bounds the work a lying file can cause. No
+    archive line comes near 1 KiB, so 1 MiB is a line that is not CSV.
+    """
+
+    max_inflated_bytes: int = 64 << 30
+    max_ratio: float = 200.0
+    ratio_floor: int = 1 << 20
+    max_line_bytes: int = 1 << 20
+
+    def check(self, file: str, member: str, inflated: int, compressed: int, declared: bool = False) -> None:
+        said = "declares" if declared else "inflates to"
+        if inflated > self.max_inflated_bytes:
+            raise ArchiveDataError(file, f"zip bomb refused: {member} {said} more than {self.max_inflated_bytes} "
+                                         f"bytes ({inflated} {'declared' if declared else 'so far'})")
+        if inflated > self.ratio_floor and inflated > self.max_ratio * max(compressed, 1):
+            raise ArchiveDataError(file, f"zip bomb refused: {member} {said} {inflated} bytes from {compressed} "
+                                         f"compressed, more than {self.max_ratio:g}:1")
+
+
+DEFAULT_ZIP_LIMITS = ZipLimits()
+
+
+class _LineTooLong(ArchiveDataError):
+    """A line of the CSV is longer than ``ZipLimits.max_line_bytes``."""
 
 
 @dataclass(frozen=True)
@@ -45,70 +81,107 @@ class TextBlock:
         return self.batch.column(name)
 
     def text(self, column: str, row: int) -> str:
-        """The text of one value for an error message (the bytes were never checked to be UTF-8)."""
-        return self.column(column).view(pa.binary())[row].as_py().decode("utf-8", "replace")
+        """The text of one value for an error message (the bytes were never checked to be UTF-8), cut after
+        ``QUOTED_CHARS`` characters."""
+        raw = self.column(column).view(pa.binary())[row].as_py()
+        text = raw[:QUOTED_CHARS].decode("utf-8", "replace")
+        return text if len(raw) <= QUOTED_CHARS else f"{text}… ({len(raw)} bytes)"
 
     def line(self, row: int) -> int:
         return self.first_line + row
 
 
-def _single_member(zf: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
-    members = [m for m in zf.infolist() if not m.is_dir()]
+def _checked_member(zip_path: Path, limits: ZipLimits) -> zipfile.ZipInfo:
+    """The zip's one member, refused unless it is a plain deflated (or stored) file within ``limits``."""
+    name = zip_path.name
+    with zipfile.ZipFile(zip_path) as zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
     if len(members) != 1:
-        raise ArchiveDataError(name, f"expected one CSV in the zip, found {[m.filename for m in members]}")
-    return members[0]
+        raise ArchiveDataError(name, f"expected one CSV in the zip, found {len(members)} members: "
+                                     f"{[m.filename[:QUOTED_CHARS] for m in members[:5]]}")
+    member = members[0]
+    shown = member.filename[:QUOTED_CHARS]
+    if member.flag_bits & 0x1:
+        raise ArchiveDataError(name, f"{shown} is encrypted; Binance archives are not")
+    if member.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
+        raise ArchiveDataError(name, f"{shown} is compressed with method {member.compress_type}; "
+                                     "Binance archives use deflate")
+    limits.check(name, shown, member.file_size, member.compress_size, declared=True)
+    return member
 
 
-@contextmanager
-def _open_member(zip_path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+def _inflated_chunks(zip_path: Path, chunk_size: int, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Iterator[bytes]:
+    """The zip's one member, inflated with zlib-ng (twice zlib's speed) and checked against its CRC-32 and size.
+
+    Reads the member's deflate stream where its local header says it starts, as ``zipfile`` does; no
+    chunk is longer than ``chunk_size`` and the member must stay within ``limits`` as it inflates,
+    whatever its headers declare. Anything that is not a complete, intact member raises ``ArchiveDataError``.
+    """
     name = zip_path.name
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            member = _single_member(zf, name)
-            with zf.open(member) as f:
-                yield member.filename, f
-    except ArchiveDataError:
-        raise
+        member = _checked_member(zip_path, limits)
+        with zip_path.open("rb") as raw:
+            raw.seek(member.header_offset)
+            header = raw.read(LOCAL_HEADER.size)
+            if len(header) != LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+                raise ArchiveDataError(name, "corrupt or truncated zip: bad local file header")
+            fields = LOCAL_HEADER.unpack(header)
+            raw.seek(fields[-2] + fields[-1], os.SEEK_CUR)
+            inflater = zlib_ng.decompressobj(-15) if member.compress_type == zipfile.ZIP_DEFLATED else None
+            shown = member.filename[:QUOTED_CHARS]
+            remaining, crc, size = member.compress_size, 0, 0
+            pending = b""
+            while remaining or pending:
+                if not pending:
+                    pending = raw.read(min(chunk_size, remaining))
+                    if not pending:
+                        break
+                    remaining -= len(pending)
+                if inflater:
+                    chunk = inflater.decompress(pending, chunk_size)
+                    pending = inflater.unconsumed_tail
+                else:
+                    chunk, pending = pending, b""
+                crc, size = zlib_ng.crc32(chunk, crc), size + len(chunk)
+                limits.check(name, shown, size, member.compress_size - remaining - len(pending))
+                yield chunk
+            if inflater:
+                tail = inflater.flush()
+                crc, size = zlib_ng.crc32(tail, crc), size + len(tail)
+                limits.check(name, shown, size, member.compress_size - remaining)
+                yield tail
+            if remaining or (inflater and not inflater.eof) or crc != member.CRC or size != member.file_size:
+                raise ArchiveDataError(name, f"corrupt or truncated zip: {shown} does not inflate to its "
+                                             f"recorded {member.file_size} bytes with CRC-32 {member.CRC:08x}")
     except ZIP_ERRORS as exc:
         raise ArchiveDataError(name, f"corrupt or truncated zip: {exc}") from exc
 
 
-def _inflated_chunks(zip_path: Path, chunk_size: int) -> Iterator[bytes]:
-    """The zip's one member, inflated with zlib-ng (twice zlib's speed) and checked against its CRC-32 and size.
-
-    Reads the member's deflate stream where its local header says it starts, as ``zipfile`` does;
-    anything that is not a complete, intact member raises ``ArchiveDataError``.
-    """
-    name = zip_path.name
-    with zipfile.ZipFile(zip_path) as zf:
-        member = _single_member(zf, name)
-        if member.flag_bits & 0x1 or member.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
-            raise ArchiveDataError(name, f"{member.filename} is encrypted or compressed with method "
-                                         f"{member.compress_type}; Binance archives use deflate")
-    with zip_path.open("rb") as raw:
-        raw.seek(member.header_offset)
-        header = raw.read(LOCAL_HEADER.size)
-        if len(header) != LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
-            raise ArchiveDataError(name, "corrupt or truncated zip: bad local file header")
-        fields = LOCAL_HEADER.unpack(header)
-        raw.seek(fields[-2] + fields[-1], os.SEEK_CUR)
-        inflater = zlib_ng.decompressobj(-15) if member.compress_type == zipfile.ZIP_DEFLATED else None
-        remaining, crc, size = member.compress_size, 0, 0
-        while remaining:
-            compressed = raw.read(min(chunk_size, remaining))
-            if not compressed:
-                break
-            remaining -= len(compressed)
-            chunk = inflater.decompress(compressed) if inflater else compressed
-            crc, size = zlib_ng.crc32(chunk, crc), size + len(chunk)
-            yield chunk
-        if inflater:
-            tail = inflater.flush()
-            crc, size = zlib_ng.crc32(tail, crc), size + len(tail)
-            yield tail
-        if remaining or (inflater and not inflater.eof) or crc != member.CRC or size != member.file_size:
-            raise ArchiveDataError(name, f"corrupt or truncated zip: {member.filename} does not inflate to its "
-                                         f"recorded {member.file_size} bytes with CRC-32 {member.CRC:08x}")
+def _csv_lines(zip_path: Path, limits: ZipLimits) -> Iterator[bytes]:
+    """The CSV's lines (with their newline), for the header probe and the error path: a line longer than
+    ``limits.max_line_bytes`` raises ``_LineTooLong`` naming it, so no line is ever held whole."""
+    number, partial = 1, b""
+    chunks = _inflated_chunks(zip_path, PIPE_SIZE // 4, limits)
+    try:
+        for chunk in chunks:
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                line = partial + chunk[start:end + 1]
+                partial, start = b"", end + 1
+                if len(line) > limits.max_line_bytes:
+                    break
+                yield line
+                number += 1
+            else:
+                partial += chunk[start:]
+                if len(partial) <= limits.max_line_bytes:
+                    continue
+            raise _LineTooLong(zip_path.name, f"a line longer than {limits.max_line_bytes} bytes: not CSV",
+                               line=number)
+        if partial:
+            yield partial
+    finally:
+        chunks.close()
 
 
 def has_header(first_line: bytes) -> bool:
@@ -117,7 +190,7 @@ def has_header(first_line: bytes) -> bool:
 
 
 @contextmanager
-def _decompressed_pipe(zip_path: Path) -> Iterator[tuple[IO[bytes], list[BaseException]]]:
+def _decompressed_pipe(zip_path: Path, limits: ZipLimits) -> Iterator[tuple[IO[bytes], list[BaseException]]]:
     """The zip's CSV, inflated on a worker thread into a pipe that Arrow reads natively.
 
     Inflating runs beside parsing (zlib releases the GIL) and only a pipe's worth of text is in
@@ -132,7 +205,7 @@ def _decompressed_pipe(zip_path: Path) -> Iterator[tuple[IO[bytes], list[BaseExc
 
     def pump() -> None:
         try:
-            for chunk in _inflated_chunks(zip_path, PIPE_SIZE // 4):
+            for chunk in _inflated_chunks(zip_path, PIPE_SIZE // 4, limits):
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(write_fd, view):]
@@ -153,25 +226,28 @@ def _decompressed_pipe(zip_path: Path) -> Iterator[tuple[IO[bytes], list[BaseExc
         worker.join()
 
 
-def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextBlock]:
+def iter_text_blocks(zip_path: Path, columns: tuple[str, ...],
+                     limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Iterator[TextBlock]:
     """Stream the zip's CSV as blocks of string columns named ``columns``.
 
     A header, when present, must name exactly ``columns``. Malformed rows, truncated or corrupt
-    zips raise :class:`ArchiveDataError` naming the file and, where it can be found, the line.
+    zips, and zips beyond ``limits`` raise :class:`ArchiveDataError` naming the file and, where it
+    can be found, the line.
     """
     name = zip_path.name
-    with _open_member(zip_path) as (_, probe):
-        try:
-            first = probe.readline()
-        except ZIP_ERRORS as exc:
-            raise ArchiveDataError(name, f"corrupt or truncated zip: {exc}") from exc
+    lines = _csv_lines(zip_path, limits)
+    try:
+        first = next(lines, b"")
+    finally:
+        lines.close()
     if not first.strip():
         raise ArchiveDataError(name, "the CSV is empty", line=1)
     header = has_header(first)
     if header:
         found = tuple(first.decode("utf-8", "replace").strip().split(","))
         if found != columns:
-            raise ArchiveDataError(name, f"header {found} does not match the expected columns {columns}", line=1)
+            raise ArchiveDataError(name, f"header {tuple(f[:QUOTED_CHARS] for f in found[:20])} does not match "
+                                         f"the expected columns {columns}", line=1)
     line = 2 if header else 1
     read_options = pcsv.ReadOptions(column_names=list(columns), skip_rows=int(header), block_size=BLOCK_SIZE,
                                     use_threads=False)
@@ -179,7 +255,7 @@ def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextB
     # ASCII, so Arrow's UTF-8 validation of every value would be a pass for nothing
     convert_options = pcsv.ConvertOptions(column_types={c: pa.binary() for c in columns}, strings_can_be_null=False)
     text_schema = pa.schema([pa.field(c, pa.string(), nullable=False) for c in columns])
-    with _decompressed_pipe(zip_path) as (stream, inflate_errors):
+    with _decompressed_pipe(zip_path, limits) as (stream, inflate_errors):
         try:
             for batch in pcsv.open_csv(stream, read_options=read_options, convert_options=convert_options):
                 if batch.num_rows:
@@ -188,7 +264,8 @@ def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextB
                     line += batch.num_rows
         except pa.ArrowInvalid as exc:
             if not inflate_errors:
-                raise ArchiveDataError(name, str(exc), line=_locate_bad_line(zip_path, len(columns))) from exc
+                raise ArchiveDataError(name, str(exc)[:200],
+                                       line=_locate_bad_line(zip_path, len(columns), limits)) from exc
         if inflate_errors:
             error = inflate_errors[0]
             if isinstance(error, ArchiveDataError):
@@ -196,13 +273,15 @@ def iter_text_blocks(zip_path: Path, columns: tuple[str, ...]) -> Iterator[TextB
             raise ArchiveDataError(name, f"corrupt or truncated zip: {error}") from error
 
 
-def _locate_bad_line(zip_path: Path, n_columns: int) -> int | None:
-    """Error path only: find the first line whose field count is wrong (pyarrow does not say which)."""
+def _locate_bad_line(zip_path: Path, n_columns: int, limits: ZipLimits) -> int | None:
+    """Error path only: find the first line whose field count is wrong (pyarrow does not say which); a line
+    too long to be CSV is reported as such."""
     try:
-        with _open_member(zip_path) as (_, f):
-            for number, raw in enumerate(f, start=1):
-                if raw.count(b",") != n_columns - 1 and raw.strip():
-                    return number
+        for number, raw in enumerate(_csv_lines(zip_path, limits), start=1):
+            if raw.count(b",") != n_columns - 1 and raw.strip():
+                return number
+    except _LineTooLong:
+        raise
     except ArchiveDataError:
         return None
     return None
@@ -218,20 +297,31 @@ def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, st
 
 
 def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
-    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale`` is an error."""
+    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale``, or more
+    integer digits than the type holds, is an error naming the line."""
     values = block.column(column)
-    try:
-        return pc.cast(values, pa.decimal128(38, scale))
-    except pa.ArrowInvalid:
-        bad = first_mismatch(block, column, DECIMAL_TEXT)
+
+    def refuse(pattern: str, message: str) -> None:
+        bad = first_mismatch(block, column, pattern)
         if bad is not None:
-            raise ArchiveDataError(file, f"{column} {bad[1]!r} is not a decimal number", line=bad[0]) from None
-        excess = first_mismatch(block, column, rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$")
-        if excess is not None:
-            raise ArchiveDataError(
-                file, f"{column} {excess[1]!r} has more decimals than {what} allows ({scale})", line=excess[0]
-            ) from None
-        raise
+            raise ArchiveDataError(file, f"{column} {bad[1]!r} {message}", line=bad[0])
+
+    if len(values) and pc.max(pc.binary_length(values)).as_py() > DECIMAL_DIGITS:
+        # only such text can hold more digits than Arrow's parse keeps exact (beyond them it wraps around)
+        refuse(DECIMAL_TEXT, "is not a decimal number")
+        digits = pc.utf8_length(pc.replace_substring_regex(values, r"^0+|\.", ""))
+        fail_at_first(block, column, pc.less_equal(digits, DECIMAL_DIGITS), file,
+                      f"has more than {DECIMAL_DIGITS} digits, more than a decimal holds")
+    try:
+        return pc.cast(values, pa.decimal128(DECIMAL_DIGITS, scale))
+    except pa.ArrowInvalid as exc:
+        refuse(DECIMAL_TEXT, "is not a decimal number")
+        refuse(rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$", f"has more decimals than {what} allows ({scale})")
+        integer_digits = DECIMAL_DIGITS - scale
+        refuse(rf"^0*[0-9]{{0,{integer_digits}}}(\.|$)",
+               f"has more than {integer_digits} integer digits: it does not fit decimal128({DECIMAL_DIGITS}, {scale})")
+        raise ArchiveDataError(file, f"{column} does not convert to decimal128({DECIMAL_DIGITS}, {scale}) "
+                                     f"(lines {block.first_line}-{block.line(len(values) - 1)}): {exc}") from None
 
 
 def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, message: str) -> None:

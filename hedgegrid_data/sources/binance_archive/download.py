@@ -3,6 +3,10 @@
 A file is kept only after its bytes hash to the published ``.CHECKSUM``; it lands under the raw
 store in the archive's own key layout, with a provenance sidecar (URL, sha256, size, ETag,
 Last-Modified, fetch time). The base may be an http(s) URL or a local mirror directory.
+
+A server is not trusted further than that: redirects stay on the archive's host, bodies are capped,
+every file has a deadline, a ``Retry-After`` is honoured only up to a ceiling, errors never quote a
+body and mask the credentials of every URL they name.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import time
+from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -30,20 +37,39 @@ from hedgegrid_data.errors import (
 from hedgegrid_data.settings import is_local_base
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 
-CHUNK = 1 << 20
+CHECKSUM_MAX_BYTES = 64 << 10  # a CHECKSUM is one line of ~100 bytes
+ZIP_MAX_BYTES = 64 << 30  # what archive_csv.ZipLimits lets a zip's CSV inflate to: no valid zip is larger
+# A body's Content-Encoding (asked off, but a mirror may gzip anyway) must not inflate it more than a zip may.
+DECODED_MAX_RATIO = 200
+MAX_REDIRECTS = 5
+ZIP_DEADLINE = 15 * 60.0  # all attempts and waits for one zip: the largest daily zips (~1 GB) at ~1 MB/s
+CHECKSUM_DEADLINE = 60.0
+# The archive's objects are compressed already; a mirror that gzips them anyway is still understood.
+IDENTITY = {"Accept-Encoding": "identity"}
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``."""
+    return _USERINFO.sub("***@", text)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry budget for transient failures (timeouts, 5xx, 429, truncated bodies)."""
+    """Retry budget for transient failures (timeouts, 5xx, 429, truncated bodies).
+
+    Backoff grows from ``base_delay`` up to ``max_delay``. A server's ``Retry-After`` is waited out in
+    full up to ``retry_after_ceiling`` seconds; one asking for longer is not retried at all.
+    """
 
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
+    retry_after_ceiling: float = 120.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
-            return min(retry_after, self.max_delay)
+            return retry_after
         backoff = min(self.base_delay * 2**attempt, self.max_delay)
         return backoff * random.uniform(0.5, 1.5)
 
@@ -81,13 +107,22 @@ class VerifiedFile:
     reused: bool
 
 
+ARCHIVE_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,120}\.zip")
+
+
 def parse_checksum(text: str, expected_name: str, source: str) -> str:
-    """The sha256 of a CHECKSUM sidecar: ``<64 hex>  <file name>`` with or without trailing newline."""
+    """The sha256 of a CHECKSUM sidecar: ``<64 hex>  <file name>`` with or without trailing newline.
+
+    An error never quotes the body (it may be anything a server answered), only a file name it names.
+    """
+    source = mask_credentials(source)
     parts = text.split()
     if len(parts) != 2 or len(parts[0]) != 64 or any(c not in "0123456789abcdef" for c in parts[0].lower()):
-        raise ChecksumMismatchError(f"{source}: not a CHECKSUM line: {text[:120]!r}")
+        raise ChecksumMismatchError(f"{source}: not a CHECKSUM line (a body of {len(text)} characters)")
     if parts[1] != expected_name:
-        raise ChecksumMismatchError(f"{source}: names {parts[1]!r}, expected {expected_name!r}")
+        named = (repr(parts[1]) if ARCHIVE_FILE_NAME.fullmatch(parts[1])
+                 else f"something else ({len(parts[1])} characters)")
+        raise ChecksumMismatchError(f"{source}: names {named}, expected {expected_name!r}")
     return parts[0].lower()
 
 
@@ -105,13 +140,46 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
             return None
 
 
-class ArchiveEndpoint:
-    """The archive at ``base``: an http(s) URL (with a client of its own, closed on exit) or a local mirror."""
+class _RedirectRefused(DownloadError):
+    """A redirect led outside the endpoint's allowed hosts."""
 
-    def __init__(self, base: str, timeout: float):
+
+class _Truncated(Exception):
+    """The body ended before its Content-Length: worth another attempt."""
+
+
+def _host_port(netloc: str) -> tuple[str, int | None]:
+    """``host[:port]`` → (host, port or None)."""
+    url = httpx.URL(f"//{netloc.rsplit('@', 1)[-1]}")
+    return url.host, url.port
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ArchiveEndpoint:
+    """The archive at ``base``: an http(s) URL (with a client of its own, closed on exit) or a local mirror.
+
+    Every request goes through ``_get`` (or the client, for HEAD): redirects are followed only to the
+    base's own host and ``redirect_hosts`` (``host`` or ``host:port``), at most ``MAX_REDIRECTS`` of
+    them, never from https to http; bodies are capped, transfers have a deadline, and every failure
+    is a ``DownloadError`` naming the URL with its credentials masked.
+    """
+
+    def __init__(self, base: str, timeout: float, *, retry: RetryPolicy = RetryPolicy(),
+                 redirect_hosts: Collection[str] | None = None):
         self.base = base.rstrip("/")
+        self.shown_base = mask_credentials(self.base)
         self.is_local = is_local_base(self.base)
-        self._client = None if self.is_local else httpx.Client(timeout=timeout, follow_redirects=True)
+        self.timeout = timeout
+        self.retry = retry
+        self._client = None
+        if not self.is_local:
+            base_url = httpx.URL(self.base)
+            self._scheme = base_url.scheme
+            self.redirect_hosts = frozenset(_host_port(h) for h in [base_url.netloc.decode(), *(redirect_hosts or ())])
+            self._client = httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS,
+                                        event_hooks={"request": [self._refuse_foreign_host]})
 
     def close(self) -> None:
         if self._client is not None:
@@ -123,9 +191,125 @@ class ArchiveEndpoint:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _refuse_foreign_host(self, request: httpx.Request) -> None:
+        url = request.url
+        downgrade = self._scheme == "https" and url.scheme != "https"
+        allowed = {(url.host, url.port), (url.host, url.port or DEFAULT_PORTS.get(url.scheme))}
+        if downgrade or not allowed & self.redirect_hosts:
+            allowed = sorted(f"{h}:{p}" if p else h for h, p in self.redirect_hosts)
+            raise _RedirectRefused(f"redirected to {mask_credentials(str(url))}, outside the allowed hosts "
+                                   f"{allowed}{' (and from https to http)' if downgrade else ''}: not followed")
+
+    def _http_failure(self, shown: str, exc: Exception) -> DownloadError:
+        """An error that another attempt would not cure, as the product's own error naming the URL."""
+        if isinstance(exc, _RedirectRefused):
+            return DownloadError(f"{shown}: {exc}")
+        if isinstance(exc, httpx.TooManyRedirects):
+            return DownloadError(f"{shown}: more than {MAX_REDIRECTS} redirects (a redirect loop?): not followed")
+        return DownloadError(f"{shown}: {type(exc).__name__}: {mask_credentials(str(exc))}")
+
+    def _get(self, url: str, *, what: str, deadline: float, params: dict[str, str] | None = None,
+             max_bytes: int | None = None, dest: Path | None = None,
+             missing_means_unpublished: bool = True) -> tuple[bytes, httpx.Headers]:
+        """GET ``url`` with retries, within ``deadline`` seconds for all attempts and waits together.
+
+        The body is streamed to ``dest`` when given, else returned (refused beyond ``max_bytes``); a
+        body shorter than its Content-Length is retried. 404/403 raise ``NotPublishedError`` if
+        ``missing_means_unpublished`` (a file of the archive), else ``DownloadError``.
+        """
+        assert self._client is not None
+        shown = mask_credentials(str(httpx.URL(url, params=params)))
+        ends = time.monotonic() + deadline
+        failures: list[str] = []
+        made = 0
+        for attempt in range(self.retry.attempts):
+            remaining = ends - time.monotonic()
+            if remaining <= 0:
+                failures.append(f"another attempt would pass the {deadline:g} s deadline")
+                break
+            retry_after = None
+            made += 1
+            try:
+                with self._client.stream("GET", url, params=params, headers=IDENTITY,
+                                         timeout=min(self.timeout, remaining)) as response:
+                    status = response.status_code
+                    if status in (403, 404) and missing_means_unpublished:
+                        raise NotPublishedError(f"{shown}: HTTP {status}, not published (yet)")
+                    if status == 429 or status >= 500:
+                        retry_after = self._retry_after(response, shown)
+                        failures.append(f"HTTP {status}")
+                    elif not response.is_success:
+                        raise DownloadError(f"{shown}: HTTP {status}: not retried")
+                    else:
+                        body = self._read_body(response, shown, what, ends, deadline, max_bytes, dest)
+                        return body, response.headers
+            except _Truncated as exc:
+                failures.append(str(exc))
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                failures.append(f"{type(exc).__name__}: {mask_credentials(str(exc))}")
+            except (httpx.HTTPError, httpx.InvalidURL, _RedirectRefused) as exc:
+                raise self._http_failure(shown, exc) from None
+            if attempt + 1 < self.retry.attempts:
+                pause = self.retry.delay(attempt, retry_after)
+                if time.monotonic() + pause >= ends:
+                    wait = f" after {pause:.1f} s" if pause >= 0.1 else ""
+                    failures.append(f"another attempt{wait} would pass the {deadline:g} s deadline")
+                    break
+                time.sleep(pause)
+        raise DownloadError(f"{shown}: gave up after {made} attempts: {'; '.join(failures)}")
+
+    def _retry_after(self, response: httpx.Response, shown: str) -> float | None:
+        """The response's Retry-After, refused at once beyond the policy's ceiling."""
+        retry_after = retry_after_seconds(response)
+        if retry_after is not None and retry_after > self.retry.retry_after_ceiling:
+            raise DownloadError(
+                f"{shown}: HTTP {response.status_code} asks to retry after {retry_after:.0f} s "
+                f"(Retry-After: {response.headers['Retry-After'][:40]!r}), more than the "
+                f"{self.retry.retry_after_ceiling:g} s this client waits: not retried")
+        return retry_after
+
+    @staticmethod
+    def _read_body(response: httpx.Response, shown: str, what: str, ends: float, deadline: float,
+                   max_bytes: int | None, dest: Path | None) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if max_bytes is not None and declared is not None and int(declared) > max_bytes:
+            raise DownloadError(f"{shown}: a {what} of {declared} bytes is announced, more than the {max_bytes} "
+                                f"bytes one can be: not read")
+        parts: list[bytes] = []
+        received = 0
+        with dest.open("wb") if dest is not None else nullcontext() as out:
+            try:
+                for chunk in response.iter_bytes():
+                    received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise DownloadError(f"{shown}: the {what} is longer than the {max_bytes} bytes one can be: "
+                                            "not read further")
+                    if received > DECODED_MAX_RATIO * response.num_bytes_downloaded + (1 << 20):
+                        raise DownloadError(f"{shown}: its Content-Encoding inflates the {what} more than "
+                                            f"{DECODED_MAX_RATIO}:1: not read further")
+                    if out is not None:
+                        out.write(chunk)
+                    else:
+                        parts.append(chunk)
+                    if time.monotonic() > ends:
+                        raise DownloadError(f"{shown}: the {what} did not arrive within its {deadline:g} s deadline "
+                                            f"({response.num_bytes_downloaded} bytes received): not retried")
+            except httpx.DecodingError as exc:
+                encoding = response.headers.get("Content-Encoding", "")[:40]
+                raise DownloadError(f"{shown}: the body does not decode as its Content-Encoding {encoding!r} says "
+                                    f"({exc}): not retried") from None
+        # Content-Length counts the bytes on the wire, before any Content-Encoding is undone
+        if declared is not None and int(declared) != response.num_bytes_downloaded:
+            raise _Truncated(f"truncated body ({response.num_bytes_downloaded} of {declared} bytes)")
+        return b"".join(parts)
+
 
 class BinanceArchive(ArchiveEndpoint):
-    """Fetches archive files from an http(s) base URL or a local mirror directory into ``raw_root``."""
+    """Fetches archive files from an http(s) base URL or a local mirror directory into ``raw_root``.
+
+    Each file must arrive within its deadline (``zip_deadline``, ``checksum_deadline`` seconds, all
+    attempts and waits included) besides the per-read ``timeout``; see ``ArchiveEndpoint`` for redirects.
+    """
 
     def __init__(
         self,
@@ -134,21 +318,30 @@ class BinanceArchive(ArchiveEndpoint):
         *,
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 60.0,
+        zip_deadline: float = ZIP_DEADLINE,
+        checksum_deadline: float = CHECKSUM_DEADLINE,
+        redirect_hosts: Collection[str] | None = None,
     ):
-        super().__init__(base, timeout)
+        super().__init__(base, timeout, retry=retry, redirect_hosts=redirect_hosts)
         self.raw_root = raw_root
-        self.retry = retry
+        self.zip_deadline = zip_deadline
+        self.checksum_deadline = checksum_deadline
 
     def url(self, key: str) -> str:
         return f"{self.base}/{key}" if not self.is_local else str(Path(self.base, key).absolute())
+
+    def shown_url(self, key: str) -> str:
+        """The URL of ``key`` as an error or a provenance record may show it (credentials masked)."""
+        return f"{self.shown_base}/{key}" if not self.is_local else self.url(key)
 
     def local_path(self, archive_file: ArchiveFile) -> Path:
         return self.raw_root / archive_file.key
 
     def fetch_verified(self, archive_file: ArchiveFile) -> VerifiedFile:
         """Download ``archive_file`` and its CHECKSUM, verify, and keep it; reuse an identical local copy."""
-        checksum_text = self._get_text(archive_file.checksum_key)
-        expected = parse_checksum(checksum_text, archive_file.file_name, self.url(archive_file.checksum_key))
+        checksum = self._get_checksum(archive_file.checksum_key)
+        expected = parse_checksum(checksum.decode("utf-8", "replace"), archive_file.file_name,
+                                  self.shown_url(archive_file.checksum_key))
         target = self.local_path(archive_file)
         known = Provenance.read(target)
         if known is not None and known.sha256 == expected and target.exists():
@@ -160,76 +353,48 @@ class BinanceArchive(ArchiveEndpoint):
             digest, size = _sha256_of(tmp)
             if digest != expected:
                 raise ChecksumMismatchError(
-                    f"{self.url(archive_file.key)}: sha256 {digest} does not match the published CHECKSUM "
+                    f"{self.shown_url(archive_file.key)}: sha256 {digest} does not match the published CHECKSUM "
                     f"{expected} ({size} bytes received); nothing was kept"
                 )
         provenance = Provenance(
-            url=self.url(archive_file.key),
+            url=self.shown_url(archive_file.key),
             sha256=digest,
             size=size,
             etag=headers.get("etag"),
             last_modified=headers.get("last-modified"),
             fetched_at=dt.datetime.now(dt.timezone.utc).isoformat(),
         )
-        atomic_write_bytes(target.with_name(target.name + ".CHECKSUM"), checksum_text.encode())
+        atomic_write_bytes(target.with_name(target.name + ".CHECKSUM"), checksum)
         atomic_write_bytes(Provenance.path_for(target), json.dumps(asdict(provenance), indent=2).encode())
         return VerifiedFile(archive_file, target, provenance, reused=False)
 
-    def _get_text(self, key: str) -> str:
+    def _get_checksum(self, key: str) -> bytes:
         if self.is_local:
-            path = Path(self.url(key))
-            if not path.exists():
-                raise NotPublishedError(f"{path}: not in the local mirror (not published yet?)")
-            return path.read_text()
-        response = self._request(key, stream_to=None)
-        return response.text
+            path = self._local_source(key)
+            if path.stat().st_size > CHECKSUM_MAX_BYTES:
+                raise DownloadError(f"{path}: a CHECKSUM of {path.stat().st_size} bytes, more than the "
+                                    f"{CHECKSUM_MAX_BYTES} bytes one can be: not read")
+            return path.read_bytes()
+        body, _ = self._get(self.url(key), what="CHECKSUM", deadline=self.checksum_deadline,
+                            max_bytes=CHECKSUM_MAX_BYTES)
+        return body
 
     def _download(self, key: str, dest: Path) -> dict[str, str]:
         if self.is_local:
-            source = Path(self.url(key))
-            if not source.exists():
-                raise NotPublishedError(f"{source}: not in the local mirror (not published yet?)")
+            source = self._local_source(key)
             shutil.copyfile(source, dest)
             stat = source.stat()
             mtime = dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)
             return {"last-modified": mtime.strftime("%a, %d %b %Y %H:%M:%S GMT")}
-        response = self._request(key, stream_to=dest)
-        return {k.lower(): v for k, v in response.headers.items()}
+        _, headers = self._get(self.url(key), what="zip", deadline=self.zip_deadline, max_bytes=ZIP_MAX_BYTES,
+                               dest=dest)
+        return {k.lower(): v for k, v in headers.items()}
 
-    def _request(self, key: str, stream_to: Path | None) -> httpx.Response:
-        """GET with retries; streams the body to ``stream_to`` when given, checking its length."""
-        url = self.url(key)
-        assert self._client is not None
-        failures: list[str] = []
-        for attempt in range(self.retry.attempts):
-            retry_after = None
-            try:
-                with self._client.stream("GET", url) as response:
-                    if response.status_code in (403, 404):
-                        raise NotPublishedError(f"{url}: HTTP {response.status_code}, not published (yet)")
-                    if response.status_code == 429 or response.status_code >= 500:
-                        retry_after = retry_after_seconds(response)
-                        failures.append(f"HTTP {response.status_code}")
-                    else:
-                        response.raise_for_status()
-                        if stream_to is None:
-                            response.read()
-                            return response
-                        received = 0
-                        with stream_to.open("wb") as out:
-                            for chunk in response.iter_bytes(CHUNK):
-                                out.write(chunk)
-                                received += len(chunk)
-                        expected = response.headers.get("content-length")
-                        if expected is not None and int(expected) != received:
-                            failures.append(f"truncated body ({received} of {expected} bytes)")
-                        else:
-                            return response
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                failures.append(f"{type(exc).__name__}: {exc}")
-            if attempt + 1 < self.retry.attempts:
-                time.sleep(self.retry.delay(attempt, retry_after))
-        raise DownloadError(f"{url}: gave up after {self.retry.attempts} attempts: {'; '.join(failures)}")
+    def _local_source(self, key: str) -> Path:
+        path = Path(self.url(key))
+        if not path.exists():
+            raise NotPublishedError(f"{path}: not in the local mirror (not published yet?)")
+        return path
 
 
 def _sha256_of(path: Path) -> tuple[str, int]:

@@ -11,23 +11,23 @@ Parsing is pure (``parse_listing_page``); ``ArchiveListing`` and ``PublicationPr
 from __future__ import annotations
 
 import datetime as dt
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 
-from hedgegrid_data.errors import DownloadError
+from hedgegrid_data.errors import DownloadError, HedgegridDataError
 from hedgegrid_data.sources.binance_archive.download import (
     ArchiveEndpoint,
     RetryPolicy,
-    retry_after_seconds,
 )
 
 MAX_KEYS = 1000
+PAGE_MAX_BYTES = 8 << 20  # a page of 1000 entries is ~400 KB
+PAGE_DEADLINE = 120.0
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,10 @@ def marker_before(key: str) -> str:
 class ArchiveListing(ArchiveEndpoint):
     """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
 
-    def __init__(self, base: str, *, timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(attempts=4)):
-        super().__init__(base, timeout)
-        self.retry = retry
+    def __init__(self, base: str, *, timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(attempts=4),
+                 page_deadline: float = PAGE_DEADLINE, redirect_hosts: Collection[str] | None = None):
+        super().__init__(base, timeout, retry=retry, redirect_hosts=redirect_hosts)
+        self.page_deadline = page_deadline
 
     def pages(self, prefix: str, marker: str | None = None, max_keys: int | None = None) -> Iterator[ListingPage]:
         """Every page under ``prefix`` (delimiter ``/``), following the continuation marker."""
@@ -167,25 +168,15 @@ class ArchiveListing(ArchiveEndpoint):
             params["marker"] = marker
         if max_keys:
             params["max-keys"] = str(max_keys)
-        assert self._client is not None
-        url = self.base
-        failures: list[str] = []
-        for attempt in range(self.retry.attempts):
-            retry_after = None
-            try:
-                response = self._client.get(url, params=params)
-                if response.status_code == 429 or response.status_code >= 500:
-                    retry_after = retry_after_seconds(response)
-                    failures.append(f"HTTP {response.status_code}")
-                else:
-                    response.raise_for_status()
-                    return parse_listing_page(response.content)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                failures.append(f"{type(exc).__name__}: {exc}")
-            if attempt + 1 < self.retry.attempts:
-                time.sleep(self.retry.delay(attempt, retry_after))
-        raise DownloadError(f"listing {url} prefix={prefix!r}: gave up after {self.retry.attempts} attempts: "
-                            f"{'; '.join(failures)}")
+        body, _ = self._get(self.base, what="listing page", deadline=self.page_deadline, params=params,
+                            max_bytes=PAGE_MAX_BYTES, missing_means_unpublished=False)
+        try:
+            return parse_listing_page(body)
+        except (ET.ParseError, ValueError) as exc:
+            # the message of a ValueError may quote the body
+            where = f": {exc}" if isinstance(exc, ET.ParseError) else ""
+            raise DownloadError(f"listing {self.shown_base} prefix={prefix!r}: the answer ({len(body)} bytes) is not "
+                                f"an S3 ListObjects page ({type(exc).__name__}{where})") from None
 
     def _local_page(self, prefix: str, marker: str | None) -> ListingPage:
         """The same page from a local mirror: files under the folder part of ``prefix``, sub-folders as prefixes."""
@@ -217,17 +208,18 @@ class ArchiveListing(ArchiveEndpoint):
 class PublicationProbe(ArchiveEndpoint):
     """Whether a key is published: HEAD against the archive base URL, or existence in a local mirror."""
 
-    def __init__(self, base: str, *, timeout: float = 15.0):
-        super().__init__(base, timeout)
+    def __init__(self, base: str, *, timeout: float = 15.0, redirect_hosts: Collection[str] | None = None):
+        super().__init__(base, timeout, redirect_hosts=redirect_hosts)
 
     def is_published(self, key: str) -> bool | None:
-        """True (200), False (404/403: not there), None (could not tell: 5xx, 429, network error)."""
+        """True (200), False (404/403: not there), None (could not tell: 5xx, 429, network error, a redirect
+        that is not followed)."""
         if self.is_local:
             return (Path(self.base) / key).is_file()
         assert self._client is not None
         try:
             response = self._client.head(f"{self.base}/{key}")
-        except (httpx.TimeoutException, httpx.TransportError):
+        except (httpx.HTTPError, httpx.InvalidURL, HedgegridDataError):
             return None
         if response.status_code in (403, 404):
             return False
