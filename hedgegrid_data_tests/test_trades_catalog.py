@@ -72,7 +72,7 @@ def test_200k_trades_round_trip_exactly_and_equal_the_documented_path(data_store
 
     got = _tick_tuples(ParquetDataCatalog(str(ours)).trade_ticks())
     assert len(got) == 200_000
-    assert got == _expected_from_csv(day, 2, 5, TimeUnit.MICROSECONDS)
+    assert got == _expected_from_csv(day, 2, 6, TimeUnit.MICROSECONDS)
     assert got == _tick_tuples(ParquetDataCatalog(str(reference)).trade_ticks())
     assert ParquetDataCatalog(str(ours)).instruments() == [instrument]
     [our_file] = (ours / "data" / "trade_tick").rglob("*.parquet")
@@ -146,7 +146,7 @@ def test_backtest_node_receives_every_tick_in_time_order(data_store: DataStore, 
     )
     BacktestNode(configs=[config]).run()
     received = [json.loads(line) for line in output.read_text().splitlines()]
-    expected = _expected_from_csv(day, 2, 5, TimeUnit.MILLISECONDS)
+    expected = _expected_from_csv(day, 2, 6, TimeUnit.MILLISECONDS)
     assert [tuple(r[2:]) for r in received] == expected
     ts = [r[6] for r in received]
     assert ts == sorted(ts)
