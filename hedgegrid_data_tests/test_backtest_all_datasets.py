@@ -4,19 +4,12 @@ mark prices and funding updates receives every one of them, in time order, with 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
-    BacktestEngineConfig,
-    BacktestRunConfig,
-    BacktestVenueConfig,
-    ImportableActorConfig,
-    LoggingConfig,
 )
 from nautilus_trader.model.data import (
     Bar,
@@ -39,6 +32,7 @@ from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.funding_generator import write_funding_month
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.recording_actor import record_backtest
 from hedgegrid_data_tests.test_klines import generate_klines
 
 DAY = dt.date(2024, 3, 4)
@@ -80,29 +74,14 @@ def test_backtest_node_receives_trades_bars_mark_prices_and_funding_in_time_orde
 
     output = tmp_path / "received.jsonl"
     catalog = str(data_store.catalog)
-    config = BacktestRunConfig(
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[ImportableActorConfig(
-                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
-                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
-                config={"output_path": str(output), "trade_instruments": [SPOT, PERP], "bar_types": MINUTE_BARS,
-                        "mark_price_instruments": [PERP], "funding_rate_instruments": [PERP]},
-            )],
-        ),
-        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="MARGIN",
-                                    starting_balances=["1000000 USDT", "10 BTC"])],
-        data=[  # one config per data class: in 1.220 two configs of one class deliver everything twice
-            BacktestDataConfig(catalog_path=catalog, data_cls=TradeTick, instrument_ids=[SPOT, PERP]),
-            BacktestDataConfig(catalog_path=catalog, data_cls=Bar, bar_types=MINUTE_BARS),
-            BacktestDataConfig(catalog_path=catalog, data_cls=MarkPriceUpdate, instrument_id=PERP),
-            BacktestDataConfig(catalog_path=catalog, data_cls=FundingRateUpdate, instrument_id=PERP),
-        ],
-        dispose_on_completion=True,
-    )
-    BacktestNode(configs=[config]).run()
-
-    received = [json.loads(line) for line in output.read_text().splitlines()]
+    received = record_backtest(
+        output,
+        [BacktestDataConfig(catalog_path=catalog, data_cls=TradeTick, instrument_ids=[SPOT, PERP]),
+         BacktestDataConfig(catalog_path=catalog, data_cls=Bar, bar_types=MINUTE_BARS),
+         BacktestDataConfig(catalog_path=catalog, data_cls=MarkPriceUpdate, instrument_id=PERP),
+         BacktestDataConfig(catalog_path=catalog, data_cls=FundingRateUpdate, instrument_id=PERP)],
+        starting_balances=("1000000 USDT", "10 BTC"), trade_instruments=[SPOT, PERP], bar_types=MINUTE_BARS,
+        mark_price_instruments=[PERP], funding_rate_instruments=[PERP])
     assert Counter((r[0], r[1]) for r in received) == written
     ts_init = [r[-1] for r in received]
     assert ts_init == sorted(ts_init)

@@ -5,7 +5,6 @@ is fixed, missing days, wrong units, and a BacktestNode run."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,14 +18,8 @@ from dagster import (
     instance_for_test,
     materialize,
 )
-from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
-    BacktestEngineConfig,
-    BacktestRunConfig,
-    BacktestVenueConfig,
-    ImportableActorConfig,
-    LoggingConfig,
 )
 from nautilus_trader.model.data import Bar, MarkPriceUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -59,6 +52,7 @@ from hedgegrid_data_tests.test_klines import (
 )
 
 DAY = dt.date(2024, 3, 4)
+from hedgegrid_data_tests.recording_actor import record_backtest
 
 
 @pytest.fixture(scope="module")
@@ -141,21 +135,12 @@ def test_every_real_kline_sample_reads_back_through_nautilus_equal_to_the_csv_te
             assert len(catalog.bars(bar_types=["BTCUSDT.BINANCE-5-MINUTE-LAST-EXTERNAL"], start=start, end=end)) == 288
 
     # one instrument, one backtest over both eras: 2020's 1m bars (6-decimal volumes) and 2026's 1h bars (5)
-    output = tmp_path / "received.jsonl"
     bar_types = [f"BTCUSDT.BINANCE-{spec}-LAST-EXTERNAL" for spec in ("1-MINUTE", "1-HOUR")]
-    config = BacktestRunConfig(
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[ImportableActorConfig(
-                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
-                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
-                config={"output_path": str(output), "bar_types": bar_types})]),
-        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="CASH",
-                                    starting_balances=["1000000 USDT", "10 BTC"])],
-        data=[BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=Bar, bar_types=bar_types)],
-        start="2020-01-01T00:00:00Z", end="2026-05-10T00:00:00Z", dispose_on_completion=True)
-    BacktestNode(configs=[config]).run()
-    received = [json.loads(line) for line in output.read_text().splitlines()]
+    received = record_backtest(
+        tmp_path / "received.jsonl",
+        [BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=Bar, bar_types=bar_types)],
+        account_type="CASH", starting_balances=("1000000 USDT", "10 BTC"), start="2020-01-01T00:00:00Z",
+        end="2026-05-10T00:00:00Z", bar_types=bar_types)
     assert [r[-1] for r in received] == sorted(r[-1] for r in received)
     expected = {bar_type: [] for bar_type in bar_types}
     for day, interval, unit_ns, _ in REAL_SAMPLES:
@@ -357,31 +342,13 @@ def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar
     assert len(catalog.bars(bar_types=["BTCUSDT-PERP.BINANCE-4-HOUR-LAST-EXTERNAL"])) == 6
 
     instrument_id = "BTCUSDT-PERP.BINANCE"
-    output = tmp_path / "received.jsonl"
     bar_types = [f"{instrument_id}-{spec}-LAST-EXTERNAL" for spec in ("1-MINUTE", "5-MINUTE")]
-    config = BacktestRunConfig(
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[ImportableActorConfig(
-                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
-                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
-                config={"output_path": str(output), "bar_types": bar_types,
-                        "mark_price_instruments": [instrument_id]},
-            )],
-        ),
-        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="MARGIN",
-                                    starting_balances=["1000000 USDT"])],
-        data=[
-            # one Bar config for all bar types: in 1.220 two Bar configs share one backend session and every
-            # bar of both is delivered twice
-            BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=Bar, bar_types=bar_types),
-            BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=MarkPriceUpdate,
-                               instrument_id=instrument_id),
-        ],
-        dispose_on_completion=True,
-    )
-    BacktestNode(configs=[config]).run()
-    received = [json.loads(line) for line in output.read_text().splitlines()]
+    received = record_backtest(
+        tmp_path / "received.jsonl",
+        [BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=Bar, bar_types=bar_types),
+         BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=MarkPriceUpdate,
+                            instrument_id=instrument_id)],
+        bar_types=bar_types, mark_price_instruments=[instrument_id])
     ts = [r[-1] for r in received]
     assert ts == sorted(ts)
     by_kind: dict[str, list] = {}

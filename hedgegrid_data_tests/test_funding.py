@@ -4,7 +4,6 @@ line-accurate errors, the Arrow codec and its day files in the Nautilus catalog,
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
 import sys
 import zipfile
@@ -14,14 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
-    BacktestEngineConfig,
-    BacktestRunConfig,
-    BacktestVenueConfig,
-    ImportableActorConfig,
-    LoggingConfig,
 )
 from nautilus_trader.model.data import FundingRateUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -57,6 +50,7 @@ from hedgegrid_data.testing.funding_generator import (
 )
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import REPO_ROOT
+from hedgegrid_data_tests.recording_actor import record_backtest
 
 HOUR_NS = 3_600 * 10**9
 SAMPLE_KEY = "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2026-04.zip"
@@ -337,23 +331,9 @@ def test_backtest_node_receives_every_funding_update_of_the_day_in_time_order(da
     register_funding_rate_codec()
     output = tmp_path / "received.jsonl"
     instrument_id = "BTCUSDT-PERP.BINANCE"
-    config = BacktestRunConfig(
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[ImportableActorConfig(
-                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
-                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
-                config={"output_path": str(output), "funding_rate_instruments": [instrument_id]},
-            )],
-        ),
-        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="MARGIN",
-                                    starting_balances=["1000000 USDT"])],
-        data=[BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=FundingRateUpdate,
-                                 instrument_id=instrument_id)],
-        dispose_on_completion=True,
-    )
-    BacktestNode(configs=[config]).run()
-    received = [json.loads(line) for line in output.read_text().splitlines()]
+    received = record_backtest(
+        output, [BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=FundingRateUpdate,
+                                    instrument_id=instrument_id)], funding_rate_instruments=[instrument_id])
     events = generated.events_on(day)
     assert len(received) == len(events) == 15
     assert [tuple(r[1:]) for r in received] == _expected(events, instrument_id)

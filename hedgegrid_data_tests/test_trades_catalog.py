@@ -4,21 +4,14 @@ and a real BacktestNode run over the result."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
-    BacktestEngineConfig,
-    BacktestRunConfig,
-    BacktestVenueConfig,
-    ImportableActorConfig,
-    LoggingConfig,
 )
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -35,6 +28,7 @@ from hedgegrid_data.testing.nautilus_reference import write_trades_documented_pa
 from hedgegrid_data.venues.binance import Market, build_instrument
 from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.recording_actor import record_backtest
 
 
 def _ingest(day: GeneratedDay, store: DataStore) -> None:
@@ -130,22 +124,9 @@ def test_backtest_node_receives_every_tick_in_time_order(data_store: DataStore, 
     _ingest(day, data_store)
     output = tmp_path / "received.jsonl"
     instrument_id = "BTCUSDT.BINANCE"
-    config = BacktestRunConfig(
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[ImportableActorConfig(
-                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
-                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
-                config={"output_path": str(output), "trade_instruments": [instrument_id]},
-            )],
-        ),
-        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type="CASH",
-                                    starting_balances=["1000000 USDT", "10 BTC"])],
-        data=[BacktestDataConfig(catalog_path=str(catalog_root), data_cls=TradeTick, instrument_id=instrument_id)],
-        dispose_on_completion=True,
-    )
-    BacktestNode(configs=[config]).run()
-    received = [json.loads(line) for line in output.read_text().splitlines()]
+    received = record_backtest(
+        output, [BacktestDataConfig(catalog_path=str(catalog_root), data_cls=TradeTick, instrument_id=instrument_id)],
+        account_type="CASH", starting_balances=("1000000 USDT", "10 BTC"), trade_instruments=[instrument_id])
     expected = _expected_from_csv(day, 2, 6, TimeUnit.MILLISECONDS)
     assert [tuple(r[2:]) for r in received] == expected
     ts = [r[6] for r in received]
