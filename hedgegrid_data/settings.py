@@ -69,7 +69,8 @@ def trade_source() -> TradeSource:
 def kline_intervals() -> tuple[str, ...]:
     """Kline intervals downloaded from the archive (``HEDGEGRID_KLINE_INTERVALS``, comma-separated, default ``1m``).
 
-    Higher timeframes (5m, 15m, 1h, 4h, 1d) are built from 1m; a downloaded one must agree with them.
+    Higher timeframes (5m, 15m, 1h, 4h, 1d) are built from the finest of them when they are coarser multiples of
+    it (from 1m: all; from 1h: 4h and 1d); a downloaded one must agree with the built bars.
     """
     return tuple(i.strip() for i in os.environ.get("HEDGEGRID_KLINE_INTERVALS", "1m").split(",") if i.strip())
 
