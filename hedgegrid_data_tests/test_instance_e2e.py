@@ -58,6 +58,7 @@ class Deployment:
     webhook: WebhookReceiver
     runs: dict[str, str] = field(default_factory=dict)  # partition → run id
     killed_messages: list[str] = field(default_factory=list)
+    slots_held_when_killed: list[str] = field(default_factory=list)  # run ids holding a binance_http slot
 
 
 def _pid_of_run(stack: DagsterStack, run_id: str) -> int | None:
@@ -65,6 +66,12 @@ def _pid_of_run(stack: DagsterStack, run_id: str) -> int | None:
         if found := re.search(r"Executing steps in process \(pid: (\d+)\)", message):
             return int(found.group(1))
     return None
+
+
+def _download_slot_holders(stack: DagsterStack) -> list[str]:
+    data = stack.graphql("""{ instance { concurrencyLimit(concurrencyKey: "binance_http") {
+        claimedSlots { runId } } } }""")
+    return [slot["runId"] for slot in data["instance"]["concurrencyLimit"]["claimedSlots"]]
 
 
 def _wait_finished(stack: DagsterStack, run_id: str) -> str:
@@ -100,6 +107,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             run_id = deployed.runs[KILLED] = stack.launch_job_run(JOB, KILLED)
             pid = stack.wait_for(lambda: any(path == f"/{checksum_key}" for _, path in server.requests)
                                  and _pid_of_run(stack, run_id), TIMEOUT, "the run downloading")
+            deployed.slots_held_when_killed = _download_slot_holders(stack)
             os.kill(pid, signal.SIGKILL)
             _wait_finished(stack, run_id)
             deployed.killed_messages = stack.run_messages(run_id)
@@ -141,12 +149,9 @@ def test_the_runs_ran_authenticated_and_the_killed_run_is_marked_failed(deployme
 def test_a_killed_run_gives_its_download_slot_back(deployment: Deployment) -> None:
     """The killed run held a ``binance_http`` pool slot; run monitoring frees it once the run has ended."""
     stack = deployment.stack
-
-    def claimed() -> list:
-        return stack.graphql("""{ instance { concurrencyLimit(concurrencyKey: "binance_http") {
-            claimedSlots { runId stepKey } } } }""")["instance"]["concurrencyLimit"]["claimedSlots"]
-
-    stack.wait_for(lambda: not claimed() or None, TIMEOUT, "the killed run's pool slot to be freed", interval=2.0)
+    assert deployment.slots_held_when_killed == [deployment.runs[KILLED]]
+    stack.wait_for(lambda: not _download_slot_holders(stack), TIMEOUT, "the killed run's pool slot to be freed",
+                   interval=2.0)
 
 
 def test_the_resources_page_shows_variable_names(deployment: Deployment) -> None:
