@@ -201,7 +201,7 @@ def test_ui_backfill_on_the_embedded_sqlite_profile(deployments: dict[str, Deplo
     deployment = _deployment(deployments, "sqlite")
     _assert_backfill_succeeded(deployment)
     _assert_automation_ran_in_the_daemon(deployment)
-    assert (deployment.stack.home / "history" / "runs.db").exists()  # the repository's dagster.yaml: SQLite in DAGSTER_HOME
+    assert (deployment.stack.home / "history" / "runs.db").exists()  # the repository's dagster.yaml: in DAGSTER_HOME
 
 
 def test_ui_backfill_on_the_postgres_production_profile(deployments: dict[str, Deployment | str]) -> None:

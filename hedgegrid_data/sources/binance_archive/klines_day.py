@@ -4,8 +4,8 @@ klines (spot, USD-M, COIN-M), ``ArchiveKlinesDay``: every configured archive int
 normalized table, judged (``ohlcv_rules`` of every file, ``bar_gaps`` of the base interval, the finest
 downloaded: 1m by default); bars of each published interval are staged — from the archive's own file, or, for
 the higher timeframes, built from the base interval's bars and, where the archive also has that interval,
-checked equal to it bar by bar. Everything is read and checked before anything is written. Before promotion the staged bars are checked again against the archive
-intervals (``bars_agree_with_archive``).
+checked equal to it bar by bar. Everything is read and checked before anything is written. Before promotion
+the staged bars are checked again against the archive intervals (``bars_agree_with_archive``).
 
 mark, index and premium-index klines (USD-M, COIN-M), ``ArchivePriceIndexDay``: the normalized table and its
 verdicts; mark prices also stage ``MarkPriceUpdate``s. Index and premium-index klines stay tables (see
