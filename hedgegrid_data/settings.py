@@ -1,16 +1,24 @@
-"""Public configuration read from the environment: where data goes, where the archive is, which symbols."""
+"""Public configuration read from the environment: where data goes, where the archive is, which symbols.
+
+Settings that may carry credentials (the archive and listing URLs, the alert webhook) reach Dagster resources as
+``dagster.EnvVar``s (``resource_env``): Dagster resolves them inside each run and sensor, and its UI and run
+storage show the variable's name, never its value.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
+
+from dagster import EnvVar
 
 DEFAULT_BINANCE_URL = "https://data.binance.vision"
 DEFAULT_BINANCE_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
 DEFAULT_QUALITY_FILE = Path(__file__).with_name("quality.toml")
 
+T = TypeVar("T")
 TradeSource = Literal["trades", "aggTrades"]
 TRADE_SOURCES: tuple[TradeSource, ...] = ("trades", "aggTrades")
 
@@ -22,7 +30,13 @@ def data_dir() -> Path:
 
 def binance_url() -> str:
     """Archive base: an http(s) URL or a local directory in the archive's key layout."""
-    return os.environ.get("HEDGEGRID_BINANCE_URL", DEFAULT_BINANCE_URL)
+    return os.environ.get("HEDGEGRID_BINANCE_URL") or DEFAULT_BINANCE_URL
+
+
+def resource_env(name: str, default: T) -> str | T:
+    """The value to configure a Dagster resource field with: ``EnvVar(name)`` when the variable is set and not
+    empty, else ``default`` (an unset ``EnvVar`` fails the run in Dagster, so it is only used when set)."""
+    return EnvVar(name) if os.environ.get(name) else default
 
 
 def binance_listing_url() -> str:
@@ -55,7 +69,8 @@ def trade_source() -> TradeSource:
 def kline_intervals() -> tuple[str, ...]:
     """Kline intervals downloaded from the archive (``HEDGEGRID_KLINE_INTERVALS``, comma-separated, default ``1m``).
 
-    Higher timeframes (5m, 15m, 1h, 4h, 1d) are built from 1m; a downloaded one must agree with them.
+    Higher timeframes (5m, 15m, 1h, 4h, 1d) are built from the finest of them when they are coarser multiples of
+    it (from 1m: all; from 1h: 4h and 1d); a downloaded one must agree with the built bars.
     """
     return tuple(i.strip() for i in os.environ.get("HEDGEGRID_KLINE_INTERVALS", "1m").split(",") if i.strip())
 

@@ -2,7 +2,7 @@
 
 Loaded by ``dagster-webserver -m hedgegrid_data_tests.e2e_location`` and ``dagster-daemon run -m ...``;
 configuration comes from the environment (``HEDGEGRID_DATA_DIR``, ``HEDGEGRID_BINANCE_URL``,
-``HEDGEGRID_BINANCE_LISTING_URL``), exactly as for ``hedgegrid_data.definitions``.
+``HEDGEGRID_BINANCE_LISTING_URL``, ``HEDGEGRID_ALERT_WEBHOOK``), exactly as for ``hedgegrid_data.definitions``.
 """
 
 from dagster import Definitions, in_process_executor

@@ -201,15 +201,14 @@ def test_ui_backfill_on_the_embedded_sqlite_profile(deployments: dict[str, Deplo
     deployment = _deployment(deployments, "sqlite")
     _assert_backfill_succeeded(deployment)
     _assert_automation_ran_in_the_daemon(deployment)
-    storage = deployment.stack.home / ".dagster_home" / "storage"
-    assert (storage / "history" / "runs.db").exists()  # the repository's dagster.yaml as is: SQLite under DAGSTER_HOME
+    assert (deployment.stack.home / "history" / "runs.db").exists()  # the repository's dagster.yaml: in DAGSTER_HOME
 
 
 def test_ui_backfill_on_the_postgres_production_profile(deployments: dict[str, Deployment | str]) -> None:
     deployment = _deployment(deployments, "postgres")
     _assert_backfill_succeeded(deployment)
     _assert_automation_ran_in_the_daemon(deployment)
-    assert not (deployment.stack.home / ".dagster_home").exists()  # nothing went to SQLite
+    assert not (deployment.stack.home / "history").exists()  # nothing went to SQLite
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(deployment.stack.env["DAGSTER_PG_URL"])

@@ -5,6 +5,9 @@ is fixed, missing days, wrong units, and a BacktestNode run."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -290,8 +293,37 @@ def test_a_month_with_a_missing_mark_price_day_reports_that_day_not_published(
 def test_spot_has_no_mark_price_groups() -> None:
     with pytest.raises(ValueError, match="USD-M and COIN-M only"):
         price_index_feed(Market.SPOT, "markPriceKlines")
-    with pytest.raises(ValueError, match="built from 1m"):
-        klines_feed(Market.SPOT, intervals=("1h",))
+    with pytest.raises(ValueError, match=r"\['15m'\] cannot be built from 1h .* to HEDGEGRID_KLINE_INTERVALS"):
+        klines_feed(Market.SPOT, intervals=("1h",), timeframes=("15m",))
+
+
+def test_hourly_klines_alone_load_and_publish_1h_4h_and_1d_bars(
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
+    """``HEDGEGRID_KLINE_INTERVALS=1h``: the definitions load, and the timeframes the hourly bars make are built."""
+    env = {**os.environ, "HEDGEGRID_KLINE_INTERVALS": "1h"}
+    code = ("from dagster import AssetKey; from hedgegrid_data.definitions import defs; "
+            "print(defs.resolve_asset_graph().has(AssetKey('binance_spot_klines_catalog')))")
+    loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "True", loaded.stderr[-3000:]
+
+    hours = generate_klines(archive_root, Market.SPOT, "BTCUSDT", interval="1h")
+    feed = klines_feed(Market.SPOT, intervals=("1h",))
+    result = materialize(build_feed_assets(feed), partition_key=f"{DAY}|BTCUSDT",
+                         resources=_resources(archive_server, data_store), instance=instance)
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    rows = csv_bars(hours)
+    catalog = ParquetDataCatalog(str(data_store.catalog))
+    start, end = day_bounds_ns(DAY)
+    counts = {step: len(catalog.bars(bar_types=[f"BTCUSDT.BINANCE-{step}-LAST-EXTERNAL"], start=start, end=end))
+              for step in ("1-HOUR", "4-HOUR", "1-DAY")}
+    assert counts == {"1-HOUR": 24, "4-HOUR": 6, "1-DAY": 1}
+    [daily] = catalog.bars(bar_types=["BTCUSDT.BINANCE-1-DAY-LAST-EXTERNAL"], start=start, end=end)
+    assert [Decimal(str(v)) for v in (daily.open, daily.high, daily.low, daily.close, daily.volume)] == [
+        Decimal(rows[0][1]), max(Decimal(r[2]) for r in rows), min(Decimal(r[3]) for r in rows),
+        Decimal(rows[-1][4]), sum(Decimal(r[5]) for r in rows)]
+    [normalized] = [m for m in result.get_asset_materialization_events()
+                    if m.asset_key.to_user_string() == "binance_spot_klines_normalized"]
+    assert normalized.materialization.metadata["4h_bars_source"].value == "built from 1h"
 
 
 def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar_and_mark_price(

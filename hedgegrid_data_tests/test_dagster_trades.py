@@ -169,11 +169,14 @@ def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
     assert len(ParquetDataCatalog(str(data_store.catalog)).trade_ticks()) == 20_000
 
 
-def test_dagster_cli_materializes_the_day(archive_root: Path, tmp_path: Path) -> None:
+def test_dagster_cli_materializes_the_day_with_its_storage_in_dagster_home(archive_root: Path, tmp_path: Path) -> None:
+    """The README's command with a copied ``dagster.yaml``, run from another working directory."""
     generate_trades(archive_root, Market.SPOT, "BTCUSDT", "2024-01-02", 20_000)
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     data_dir = tmp_path / "data"
     with ArchiveServer(archive_root) as server:
         env = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEGRID_DATA_DIR": str(data_dir),
@@ -182,10 +185,12 @@ def test_dagster_cli_materializes_the_day(archive_root: Path, tmp_path: Path) ->
             [str(Path(sys.executable).with_name("dagster")), "asset", "materialize",
              "-m", "hedgegrid_data.definitions", "--select", "group:binance_spot_trades",
              "--partition", "2024-01-02|BTCUSDT"],
-            cwd=home, env=env, capture_output=True, text=True, check=False,
+            cwd=elsewhere, env=env, capture_output=True, text=True, check=False,
         )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "RUN_SUCCESS" in completed.stdout + completed.stderr
+    assert (home / "history" / "runs.db").exists() and (home / "schedules").is_dir()
+    assert list(elsewhere.iterdir()) == []  # nothing resolved against the working directory
     day_file = (data_dir / "catalog/data/trade_tick/BTCUSDT.BINANCE/"
                 "2024-01-02T00-00-00-000000000Z_2024-01-02T23-59-59-999999999Z.parquet")
     assert day_file.exists()

@@ -275,7 +275,7 @@ def test_a_redirect_to_another_host_is_not_followed(archive_root: Path, archive_
             archive.fetch_verified(day.archive_file)
         assert internal.requests == []
     message = str(raised.value)
-    assert message.startswith(f"{archive_server.url}/{day.archive_file.checksum_key}: redirected to http://***@")
+    assert message.startswith(f"{archive_server.url}/{day.archive_file.checksum_key}: redirected to http://admin:***@")
     assert "outside the allowed hosts" in message and SECRET not in message
     assert _nothing_kept(tmp_path)
 
@@ -315,7 +315,7 @@ def test_credentials_never_appear_in_errors_or_provenance(archive_root: Path, ar
     archive_server.inject(day.archive_file.checksum_key, *[Fault.status(503)] * FAST_RETRY.attempts)
     with _archive(base, tmp_path / "again") as archive, pytest.raises(DownloadError, match="gave up") as raised:
         archive.fetch_verified(day.archive_file)
-    assert SECRET not in str(raised.value) and "http://***@127.0.0.1" in str(raised.value)
+    assert SECRET not in str(raised.value) and "http://reader:***@127.0.0.1" in str(raised.value)
 
 
 def test_a_trickling_server_meets_the_transfer_deadline(archive_root: Path, archive_server: ArchiveServer,

@@ -2,7 +2,9 @@
 
 Every alert is appended to ``$HEDGEGRID_DATA_DIR/alerts.jsonl`` (one JSON object per line) and, when
 ``HEDGEGRID_ALERT_WEBHOOK`` is set, POSTed there as JSON with a ``text`` field (Slack/Teams/Mattermost
-incoming webhooks display it as is). The sensors that raise alerts are built here too.
+incoming webhooks display it as is). URLs inside an alert are redacted (``secrets.redact_text``: an error
+message may quote a URL with credentials), and a failed POST names the webhook by its host only. The sensors
+that raise alerts are built here too.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 from hedgegrid_data.automation import config
+from hedgegrid_data.secrets import redact_json, redact_text, redact_webhook
 
 logger = logging.getLogger("hedgegrid_data.alerts")
 
@@ -51,26 +54,31 @@ class Alert:
     at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat())
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": f"[hedgegrid-data {self.severity}] {self.summary}", **asdict(self)}
+        """The alert as written and POSTed, every URL in it redacted."""
+        return redact_json({"text": f"[hedgegrid-data {self.severity}] {self.summary}", **asdict(self)})
 
 
 def record_alert(alert: Alert, alerts_file: Path, webhook_url: str | None = None,
                  log: logging.Logger | Any = logger, client: httpx.Client | None = None) -> None:
     """Log, append to ``alerts_file``, POST to ``webhook_url``. A failing webhook is logged, never raised:
     the alert is already on disk and a sensor tick must not be lost to a chat outage."""
-    (log.error if alert.severity == ERROR else log.warning)(f"ALERT {alert.kind}: {alert.summary}")
+    payload = alert.to_json()
+    (log.error if alert.severity == ERROR else log.warning)(f"ALERT {alert.kind}: {redact_text(alert.summary)}")
     alerts_file.parent.mkdir(parents=True, exist_ok=True)
     with alerts_file.open("a", encoding="utf-8") as out:
-        out.write(json.dumps(alert.to_json(), default=str, sort_keys=True) + "\n")
+        out.write(json.dumps(payload, default=str, sort_keys=True) + "\n")
     if webhook_url:
         try:
             if client is not None:
-                response = client.post(webhook_url, json=alert.to_json())
+                response = client.post(webhook_url, json=payload)
             else:
-                response = httpx.post(webhook_url, json=alert.to_json(), timeout=10.0)
+                response = httpx.post(webhook_url, json=payload, timeout=10.0)
             response.raise_for_status()
+        except httpx.HTTPStatusError as exc:  # its text quotes the whole URL
+            log.error(f"alert webhook {redact_webhook(webhook_url)} failed: HTTP {exc.response.status_code}")
         except httpx.HTTPError as exc:
-            log.error(f"alert webhook {webhook_url} failed: {type(exc).__name__}: {exc}")
+            log.error(f"alert webhook {redact_webhook(webhook_url)} failed: {type(exc).__name__}: "
+                      f"{redact_text(str(exc))}")
 
 
 def read_alerts(alerts_file: Path) -> list[dict[str, Any]]:

@@ -1,13 +1,13 @@
 """Automation settings: where alerts go (environment) and how eager the sensors are (code).
 
 - ``HEDGEGRID_ALERT_WEBHOOK``: URL that receives every alert as a JSON POST. Default: unset (alerts go to
-  the log and ``$HEDGEGRID_DATA_DIR/alerts.jsonl`` only).
+  the log and ``$HEDGEGRID_DATA_DIR/alerts.jsonl`` only). Its path is a credential for chat webhooks: the
+  alerts resource is configured with ``EnvVar("HEDGEGRID_ALERT_WEBHOOK")`` and the URL is never logged whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,8 @@ TRIGGER_TAG = "hedgegrid/trigger"  # what requested a run: nightly, availability
 
 
 def alert_webhook() -> str | None:
-    return os.environ.get("HEDGEGRID_ALERT_WEBHOOK") or None
+    """``HEDGEGRID_ALERT_WEBHOOK`` as resource configuration: ``EnvVar`` when set, None when unset or empty."""
+    return settings.resource_env("HEDGEGRID_ALERT_WEBHOOK", None)
 
 
 def alerts_file() -> Path:

@@ -1,7 +1,9 @@
-"""Loopback HTTP server mimicking data.binance.vision (objects + S3 ListObjects v1), with fault injection."""
+"""Loopback HTTP server mimicking data.binance.vision (objects + S3 ListObjects v1), with fault injection and,
+like a private mirror, optional HTTP basic authentication."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import gzip
@@ -101,6 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, send_body: bool) -> None:
         archive = self.server.archive
         archive._record(self.command, self.path)
+        if archive.authorization is not None and self.headers.get("Authorization") != archive.authorization:
+            self._respond(401, b"Unauthorized", "text/plain", send_body, {"WWW-Authenticate": 'Basic realm="mirror"'})
+            return
         url = urlsplit(self.path)
         listing = url.path in ("/", f"/{BUCKET}")
         key = LISTING_KEY if listing else unquote(url.path).lstrip("/")
@@ -196,12 +201,17 @@ class ArchiveServer:
 
     The listing answers at ``GET /?delimiter=/&prefix=...`` (and at ``/data.binance.vision?...``, the real
     path-style URL). ``inject(key, *faults)`` queues faults consumed one per request for that key; listing
-    requests consume the faults queued under ``LISTING_KEY``.
+    requests consume the faults queued under ``LISTING_KEY``. With ``credentials`` (user, password) every request
+    must authenticate with them (HTTP basic), as clients do for ``url_with_credentials``
+    (``http://user:password@host/``); other requests get 401.
     """
 
-    def __init__(self, root: Path, page_size: int = 1000):
+    def __init__(self, root: Path, page_size: int = 1000, credentials: tuple[str, str] | None = None):
         self.root = Path(root).resolve()
         self.page_size = page_size
+        self.credentials = credentials
+        self.authorization = None if credentials is None else (
+            "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
         self._lock = threading.Lock()
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._requests: list[tuple[str, str]] = []
@@ -215,6 +225,13 @@ class ArchiveServer:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def url_with_credentials(self) -> str:
+        """``url`` with the user and password in it (``http://user:password@127.0.0.1:port``)."""
+        assert self.credentials is not None, "the server was started without credentials"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{self.credentials[0]}:{self.credentials[1]}@{host}:{port}"
 
     @property
     def requests(self) -> list[tuple[str, str]]:

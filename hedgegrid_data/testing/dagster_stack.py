@@ -148,17 +148,20 @@ class DagsterStack:
             raise StackError(f"launchPartitionBackfill: {result}")
         return result["backfillId"]
 
-    def launch_job_run(self, job_name: str, partition_key: str) -> str:
-        """What the UI's launchpad sends to run a job for one partition; returns the run id."""
+    def repository_selector(self, job_name: str | None = None) -> dict[str, str]:
+        """``repositoryLocationName`` and ``repositoryName`` of the repository holding ``job_name`` (else the first)."""
         repos = self.graphql("""{ repositoriesOrError { ... on RepositoryConnection {
             nodes { name location { name } pipelines { name } } } } }""")["repositoriesOrError"]["nodes"]
-        repo = next(r for r in repos if any(p["name"] == job_name for p in r["pipelines"]))
+        repo = next(r for r in repos if job_name is None or any(p["name"] == job_name for p in r["pipelines"]))
+        return {"repositoryLocationName": repo["location"]["name"], "repositoryName": repo["name"]}
+
+    def launch_job_run(self, job_name: str, partition_key: str) -> str:
+        """What the UI's launchpad sends to run a job for one partition; returns the run id."""
         data = self.graphql(
             """mutation($p: ExecutionParams!) { launchPipelineExecution(executionParams: $p) { __typename
                 ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
                 ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }""",
-            {"p": {"selector": {"repositoryLocationName": repo["location"]["name"], "repositoryName": repo["name"],
-                                "jobName": job_name},
+            {"p": {"selector": {**self.repository_selector(job_name), "jobName": job_name},
                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition_key}]},
                    "mode": "default"}},
         )
@@ -171,6 +174,15 @@ class DagsterStack:
         data = self.graphql("""query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }""",
                             {"id": run_id})
         return data["runOrError"]["status"]
+
+    def run_messages(self, run_id: str) -> list[str]:
+        """The messages of a run's event log, as the UI's run page lists them."""
+        data = self.graphql("""query($id: ID!) { logsForRun(runId: $id) { __typename
+            ... on EventConnection { events { ... on MessageEvent { message } } } ... on PythonError { message } } }""",
+                            {"id": run_id})["logsForRun"]
+        if data["__typename"] != "EventConnection":
+            raise StackError(f"logsForRun: {data}")
+        return [event["message"] for event in data["events"] if event]
 
     def backfill_status(self, backfill_id: str) -> str:
         data = self.graphql("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {

@@ -33,10 +33,12 @@ class _Server(ThreadingHTTPServer):
 
 
 class WebhookReceiver:
-    """``url`` accepts POSTs and answers ``status`` (200 unless changed); ``payloads`` are the decoded bodies."""
+    """``url`` accepts POSTs and answers ``status`` (200 unless changed); ``payloads`` are the decoded bodies.
+    ``path`` is the URL's path: where chat services put the webhook's secret key (``/services/T…/B…/<key>``)."""
 
-    def __init__(self, status: int = 200):
+    def __init__(self, status: int = 200, path: str = "/hooks/hedgegrid"):
         self.status = status
+        self.path = path
         self._lock = threading.Lock()
         self._received: list[tuple[str, str, Any]] = []
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
@@ -47,7 +49,7 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/hooks/hedgegrid"
+        return f"http://{host}:{port}{self.path}"
 
     @property
     def payloads(self) -> list[Any]:

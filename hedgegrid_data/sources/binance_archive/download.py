@@ -34,6 +34,7 @@ from hedgegrid_data.errors import (
     DownloadError,
     NotPublishedError,
 )
+from hedgegrid_data.secrets import redact_text
 from hedgegrid_data.settings import is_local_base
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 
@@ -46,12 +47,6 @@ ZIP_DEADLINE = 15 * 60.0  # all attempts and waits for one zip: the largest dail
 CHECKSUM_DEADLINE = 60.0
 # The archive's objects are compressed already; a mirror that gzips them anyway is still understood.
 IDENTITY = {"Accept-Encoding": "identity"}
-_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
-
-
-def mask_credentials(text: str) -> str:
-    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``."""
-    return _USERINFO.sub("***@", text)
 
 
 @dataclass(frozen=True)
@@ -115,7 +110,7 @@ def parse_checksum(text: str, expected_name: str, source: str) -> str:
 
     An error never quotes the body (it may be anything a server answered), only a file name it names.
     """
-    source = mask_credentials(source)
+    source = redact_text(source)
     parts = text.split()
     if len(parts) != 2 or len(parts[0]) != 64 or any(c not in "0123456789abcdef" for c in parts[0].lower()):
         raise ChecksumMismatchError(f"{source}: not a CHECKSUM line (a body of {len(text)} characters)")
@@ -169,7 +164,7 @@ class ArchiveEndpoint:
     def __init__(self, base: str, timeout: float, *, retry: RetryPolicy = RetryPolicy(),
                  redirect_hosts: Collection[str] | None = None):
         self.base = base.rstrip("/")
-        self.shown_base = mask_credentials(self.base)
+        self.shown_base = redact_text(self.base)
         self.is_local = is_local_base(self.base)
         self.timeout = timeout
         self.retry = retry
@@ -197,7 +192,7 @@ class ArchiveEndpoint:
         allowed = {(url.host, url.port), (url.host, url.port or DEFAULT_PORTS.get(url.scheme))}
         if downgrade or not allowed & self.redirect_hosts:
             allowed = sorted(f"{h}:{p}" if p else h for h, p in self.redirect_hosts)
-            raise _RedirectRefused(f"redirected to {mask_credentials(str(url))}, outside the allowed hosts "
+            raise _RedirectRefused(f"redirected to {redact_text(str(url))}, outside the allowed hosts "
                                    f"{allowed}{' (and from https to http)' if downgrade else ''}: not followed")
 
     def _http_failure(self, shown: str, exc: Exception) -> DownloadError:
@@ -206,7 +201,7 @@ class ArchiveEndpoint:
             return DownloadError(f"{shown}: {exc}")
         if isinstance(exc, httpx.TooManyRedirects):
             return DownloadError(f"{shown}: more than {MAX_REDIRECTS} redirects (a redirect loop?): not followed")
-        return DownloadError(f"{shown}: {type(exc).__name__}: {mask_credentials(str(exc))}")
+        return DownloadError(f"{shown}: {type(exc).__name__}: {redact_text(str(exc))}")
 
     def _get(self, url: str, *, what: str, deadline: float, params: dict[str, str] | None = None,
              max_bytes: int | None = None, dest: Path | None = None,
@@ -218,7 +213,7 @@ class ArchiveEndpoint:
         ``missing_means_unpublished`` (a file of the archive), else ``DownloadError``.
         """
         assert self._client is not None
-        shown = mask_credentials(str(httpx.URL(url, params=params)))
+        shown = redact_text(str(httpx.URL(url, params=params)))
         ends = time.monotonic() + deadline
         failures: list[str] = []
         made = 0
@@ -246,7 +241,7 @@ class ArchiveEndpoint:
             except _Truncated as exc:
                 failures.append(str(exc))
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                failures.append(f"{type(exc).__name__}: {mask_credentials(str(exc))}")
+                failures.append(f"{type(exc).__name__}: {redact_text(str(exc))}")
             except (httpx.HTTPError, httpx.InvalidURL, _RedirectRefused) as exc:
                 raise self._http_failure(shown, exc) from None
             if attempt + 1 < self.retry.attempts:

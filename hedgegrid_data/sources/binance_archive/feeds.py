@@ -6,7 +6,7 @@ Groups (and the prefix of every asset key, job and sensor) are ``binance_<market
 |---|---|---|
 | ``trades`` | spot, um, cm | ``TradeTick`` (when trades are the declared trade source) |
 | ``agg_trades`` | spot, um, cm | ``TradeTick``, trade id = aggregate id (when aggTrades are) |
-| ``klines`` | spot, um, cm | ``Bar`` per archive interval and per higher timeframe built from 1m |
+| ``klines`` | spot, um, cm | ``Bar`` per archive interval and per higher timeframe built from the finest (1m) |
 | ``mark_price_klines`` | um, cm | ``MarkPriceUpdate`` |
 | ``index_price_klines``, ``premium_index_klines`` | um, cm | — (tables only) |
 | ``funding_rate`` | um, cm | ``FundingRateUpdate`` (month files; days due at the month's end) |
@@ -27,7 +27,7 @@ from hedgegrid_data.feeds.feed import Automation, CatalogSeries, CheckSpec, DayS
 from hedgegrid_data.partitions import day_symbol_partitions
 from hedgegrid_data.settings import TradeSource
 from hedgegrid_data.sources.binance_archive.funding_day import ArchiveFundingDay, funding_archive_file
-from hedgegrid_data.sources.binance_archive.klines import BASE_INTERVAL, HIGHER_TIMEFRAMES
+from hedgegrid_data.sources.binance_archive.klines import BASE_INTERVAL
 from hedgegrid_data.sources.binance_archive.klines_day import (
     DEFAULT_KLINE_INTERVALS,
     ArchiveKlinesDay,
@@ -132,18 +132,18 @@ def agg_trades_feed(market: Market, publisher: bool = False) -> Feed:
 
 
 def klines_feed(market: Market, intervals: Sequence[str] = DEFAULT_KLINE_INTERVALS,
-                timeframes: Sequence[str] = HIGHER_TIMEFRAMES) -> Feed:
-    """Klines of ``market``: ``intervals`` are downloaded from the archive, ``timeframes`` built from its 1m.
+                timeframes: Sequence[str] | None = None) -> Feed:
+    """Klines of ``market``: ``intervals`` are downloaded from the archive, ``timeframes`` built from the finest
+    of them (by default every one of 5m, 15m, 1h, 4h, 1d that it makes: all from 1m, 4h and 1d from 1h).
 
     A timeframe that is also a downloaded interval must equal the archive's file bar by bar.
     """
-    plan = BarPlan.of(intervals, timeframes)
+    plan = BarPlan.buildable(intervals) if timeframes is None else BarPlan.of(intervals, timeframes)
     m = market.value
 
     def files(day: dt.date, symbol: str) -> list[ArchiveFile]:
         return [kline_archive_file(market, "klines", symbol, day, i) for i in plan.intervals]
 
-    base = BASE_INTERVAL if BASE_INTERVAL in plan.intervals else plan.intervals[0]
     return _feed(
         market, "klines", "bars", "klines", files, ArchiveKlinesDay(market, plan), Bar, Descriptions(
             f"Binance {m} daily klines ({', '.join(plan.intervals)}) zips, sha256-verified against their CHECKSUM.",
@@ -152,9 +152,9 @@ def klines_feed(market: Market, intervals: Sequence[str] = DEFAULT_KLINE_INTERVA
             f"Nautilus Bar day files ({', '.join(plan.published)}, EXTERNAL, stamped at the kline close) and the "
             f"instrument for Binance {m} klines."),
         normalized_checks=BAR_CHECKS,
-        catalog_checks=(CheckSpec("bars_agree_with_archive", True, "Bars built from 1m equal the archive's own "
-                                                                   "file of that interval, bar by bar."),),
-        report_series=lambda symbol: CatalogSeries(Bar, str(bar_type(instrument_id(market, symbol), base))))
+        catalog_checks=(CheckSpec("bars_agree_with_archive", True, f"Bars built from {plan.base} equal the archive's "
+                                                                   "own file of that interval, bar by bar."),),
+        report_series=lambda symbol: CatalogSeries(Bar, str(bar_type(instrument_id(market, symbol), plan.base))))
 
 
 def price_index_feed(market: Market, data_type: str, interval: str = BASE_INTERVAL) -> Feed:

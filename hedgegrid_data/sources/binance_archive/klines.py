@@ -223,17 +223,18 @@ def exact_precision(values: pa.Array | pa.ChunkedArray, at_least: int, at_most: 
 
 
 def aggregate_klines(minutes: KlineDay, interval: str) -> pa.Table:
-    """``klines`` of ``interval`` built from a day of 1m klines with exact arithmetic.
+    """``klines`` of ``interval`` built from a day of finer klines (1m, or the finest interval downloaded) with
+    exact arithmetic.
 
-    A bucket is every 1m bar whose open time falls in it: first open, highest high, lowest low,
+    A bucket is every finer bar whose open time falls in it: first open, highest high, lowest low,
     last close, and sums of the volumes and counts. Its close time is ``open + interval − 1`` in
     the file's time unit, as the archive writes it.
     """
-    if minutes.archive_file.data_type != "klines" or minutes.interval != BASE_INTERVAL:
-        raise ValueError(f"higher timeframes are built from 1m klines, not {minutes.archive_file.file_name}")
-    step = interval_ns(interval)
-    if step <= interval_ns(BASE_INTERVAL) or step % interval_ns(BASE_INTERVAL):
-        raise ValueError(f"{interval} is not a higher timeframe of 1m")
+    if minutes.archive_file.data_type != "klines":
+        raise ValueError(f"higher timeframes are built from klines, not {minutes.archive_file.file_name}")
+    step, base = interval_ns(interval), interval_ns(minutes.interval)
+    if step <= base or step % base:
+        raise ValueError(f"{interval} is not a higher timeframe of {minutes.interval}")
     names = kline_columns(minutes.archive_file.market)
     frame = pl.from_arrow(minutes.table)
     assert isinstance(frame, pl.DataFrame)
@@ -259,7 +260,8 @@ def bar_count(minutes: KlineDay, interval: str) -> int:
     return len(np.unique(minutes.open_ns() // interval_ns(interval)))
 
 
-def first_difference(built: pa.Table, archive: KlineDay) -> tuple[str, int | None] | None:
+def first_difference(built: pa.Table, archive: KlineDay, built_from: str = BASE_INTERVAL
+                     ) -> tuple[str, int | None] | None:
     """The first bar (by open time) where ``built`` and the archive's own interval file disagree.
 
     Compares what a Nautilus bar holds: open and close time, open, high, low, close and volume.
@@ -279,19 +281,21 @@ def first_difference(built: pa.Table, archive: KlineDay) -> tuple[str, int | Non
     for open_ns in sorted(ours.keys() | theirs.keys()):
         where = f"the {interval} bar opening {utc_text(open_ns)}"
         if open_ns not in theirs:
-            return f"{where} is built from the 1m bars but missing from the archive's {interval} file", None
+            return f"{where} is built from the {built_from} bars but missing from the archive's {interval} file", None
         if open_ns not in ours:
-            return f"{where} is in the archive's {interval} file but the 1m bars make none", line_of[open_ns]
+            return (f"{where} is in the archive's {interval} file but the {built_from} bars make none",
+                    line_of[open_ns])
         for field in fields:
             if ours[open_ns][field] != theirs[open_ns][field]:
-                return (f"{where} differs: {field} built from 1m is {ours[open_ns][field]} but the archive's "
+                return (f"{where} differs: {field} built from {built_from} is {ours[open_ns][field]} but the archive's "
                         f"{interval} file has {theirs[open_ns][field]}", line_of[open_ns])
     return None
 
 
-def check_agreement(built: pa.Table, archive: KlineDay) -> int:
-    """Raise naming the first differing bar unless ``built`` equals the archive's interval file; returns the count."""
-    difference = first_difference(built, archive)
+def check_agreement(built: pa.Table, archive: KlineDay, built_from: str = BASE_INTERVAL) -> int:
+    """Raise naming the first differing bar unless ``built`` (from ``built_from`` bars) equals the archive's
+    interval file; returns the count."""
+    difference = first_difference(built, archive, built_from)
     if difference is not None:
         raise ArchiveDataError(archive.archive_file.file_name, difference[0], line=difference[1])
     return built.num_rows

@@ -1,11 +1,11 @@
 """The day steps of the archive's kline-like feeds.
 
 klines (spot, USD-M, COIN-M), ``ArchiveKlinesDay``: every configured archive interval of the day becomes a
-normalized table, judged (``ohlcv_rules`` of every file, ``bar_gaps`` of the base interval); bars of each
-published interval are staged — from the archive's own file, or, for the higher timeframes, built from the 1m
-bars and, where the archive also has that interval, checked equal to it bar by bar. Everything is read and
-checked before anything is written. Before promotion the staged bars are checked again against the archive
-intervals (``bars_agree_with_archive``).
+normalized table, judged (``ohlcv_rules`` of every file, ``bar_gaps`` of the base interval, the finest
+downloaded: 1m by default); bars of each published interval are staged — from the archive's own file, or, for
+the higher timeframes, built from the base interval's bars and, where the archive also has that interval,
+checked equal to it bar by bar. Everything is read and checked before anything is written. Before promotion
+the staged bars are checked again against the archive intervals (``bars_agree_with_archive``).
 
 mark, index and premium-index klines (USD-M, COIN-M), ``ArchivePriceIndexDay``: the normalized table and its
 verdicts; mark prices also stage ``MarkPriceUpdate``s. Index and premium-index klines stay tables (see
@@ -99,7 +99,11 @@ def normalized_kline_path(store: DataStore, archive_file: ArchiveFile) -> Path:
 
 @dataclass(frozen=True)
 class BarPlan:
-    """Which bars a klines configuration publishes, and where each interval's bars come from."""
+    """Which bars a klines configuration publishes, and where each interval's bars come from.
+
+    ``intervals`` are downloaded from the archive (``HEDGEGRID_KLINE_INTERVALS``); ``timeframes`` are built from
+    the finest of them (``base``: 1m by default) and must be coarser multiples of it.
+    """
 
     intervals: tuple[str, ...]
     timeframes: tuple[str, ...]
@@ -108,17 +112,27 @@ class BarPlan:
         for interval in (*self.intervals, *self.timeframes):
             interval_ns(interval)
         if not self.intervals:
-            raise ValueError("at least one archive interval is needed")
-        if self.timeframes and BASE_INTERVAL not in self.intervals:
-            raise ValueError(f"higher timeframes {self.timeframes} are built from 1m: add '1m' to the intervals "
-                             "or pass no timeframes")
-        small = [t for t in self.timeframes if INTERVAL_SECONDS[t] <= INTERVAL_SECONDS[BASE_INTERVAL]]
-        if small:
-            raise ValueError(f"{small} are not higher timeframes of 1m")
+            raise ValueError("at least one archive interval is needed (HEDGEGRID_KLINE_INTERVALS)")
+        unbuildable = [t for t in self.timeframes if not buildable_from(self.base, t)]
+        if unbuildable:
+            raise ValueError(f"{unbuildable} cannot be built from {self.base} bars, the finest interval downloaded: "
+                             f"higher timeframes must be coarser multiples of it (add a finer interval such as 1m "
+                             f"to HEDGEGRID_KLINE_INTERVALS)")
 
     @classmethod
     def of(cls, intervals: Sequence[str], timeframes: Sequence[str]) -> BarPlan:
         return cls(tuple(dict.fromkeys(intervals)), tuple(dict.fromkeys(timeframes)))
+
+    @classmethod
+    def buildable(cls, intervals: Sequence[str], timeframes: Sequence[str] = HIGHER_TIMEFRAMES) -> BarPlan:
+        """The plan building those of ``timeframes`` that the finest of ``intervals`` makes (1h: 4h and 1d)."""
+        base = min(intervals, key=interval_ns, default=BASE_INTERVAL)
+        return cls.of(intervals, [t for t in timeframes if buildable_from(base, t)])
+
+    @property
+    def base(self) -> str:
+        """The finest downloaded interval: higher timeframes are built from it, ``bar_gaps`` counts its bars."""
+        return min(self.intervals, key=interval_ns)
 
     @property
     def published(self) -> tuple[str, ...]:
@@ -130,11 +144,17 @@ class BarPlan:
 
     @property
     def compared(self) -> tuple[str, ...]:
-        """Intervals both built from 1m and downloaded: the two must agree."""
+        """Intervals both built from the base and downloaded: the two must agree."""
         return tuple(i for i in self.published if self.built(i) and i in self.intervals)
 
 
-DEFAULT_PLAN = BarPlan.of(DEFAULT_KLINE_INTERVALS, HIGHER_TIMEFRAMES)
+def buildable_from(base: str, timeframe: str) -> bool:
+    """Whether ``timeframe`` bars are whole groups of ``base`` bars (coarser, and a multiple of it)."""
+    step, unit = interval_ns(timeframe), interval_ns(base)
+    return step > unit and step % unit == 0
+
+
+DEFAULT_PLAN = BarPlan.buildable(DEFAULT_KLINE_INTERVALS)
 
 
 @dataclass(frozen=True)
@@ -188,15 +208,16 @@ def kline_day_verdicts(files: Sequence[KlineDay]) -> list[Verdict]:
 
 def _stage_bars(staging: Path, files: dict[str, KlineDay], plan: BarPlan, spec: SymbolSpec,
                 instrument: Instrument, day: dt.date) -> list[StagedBars]:
-    """Bars of every published interval, from the archive's file or built from 1m (and then checked equal)."""
+    """Bars of every published interval, from the archive's file or built from the base interval (and then
+    checked equal)."""
     sources: dict[str, tuple[pa.Table, str]] = {}
     for interval in plan.published:
         if plan.built(interval):
-            built = aggregate_klines(files[BASE_INTERVAL], interval)
-            source = "built from 1m"
+            built = aggregate_klines(files[plan.base], interval)
+            source = f"built from {plan.base}"
             if interval in files:
-                check_agreement(built, files[interval])
-                source = "built from 1m, equal to the archive's"
+                check_agreement(built, files[interval], plan.base)
+                source = f"built from {plan.base}, equal to the archive's"
             sources[interval] = (built, source)
         else:
             sources[interval] = (files[interval].table, "archive")
@@ -300,8 +321,7 @@ class ArchiveKlinesDay:
         volume = volume_column(market)
         for kline_file in files.values():
             _require_size_precision(kline_file, volume, instrument)
-        base = BASE_INTERVAL if BASE_INTERVAL in files else plan.intervals[0]
-        verdicts = kline_day_verdicts([files[base], *(f for i, f in files.items() if i != base)])
+        verdicts = kline_day_verdicts([files[plan.base], *(f for i, f in files.items() if i != plan.base)])
         staged = [] if blocking(verdicts) else _stage_bars(feed.staging(store), files, plan, spec, instrument, day)
         summaries = [KlineFileSummary.of(f, _write_normalized(f, store)) for f in files.values()]
         metadata: dict[str, object] = {"instrument_size_precision": spec.size_precision}
@@ -314,7 +334,7 @@ class ArchiveKlinesDay:
                          {f"{s.archive_file.interval}_rows_validated": s.rows for s in summaries})
 
     def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
-        """Every published interval's staged bars read back as what they come from, and bars built from 1m
+        """Every published interval's staged bars read back as what they come from, and bars built from the base
         still equal the archive's own interval (``bars_agree_with_archive``)."""
         market, plan = self.market, self.bars
         spec = symbol_spec(market, symbol)
@@ -323,7 +343,7 @@ class ArchiveKlinesDay:
         staging = feed.staging(store)
         minutes = None
         if plan.timeframes:
-            minutes = _normalized_day(store, kline_archive_file(market, "klines", symbol, day, BASE_INTERVAL))
+            minutes = _normalized_day(store, kline_archive_file(market, "klines", symbol, day, plan.base))
         sources, compared = {}, {}
         for interval in plan.published:
             staged = day_file_path(staging, Bar, str(bar_type(instrument.id, interval)), day)

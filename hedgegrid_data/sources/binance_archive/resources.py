@@ -1,5 +1,9 @@
 """Dagster resources of the Binance archive source: the archive to download from
-(``HEDGEGRID_BINANCE_URL``) and its listing to compare against (``HEDGEGRID_BINANCE_LISTING_URL``)."""
+(``HEDGEGRID_BINANCE_URL``) and its listing to compare against (``HEDGEGRID_BINANCE_LISTING_URL``).
+
+Both URLs may carry credentials (``http://user:password@mirror/``): ``default_archive_resources`` configures them
+as ``EnvVar``s, so the UI and the run storage show the variables' names.
+"""
 
 from __future__ import annotations
 
@@ -35,5 +39,9 @@ class BinanceListingResource(ConfigurableResource):
 
 
 def default_archive_resources() -> dict[str, ConfigurableResource]:
-    return {"binance_archive": BinanceArchiveResource(base_url=settings.binance_url()),
-            "binance_listing": BinanceListingResource(listing_url=settings.binance_listing_url())}
+    """The archive and its listing as configured by the environment (see ``settings.binance_listing_url``)."""
+    base = settings.resource_env("HEDGEGRID_BINANCE_URL", settings.DEFAULT_BINANCE_URL)
+    listing_default = base if settings.is_local_base(settings.binance_url()) else settings.DEFAULT_BINANCE_LISTING_URL
+    return {"binance_archive": BinanceArchiveResource(base_url=base),
+            "binance_listing": BinanceListingResource(
+                listing_url=settings.resource_env("HEDGEGRID_BINANCE_LISTING_URL", listing_default))}

@@ -12,6 +12,7 @@ from typing import Any
 from dagster import AssetsDefinition, MetadataValue
 
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
+from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.binance_archive.download import Provenance, VerifiedFile
 from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import (
@@ -53,7 +54,7 @@ def listed_version(listed: ListedObject) -> str:
 
 def _file_metadata(verified: VerifiedFile, tag: str) -> dict[str, object]:
     p = verified.provenance
-    return {f"{tag}period": verified.archive_file.period, f"{tag}url": p.url, f"{tag}sha256": p.sha256,
+    return {f"{tag}period": verified.archive_file.period, f"{tag}url": redact_url(p.url), f"{tag}sha256": p.sha256,
             f"{tag}bytes": p.size, f"{tag}etag": p.etag or "", f"{tag}last_modified": p.last_modified or "",
             f"{tag}fetched_at": p.fetched_at, f"{tag}reused_local_copy": verified.reused,
             f"{tag}path": MetadataValue.path(str(verified.path))}

@@ -30,6 +30,7 @@ from dagster import (
 from hedgegrid_data.atomic import atomic_write_bytes
 from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.resources import DataStoreResource
+from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
 from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
@@ -168,7 +169,7 @@ def build_universe_asset(feed: Feed, group_name: str = "binance_archive_universe
         return MaterializeResult(
             metadata={
                 "symbols": len(rows),
-                "listing_url": binance_listing.listing_url,
+                "listing_url": redact_url(binance_listing.listing_url),
                 "prefix": root,
                 "earliest_first_date": min((str(r.first_date) for r in rows if r.first_date), default=""),
                 "not_configured": len(listed - set(configured)),
