@@ -2,7 +2,8 @@
 
 One pass feeds every normalized batch to several outputs (the normalized table, a staged catalog
 day, quality checkers) and validates it with pandera on a worker thread. A file that is not already
-in (ts_event, id) order without repeated ids is loaded whole, de-duplicated and sorted instead.
+in order without repeated ids is loaded whole, de-duplicated and sorted instead. The order is (ts_event, id)
+where ids increase with the trades (``tables.trades.TradeIds.ordered``), else ts_event and the file's own order.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+from hedgegrid_data.tables.trades import TradeIds
 from hedgegrid_data.tables.validation import validate_rows
 
 VALIDATION_ROWS = 1 << 18
@@ -57,6 +59,42 @@ class OrderCheck:
             raise NotSorted
         self.last = ids[-1].as_py(), ts[-1].as_py()
 
+    def finish(self) -> None:
+        """After the last batch: nothing left to check (ids were compared batch by batch)."""
+
+
+class FileOrderCheck:
+    """For ids that say nothing about order: raises ``NotSorted`` at the first batch whose times go back, or, once
+    the last batch is in (``finish``), when an id repeats."""
+
+    def __init__(self, id_column: str):
+        self.id_column = id_column
+        self.last_ts: int | None = None
+        self.ids: list[pa.Array] = []
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        ts = batch.column("ts_event").cast(pa.int64())
+        if self.last_ts is not None and ts[0].as_py() < self.last_ts:
+            raise NotSorted
+        if batch.num_rows > 1 and pc.min(pc.pairwise_diff(ts)).as_py() < 0:
+            raise NotSorted
+        self.last_ts = ts[-1].as_py()
+        self.ids.append(batch.column(self.id_column))
+
+    def finish(self) -> None:
+        rows = sum(len(ids) for ids in self.ids)
+        if rows and pc.count_distinct(pa.chunked_array(self.ids)).as_py() != rows:
+            raise NotSorted
+
+
+def order_check(ids: TradeIds, id_column: str) -> OrderCheck | FileOrderCheck:
+    return OrderCheck(id_column) if ids.ordered else FileOrderCheck(id_column)
+
+
+def order_of(ids: TradeIds, id_column: str) -> tuple[str, ...]:
+    """The columns a day is sorted by when it is not in order already; ties keep the file's order."""
+    return ("ts_event", id_column) if ids.ordered else ("ts_event",)
+
 
 @contextmanager
 def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: LineOf, id_column: str,
@@ -90,8 +128,9 @@ def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Li
 
 
 def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, id_column: str,
-                  what: str) -> tuple[pa.Table, int]:
-    """All rows sorted by (ts_event, id) with exact duplicates dropped; returns the drop count."""
+                  what: str, order_by: Sequence[str] | None = None) -> tuple[pa.Table, int]:
+    """All rows sorted by ``order_by`` (default (ts_event, id); ties keep the file's order) with exact duplicates
+    dropped; returns the drop count."""
     frame = pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
     assert isinstance(frame, pl.DataFrame)
     unique = frame.unique(maintain_order=True)
@@ -99,7 +138,8 @@ def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, i
     if conflicting.height:
         ids = conflicting[id_column].unique().sort().head(5).to_list()
         raise ArchiveDataError(file, f"{what} ids appear more than once with different values: {ids}")
-    return unique.sort(["ts_event", id_column]).to_arrow().cast(schema), frame.height - unique.height
+    order = list(order_by or ("ts_event", id_column))
+    return unique.sort(order, maintain_order=True).to_arrow().cast(schema), frame.height - unique.height
 
 
 def drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summary: StreamSummary, file: str,
@@ -117,11 +157,13 @@ def drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summa
 
 def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], new_summary: Callable[[bool], Summary],
                  schema: pa.Schema, rules: pa_pl.DataFrameSchema, out_path: Path, sinks: Sequence[BatchSink], *,
-                 file: str, line_of: Callable[[Summary], LineOf], id_column: str, what: str) -> Summary:
+                 file: str, line_of: Callable[[Summary], LineOf], id_column: str, what: str,
+                 order_by: Sequence[str] | None = None) -> Summary:
     """Write the normalized table of a file to ``out_path`` and every ``sinks``, in one validated pass.
 
     ``stream(summary, check_order)`` yields the normalized batches; with ``check_order`` it raises
-    ``NotSorted`` before the first batch out of order, and the file is then sorted in memory.
+    ``NotSorted`` before the first batch out of order (or after the last one, before anything is kept), and the
+    file is then sorted in memory by ``order_by`` (``sorted_unique``).
     """
 
     def outputs(lines: LineOf) -> list[BatchSink]:
@@ -139,7 +181,7 @@ def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], ne
     except NotSorted:
         summary = new_summary(True)
         batches = list(stream(summary, False))
-        table, dropped = sorted_unique(batches, schema, file, id_column, what)
+        table, dropped = sorted_unique(batches, schema, file, id_column, what, order_by)
         del batches
         summary.duplicates_dropped = dropped  # type: ignore[attr-defined]
         drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs(lambda row: None), summary, file, what)

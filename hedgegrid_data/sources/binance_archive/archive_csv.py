@@ -1,7 +1,7 @@
 """Reading Binance archive CSVs out of their zips: header detection, streaming blocks, line-accurate errors.
 
-Every value is read as text; the dataset modules turn text into exact types. Nothing here knows
-what the columns mean.
+Every value is read as text (blocks of text columns, ``sources/text_columns.py``); the dataset modules turn text
+into exact types. Nothing here knows what the columns mean.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -25,31 +24,19 @@ from zlib_ng import zlib_ng
 
 from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources.text_columns import (  # noqa: F401  (archive parsers use them as archive_csv.*)
+    DECIMAL_TEXT,
+    TextBlock,
+    fail_at_first,
+    first_mismatch,
+    parse_decimal,
+)
 
 BLOCK_SIZE = 4 << 20
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe buffer
-DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, zlib_ng.error, EOFError, OSError)
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header (APPNOTE 4.3.7)
-
-
-@dataclass(frozen=True)
-class TextBlock:
-    """A block of CSV rows as string columns; ``first_line`` is the file line of its first row."""
-
-    batch: pa.RecordBatch
-    first_line: int
-
-    def column(self, name: str) -> pa.Array:
-        return self.batch.column(name)
-
-    def text(self, column: str, row: int) -> str:
-        """The text of one value for an error message (the bytes were never checked to be UTF-8)."""
-        return self.column(column).view(pa.binary())[row].as_py().decode("utf-8", "replace")
-
-    def line(self, row: int) -> int:
-        return self.first_line + row
 
 
 def _single_member(zf: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
@@ -206,39 +193,6 @@ def _locate_bad_line(zip_path: Path, n_columns: int) -> int | None:
     except ArchiveDataError:
         return None
     return None
-
-
-def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, str] | None:
-    """(line, text) of the first value of ``column`` not matching ``pattern``, or None."""
-    ok = pc.match_substring_regex(block.column(column), pattern)
-    if pc.all(ok).as_py():
-        return None
-    index = pc.index(ok, False).as_py()
-    return block.line(index), block.text(column, index)
-
-
-def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
-    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale`` is an error."""
-    values = block.column(column)
-    try:
-        return pc.cast(values, pa.decimal128(38, scale))
-    except pa.ArrowInvalid:
-        bad = first_mismatch(block, column, DECIMAL_TEXT)
-        if bad is not None:
-            raise ArchiveDataError(file, f"{column} {bad[1]!r} is not a decimal number", line=bad[0]) from None
-        excess = first_mismatch(block, column, rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$")
-        if excess is not None:
-            raise ArchiveDataError(
-                file, f"{column} {excess[1]!r} has more decimals than {what} allows ({scale})", line=excess[0]
-            ) from None
-        raise
-
-
-def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, message: str) -> None:
-    """Raise naming the first row where ``ok`` is false (or null), if there is one."""
-    if ok.null_count or not pc.all(ok).as_py():
-        index = pc.index(pc.fill_null(ok, False), False).as_py()
-        raise ArchiveDataError(file, f"{column} {block.text(column, index)!r} {message}", line=block.line(index))
 
 
 def parse_integer(block: TextBlock, column: str, file: str, exempt: pa.Array | None = None) -> pa.Array:

@@ -1,0 +1,64 @@
+"""Text columns of a CSV block and their exact conversion: every value is read as text, and a value that does not
+convert fails closed with an error naming the file, the line and the value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hedgegrid_data.errors import ArchiveDataError
+
+DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """A block of CSV rows as string columns; ``first_line`` is the file line of its first row."""
+
+    batch: pa.RecordBatch
+    first_line: int
+
+    def column(self, name: str) -> pa.Array:
+        return self.batch.column(name)
+
+    def text(self, column: str, row: int) -> str:
+        """The text of one value for an error message (the bytes were never checked to be UTF-8)."""
+        return self.column(column).view(pa.binary())[row].as_py().decode("utf-8", "replace")
+
+    def line(self, row: int) -> int:
+        return self.first_line + row
+
+
+def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, str] | None:
+    """(line, text) of the first value of ``column`` not matching ``pattern``, or None."""
+    ok = pc.match_substring_regex(block.column(column), pattern)
+    if pc.all(ok).as_py():
+        return None
+    index = pc.index(ok, False).as_py()
+    return block.line(index), block.text(column, index)
+
+
+def parse_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
+    """Exact decimal text → ``decimal128(38, scale)``; more significant decimals than ``scale`` is an error."""
+    values = block.column(column)
+    try:
+        return pc.cast(values, pa.decimal128(38, scale))
+    except pa.ArrowInvalid:
+        bad = first_mismatch(block, column, DECIMAL_TEXT)
+        if bad is not None:
+            raise ArchiveDataError(file, f"{column} {bad[1]!r} is not a decimal number", line=bad[0]) from None
+        excess = first_mismatch(block, column, rf"^[0-9]+(\.[0-9]{{0,{scale}}}0*)?$")
+        if excess is not None:
+            raise ArchiveDataError(
+                file, f"{column} {excess[1]!r} has more decimals than {what} allows ({scale})", line=excess[0]
+            ) from None
+        raise
+
+
+def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, message: str) -> None:
+    """Raise naming the first row where ``ok`` is false (or null), if there is one."""
+    if ok.null_count or not pc.all(ok).as_py():
+        index = pc.index(pc.fill_null(ok, False), False).as_py()
+        raise ArchiveDataError(file, f"{column} {block.text(column, index)!r} {message}", line=block.line(index))
