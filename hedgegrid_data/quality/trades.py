@@ -46,7 +46,12 @@ class TradeCheckThresholds:
     @classmethod
     def for_market(cls, market: str) -> TradeCheckThresholds:
         """The configured thresholds of the ``market`` section (``HEDGEGRID_QUALITY_FILE`` or the checked-in file)."""
-        return cls(**_quality_config(settings.quality_file()).get(market, {}).get("trades", {}))
+        return cls(**quality_config(market, "trades"))
+
+
+def quality_config(section: str, table: str) -> dict:
+    """The ``[<section>.<table>]`` thresholds of the quality file (``HEDGEGRID_QUALITY_FILE``); empty if absent."""
+    return _quality_config(settings.quality_file()).get(section, {}).get(table, {})
 
 
 @cache

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
 
 DECIMAL_TEXT = r"^[0-9]+(\.[0-9]+)?$"
@@ -62,3 +63,40 @@ def fail_at_first(block: TextBlock, column: str, ok: pa.Array, file: str, messag
     if ok.null_count or not pc.all(ok).as_py():
         index = pc.index(pc.fill_null(ok, False), False).as_py()
         raise ArchiveDataError(file, f"{column} {block.text(column, index)!r} {message}", line=block.line(index))
+
+
+def parse_integer(block: TextBlock, column: str, file: str, exempt: pa.Array | None = None) -> pa.Array:
+    """Unsigned decimal digits only (Arrow's cast alone would accept ``0x10``); rows where ``exempt`` is true
+    may hold any integer Arrow reads (aggTrades' ``-1`` placeholders)."""
+    values = block.column(column)
+    digits = pc.ascii_is_decimal(values)
+    fail_at_first(block, column, digits if exempt is None else pc.or_(digits, exempt), file, "is not an integer")
+    try:
+        return pc.cast(values, pa.int64())
+    except pa.ArrowInvalid:
+        fail_at_first(block, column, pc.less(pc.utf8_length(values), 19), file, "does not fit a 64-bit integer")
+        raise
+
+
+def _text_bytes(values: pa.Array) -> int:
+    """Bytes of text in a string array, from its offsets."""
+    offsets = memoryview(values.buffers()[1]).cast("i")
+    return offsets[values.offset + len(values)] - offsets[values.offset]
+
+
+def parse_epoch_ns(block: TextBlock, column: str, unit: TimeUnit, bounds: tuple[int, int], file: str) -> pa.Array:
+    """Epoch integers in ``unit`` → int64 nanoseconds, each inside ``bounds`` (the file's UTC day)."""
+    values = block.column(column)
+    epochs = parse_integer(block, column, file)
+    low, high = -(-bounds[0] // unit.nanos), bounds[1] // unit.nanos  # the day in ``unit``
+    extremes = pc.min_max(epochs)
+    # Every value inside the day has at least ``unit.digits`` digits, so a total of exactly that many per
+    # value means each has exactly that many: no leading zeros, nothing in another unit.
+    if (low <= extremes["min"].as_py() and extremes["max"].as_py() <= high
+            and _text_bytes(values) == len(values) * unit.digits):
+        return pc.multiply(epochs, unit.nanos)
+    fail_at_first(block, column, pc.equal(pc.utf8_length(values), unit.digits), file,
+                   f"is not in {unit.name.lower()} like the rest of the file")
+    fail_at_first(block, column, pc.and_(pc.greater_equal(epochs, low), pc.less_equal(epochs, high)), file,
+                   "lies outside the file's UTC day")
+    raise AssertionError("unreachable: a value out of the day or of the unit was not found")

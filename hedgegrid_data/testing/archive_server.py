@@ -138,13 +138,15 @@ class ArchiveServer:
     requests consume the faults queued under ``LISTING_KEY``.
     """
 
+    handler: type[BaseHTTPRequestHandler] = _Handler  # a subclass may answer other paths its own way
+
     def __init__(self, root: Path, page_size: int = 1000):
         self.root = Path(root).resolve()
         self.page_size = page_size
         self._lock = threading.Lock()
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._requests: list[tuple[str, str]] = []
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", 0), self.handler)
         self._httpd.archive = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()

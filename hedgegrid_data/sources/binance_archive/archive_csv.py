@@ -30,6 +30,8 @@ from hedgegrid_data.sources.text_columns import (  # noqa: F401  (archive parser
     fail_at_first,
     first_mismatch,
     parse_decimal,
+    parse_epoch_ns,
+    parse_integer,
 )
 
 BLOCK_SIZE = 4 << 20
@@ -195,18 +197,6 @@ def _locate_bad_line(zip_path: Path, n_columns: int) -> int | None:
     return None
 
 
-def parse_integer(block: TextBlock, column: str, file: str, exempt: pa.Array | None = None) -> pa.Array:
-    """Unsigned decimal digits only (Arrow's cast alone would accept ``0x10``); rows where ``exempt`` is true
-    may hold any integer Arrow reads (aggTrades' ``-1`` placeholders)."""
-    values = block.column(column)
-    digits = pc.ascii_is_decimal(values)
-    fail_at_first(block, column, digits if exempt is None else pc.or_(digits, exempt), file, "is not an integer")
-    try:
-        return pc.cast(values, pa.int64())
-    except pa.ArrowInvalid:
-        fail_at_first(block, column, pc.less(pc.utf8_length(values), 19), file, "does not fit a 64-bit integer")
-        raise
-
 
 def parse_boolean(block: TextBlock, column: str, true: str, false: str, file: str) -> pa.Array:
     """Binance booleans are ``True/False`` on spot and ``true/false`` on futures; anything else is an error."""
@@ -232,27 +222,3 @@ def check_time_unit(detected: TimeUnit, expected: TimeUnit, file: str, rule: str
             f"timestamps are in {detected.name.lower()} ({detected.digits} digits) but {rule} are in "
             f"{expected.name.lower()}: refusing to guess",
         )
-
-
-def _text_bytes(values: pa.Array) -> int:
-    """Bytes of text in a string array, from its offsets."""
-    offsets = memoryview(values.buffers()[1]).cast("i")
-    return offsets[values.offset + len(values)] - offsets[values.offset]
-
-
-def parse_epoch_ns(block: TextBlock, column: str, unit: TimeUnit, bounds: tuple[int, int], file: str) -> pa.Array:
-    """Epoch integers in ``unit`` → int64 nanoseconds, each inside ``bounds`` (the file's UTC day)."""
-    values = block.column(column)
-    epochs = parse_integer(block, column, file)
-    low, high = -(-bounds[0] // unit.nanos), bounds[1] // unit.nanos  # the day in ``unit``
-    extremes = pc.min_max(epochs)
-    # Every value inside the day has at least ``unit.digits`` digits, so a total of exactly that many per
-    # value means each has exactly that many: no leading zeros, nothing in another unit.
-    if (low <= extremes["min"].as_py() and extremes["max"].as_py() <= high
-            and _text_bytes(values) == len(values) * unit.digits):
-        return pc.multiply(epochs, unit.nanos)
-    fail_at_first(block, column, pc.equal(pc.utf8_length(values), unit.digits), file,
-                   f"is not in {unit.name.lower()} like the rest of the file")
-    fail_at_first(block, column, pc.and_(pc.greater_equal(epochs, low), pc.less_equal(epochs, high)), file,
-                   "lies outside the file's UTC day")
-    raise AssertionError("unreachable: a value out of the day or of the unit was not found")
