@@ -12,6 +12,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, Definitions, build_sensor_context, in_process_executor, instance_for_test, materialize
 from nautilus_trader.backtest.node import BacktestNode
@@ -29,6 +30,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.automation import AutomationSettings, build_automation
 from hedgegrid_data.automation.alerts import AlertsResource
+from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.feeds.recipe import normalize_day, publish_day
 from hedgegrid_data.resources import DataStoreResource
@@ -44,6 +46,7 @@ from hedgegrid_data.testing.bybit_generator import (
     BybitTrade,
     GeneratedBybitDay,
     write_day,
+    write_gzip,
     write_spot_day,
     write_trading_day,
 )
@@ -174,6 +177,29 @@ def test_sensors_request_published_and_republished_days(tmp_path: Path, data_sto
         write_trading_day(root, BybitMarket.LINEAR, "BTCUSDT", yesterday, 10)
         available = evaluate("bybit_linear_trades_availability")
         assert [r.partition_key for r in available.run_requests] == [f"{yesterday}|BTCUSDT"]
+
+
+def test_a_day_out_of_order_is_sorted_by_time_then_line_and_repeated_ids_judged(data_store: DataStore) -> None:
+    """Times going back: the day is sorted by time, trades of one time keeping their line order; a row repeated
+    whole is dropped (and counted), one UUID with two different trades is an error."""
+    day = dt.date(2022, 5, 2)
+    generated = write_trading_day(data_store.raw / "bybit", BybitMarket.LINEAR, "BTCUSDT", day, 3_000,
+                                  dialect=Dialect.TRADING, decimals=0)
+    lines = gzip.decompress(generated.path.read_bytes()).decode().splitlines()
+    header, rows = lines[0], lines[1:]
+    shuffled = rows[1500:] + rows[:1500] + [rows[10]]
+    write_gzip(generated.path, "\n".join([header, *shuffled]) + "\n")
+    feed = bybit_trades_feed(BybitMarket.LINEAR, UNIVERSE)
+    done = normalize_day(feed, data_store, day, "BTCUSDT")
+    assert (done.metadata["resorted"], done.metadata["duplicates_dropped"], done.metadata["rows"]) == (True, 1, 3_000)
+    table = pq.read_table(feed.normalized_file(data_store, day, "BTCUSDT"))
+    assert table.column("trade_id").to_pylist() == [t.trade_id for t in generated.trades]
+
+    conflicting = rows[:20] + [rows[20].replace(",Buy,", ",Sell,") if ",Buy," in rows[20]
+                               else rows[20].replace(",Sell,", ",Buy,")] + rows[20:]
+    write_gzip(generated.path, "\n".join([header, *conflicting]) + "\n")
+    with pytest.raises(ArchiveDataError, match="trade ids appear more than once with different values"):
+        normalize_day(feed, data_store, day, "BTCUSDT")
 
 
 DAY = dt.date(2024, 3, 4)
