@@ -106,8 +106,8 @@ def test_real_trading_rows_read_to_the_nanosecond(tmp_path: Path, bybit_samples:
         timestamp, symbol, side, size, price, trade_id = fields[0], *fields[1:5], fields[6]
         day = dt.datetime.fromtimestamp(int(Decimal(timestamp)), dt.timezone.utc).date()
         inverse = symbol == "BTCUSD"
-        spec = BybitSymbolSpec(BybitMarket.INVERSE if inverse else BybitMarket.LINEAR, symbol, "BTC",
-                               "USD" if inverse else "USDT", "0.01" if inverse else "0.001", "1" if inverse else "0.001")
+        spec = (BybitSymbolSpec(BybitMarket.INVERSE, symbol, "BTC", "USD", "0.01", "1") if inverse
+                else BybitSymbolSpec(BybitMarket.LINEAR, symbol, "BTC", "USDT", "0.001", "0.001"))
         file = BybitFile(spec.market, symbol, day)
         write_gzip(tmp_path / file.key, ",".join(header) + "\n" + line + "\n")
         [(got_id, got_price, got_size, got_side, got_ts)], metadata = read(tmp_path / file.key, file, spec)
@@ -127,7 +127,7 @@ def test_real_spot_day_keeps_every_trade(bybit_samples: Path) -> None:
     text = gzip.decompress(path.read_bytes())
     assert hashlib.sha256(text).hexdigest().startswith(SPOT_SAMPLE_CSV_SHA256)
     lines = text.decode().splitlines()[1:]
-    identical_apart_from_id = sum(a.split(",", 1)[1] == b.split(",", 1)[1] for a, b in zip(lines, lines[1:]))
+    identical_apart_from_id = sum(a.split(",", 1)[1] == b.split(",", 1)[1] for a, b in zip(lines, lines[1:], strict=False))
     assert identical_apart_from_id >= 1
     file = BybitFile(BybitMarket.SPOT, "UNIUSDC", dt.date(2025, 5, 17))
     rows, metadata = read(path, file, UNIUSDC)

@@ -1,9 +1,9 @@
 """Checks on a trades day: id continuity, silences, coverage of the day, price and volume spikes.
 
 Where a feed's trade ids are consecutive (Binance's are, per symbol and market), a jump is an exact count of
-missing trades; other feeds (ids that are text, or integers with gaps) get no id check. Silences are measured against the day's own trade rate. Robust price outliers compare
-each trade with the median and MAD of its UTC minute; volume
-spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day batch by batch
+missing trades; other feeds (ids that are text, or integers with gaps) get no id check. Silences are measured
+against the day's own trade rate. Robust price outliers compare each trade with the median and MAD of its UTC
+minute; volume spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day batch by batch
 (it rides along the normalization pass), so memory does not grow with the day.
 """
 

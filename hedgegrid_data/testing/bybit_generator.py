@@ -48,12 +48,13 @@ class BybitTrade:
 
 def _plain(value: Decimal) -> str:
     """A decimal without trailing zeros and never in scientific notation (``6``, ``6.016``)."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 @dataclass(frozen=True)
 class GeneratedBybitDay:
+    """A day written in the archive's layout: its file, path, dialect and trades in file order."""
+
     file: BybitFile
     path: Path
     dialect: Dialect

@@ -3,8 +3,9 @@
 Ids follow Nautilus' own Bybit adapter, whose symbol carries the product type: ``ETHUSDT-SPOT.BYBIT``
 (``CurrencyPair``), ``BTCUSDT-LINEAR.BYBIT`` (``CryptoPerpetual``; USDT dated futures and USDC contracts are
 ``-LINEAR`` too) and ``BTCUSD-INVERSE.BYBIT`` (inverse ``CryptoPerpetual``, sizes in USD contracts); a symbol
-with an ``expiry`` is a ``CryptoFuture``. Increments come from ``bybit_symbols.toml`` (``HEDGEGRID_BYBIT_SYMBOLS_FILE``);
-precision is the normalized increment's, and data with more decimals than it allows is an error.
+with an ``expiry`` is a ``CryptoFuture``. Increments come from ``bybit_symbols.toml``
+(``HEDGEGRID_BYBIT_SYMBOLS_FILE``); precision is the normalized increment's, and data with more decimals than it
+allows is an error.
 """
 
 from __future__ import annotations

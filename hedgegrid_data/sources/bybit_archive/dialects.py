@@ -1,11 +1,10 @@
 """Bybit archive CSVs → canonical trades: the file's dialect detected from its path and header, every value exact
 from its text, and anything unknown failing closed.
 
-| dialect | path | header | timestamp |
-|---|---|---|---|
-| ``trading`` | ``trading/…`` | ``timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional`` | epoch seconds as a decimal string: whole seconds, ms or 100 µs |
-| ``trading_rpi`` | ``trading/…`` | the same ``,RPI`` | the same |
-| ``spot_daily`` | ``spot/…`` | ``id,timestamp,price,volume,side,rpi`` | integer epoch milliseconds |
+- ``trading`` (``trading/…``): ``timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,
+  homeNotional,foreignNotional``; timestamps are epoch seconds as a decimal string: whole seconds, ms or 100 µs;
+- ``trading_rpi`` (``trading/…``): the same ``,RPI``;
+- ``spot_daily`` (``spot/…``): ``id,timestamp,price,volume,side,rpi``; timestamps are integer epoch milliseconds.
 
 The header alone does not settle the dialect (BitMEX-era files share the trading header but print
 ``2018-12-05D00:00:25.948313000``): the first row's timestamp must be in the dialect's format too, and every
@@ -183,9 +182,9 @@ class DayReader:
         dialect = detect_dialect(self.file, header, first_row)
         decimals, rpi_trades = 0, 0
         convert = self._spot if dialect.spot else self._trading
+        flag = {Dialect.TRADING_RPI: "RPI", Dialect.SPOT_DAILY: "rpi"}.get(dialect)
         for block in iter_text_blocks(self.path, self.name, HEADERS[dialect]):
             columns, block_decimals = convert(block)
-            flag = {Dialect.TRADING_RPI: "RPI", Dialect.SPOT_DAILY: "rpi"}.get(dialect)
             if flag is not None:
                 rpi_trades += int(pc.sum(_choice(block, flag, ("0", "1"), self.name)).as_py() or 0)
             decimals = max(decimals, block_decimals)
