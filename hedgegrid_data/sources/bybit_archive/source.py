@@ -5,6 +5,7 @@ size or ETag (or, from a mirror without ETags, a later Last-Modified) than its p
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.sources.bybit_archive.download import VerifiedFile
 from hedgegrid_data.sources.bybit_archive.layout import SOURCE, BybitFile
 from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
-from hedgegrid_data.sources.http import HttpEndpoint
+from hedgegrid_data.sources.http import HttpEndpoint, Served
 from hedgegrid_data.sources.provenance import Provenance, republication_change, version_of
 from hedgegrid_data.store import DataStore
+
+HEADS_IN_FLIGHT = 8
 
 
 def _file_metadata(verified: VerifiedFile) -> dict[str, object]:
@@ -65,18 +68,24 @@ class BybitArchiveSource:
 
     def republished(self, resource: BybitArchiveResource, raw_root: Path, files: Mapping[str, BybitFile],
                     log: Any) -> Iterator[Republication]:
-        """HEAD every fetched file; a different size or ETag than its provenance is a re-publication."""
-        without_provenance, unanswered, gone = 0, [], []
-        with resource.probe() as archive:
-            for key in sorted(files):
-                provenance = Provenance.read(raw_root / key)
-                if provenance is None:
-                    without_provenance += 1
-                    continue
-                try:
-                    served = archive.served(key)
-                except DownloadError as exc:
-                    unanswered.append(str(exc))
+        """HEAD every fetched file (the archive has no listing to trust; a few requests in flight, as a symbol
+        has a file per day); a different size or ETag than its provenance is a re-publication."""
+        read = {key: Provenance.read(raw_root / key) for key in sorted(files)}
+        known = {key: provenance for key, provenance in read.items() if provenance is not None}
+        without_provenance = len(read) - len(known)
+        unanswered, gone = [], []
+
+        def ask(archive: HttpEndpoint, key: str) -> Served | None | DownloadError:
+            try:
+                return archive.served(key)
+            except DownloadError as exc:
+                return exc
+
+        with resource.probe() as archive, ThreadPoolExecutor(HEADS_IN_FLIGHT) as pool:
+            for (key, provenance), served in zip(known.items(), pool.map(lambda key: ask(archive, key), known),
+                                                 strict=True):
+                if isinstance(served, DownloadError):
+                    unanswered.append(str(served))
                     continue
                 if served is None:
                     gone.append(key)
