@@ -20,8 +20,6 @@ from nautilus_trader.model.data import TradeTick
 from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, Descriptions, Feed
 from hedgegrid_data.partitions import day_symbol_partitions
 from hedgegrid_data.quality.cross_venue import CHECK as CROSS_VENUE_CHECK
-from hedgegrid_data.quality.cross_venue import CrossVenueThresholds
-from hedgegrid_data.quality.trades import TradeCheckThresholds
 from hedgegrid_data.sources.bybit_archive.layout import ARCHIVE_START, BybitFile
 from hedgegrid_data.sources.bybit_archive.source import BYBIT_ARCHIVE
 from hedgegrid_data.sources.bybit_archive.trades_day import BybitTradesDay
@@ -46,7 +44,6 @@ SIZE_UNITS = {BybitMarket.LINEAR: "base quantity", BybitMarket.INVERSE: "USD con
 def bybit_trades_feed(market: BybitMarket, universe: BybitUniverse | None = None) -> Feed:
     """The trades feed of ``market`` for the configured symbols (``universe``: the Bybit symbols file's)."""
     specs = (universe or bybit_universe())[market]
-    section = f"{VENUE}_{market.value}"
     m = market.value
 
     def files(day: dt.date, symbol: str) -> list[BybitFile]:
@@ -55,8 +52,7 @@ def bybit_trades_feed(market: BybitMarket, universe: BybitUniverse | None = None
     return Feed(
         name=f"{VENUE}_{m}_trades", source=BYBIT_ARCHIVE, venue=VENUE, market=m, table="trades", dataset="trades",
         partitions_def=day_symbol_partitions(ARCHIVE_START[market], specs), files=files,
-        steps=BybitTradesDay(market, specs, TradeCheckThresholds.for_market(section),
-                             CrossVenueThresholds.for_section(section)),
+        steps=BybitTradesDay(market, specs),
         instrument_ids=lambda symbol: instrument_id(market, symbol).value, publishes=TradeTick,
         consecutive_ids=False, normalized_checks=TRADE_CHECKS, catalog_checks=CATALOG_CHECKS,
         report_series=lambda symbol: CatalogSeries(TradeTick, instrument_id(market, symbol).value),

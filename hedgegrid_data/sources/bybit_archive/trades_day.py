@@ -29,12 +29,20 @@ from hedgegrid_data.venues.bybit import BybitMarket, BybitSymbolSpec, build_inst
 
 @dataclass(frozen=True)
 class BybitTradesDay:
-    """``DaySteps`` of the trades feed of one Bybit market, for the configured ``specs`` (symbol → spec)."""
+    """``DaySteps`` of the trades feed of one Bybit market, for the configured ``specs`` (symbol → spec).
+
+    Thresholds default to the quality file's ``[bybit_<market>.trades]`` and ``[bybit_<market>.cross_venue]``,
+    read when a day is judged.
+    """
 
     market: BybitMarket
     specs: Mapping[str, BybitSymbolSpec]
-    thresholds: TradeCheckThresholds = TradeCheckThresholds()
-    cross_venue: CrossVenueThresholds = CrossVenueThresholds()
+    thresholds: TradeCheckThresholds | None = None
+    cross_venue: CrossVenueThresholds | None = None
+
+    @property
+    def quality_section(self) -> str:
+        return f"{SOURCE}_{self.market.value}"
 
     def spec(self, symbol: str) -> BybitSymbolSpec:
         try:
@@ -55,7 +63,8 @@ class BybitTradesDay:
 
     @property
     def canonical(self) -> CanonicalTradesDay:
-        return CanonicalTradesDay(self.read, self.instrument, self.thresholds, ids=TEXT_IDS)
+        thresholds = self.thresholds or TradeCheckThresholds.for_market(self.quality_section)
+        return CanonicalTradesDay(self.read, self.instrument, thresholds, ids=TEXT_IDS)
 
     def series(self, symbol: str) -> list[CatalogSeries]:
         return self.canonical.series(symbol)
@@ -81,4 +90,4 @@ class BybitTradesDay:
             return not_applicable(f"{counterpart} has no {day} in the catalog to compare with", counterpart)
         ours = pq.read_table(feed.normalized_file(store, day, symbol), columns=["ts_event", "price"])
         return cross_venue_prices(ours, trade_tick_prices(theirs), spec.instrument_id.value, counterpart,
-                                  self.cross_venue)
+                                  self.cross_venue or CrossVenueThresholds.for_section(self.quality_section))
