@@ -3,8 +3,8 @@
 Where a feed's trade ids are consecutive (Binance's are, per symbol and market), a jump is an exact count of
 missing trades; other feeds (ids that are text, or integers with gaps) get no id check. Silences are measured
 against the day's own trade rate. Robust price outliers compare each trade with the median and MAD of its UTC
-minute; volume spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day batch by batch
-(it rides along the normalization pass), so memory does not grow with the day.
+minute; volume spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day
+batch by batch (it rides along the normalization pass), so memory does not grow with the day.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ class _Trades:
 
     def slice(self, start: int, stop: int | None = None) -> _Trades:
         stop = len(self) if stop is None else stop
-        return _Trades(self.ids.slice(start, stop - start), self.ts[start:stop], self.p[start:stop], self.q[start:stop],
-                       self.prices.slice(start, stop - start))
+        return _Trades(self.ids.slice(start, stop - start), self.ts[start:stop], self.p[start:stop],
+                       self.q[start:stop], self.prices.slice(start, stop - start))
 
     def after(self, earlier: _Trades) -> _Trades:
         """``earlier`` followed by these trades."""
