@@ -195,6 +195,13 @@ def test_a_day_out_of_order_is_sorted_by_time_then_line_and_repeated_ids_judged(
     table = pq.read_table(feed.normalized_file(data_store, day, "BTCUSDT"))
     assert table.column("trade_id").to_pylist() == [t.trade_id for t in generated.trades]
 
+    repeated_in_order = rows[:11] + [rows[10]] + rows[11:]  # in time order: only the ids tell
+    write_gzip(generated.path, "\n".join([header, *repeated_in_order]) + "\n")
+    done = normalize_day(feed, data_store, day, "BTCUSDT")
+    assert (done.metadata["resorted"], done.metadata["duplicates_dropped"], done.metadata["rows"]) == (True, 1, 3_000)
+    assert pq.read_table(feed.normalized_file(data_store, day, "BTCUSDT")).column("trade_id").to_pylist() == [
+        t.trade_id for t in generated.trades]
+
     conflicting = rows[:20] + [rows[20].replace(",Buy,", ",Sell,") if ",Buy," in rows[20]
                                else rows[20].replace(",Sell,", ",Buy,")] + rows[20:]
     write_gzip(generated.path, "\n".join([header, *conflicting]) + "\n")
