@@ -10,9 +10,11 @@ from hedgegrid_data.feeds.registry import FeedRegistry
 from hedgegrid_data.resources import default_data_store
 from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
 from hedgegrid_data.sources.binance_archive.resources import default_archive_resources
+from hedgegrid_data.sources.bybit_archive.feeds import bybit_feeds
+from hedgegrid_data.sources.bybit_archive.resources import default_bybit_resources
 from hedgegrid_data.venues.binance import Market
 
-feeds = FeedRegistry(archive_feeds(settings.kline_intervals(), settings.trade_source()))
+feeds = FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds()])
 automation = build_automation(feeds)
 
 defs = Definitions(
@@ -21,7 +23,8 @@ defs = Definitions(
         *(build_binance_reconciliation_asset(market, feeds) for market in Market),
         *automation["assets"],
     ],
-    resources={"data_store": default_data_store(), **default_archive_resources(), **automation["resources"]},
+    resources={"data_store": default_data_store(), **default_archive_resources(), **default_bybit_resources(),
+               **automation["resources"]},
     jobs=automation["jobs"],
     schedules=automation["schedules"],
     sensors=automation["sensors"],

@@ -1,4 +1,4 @@
-"""Public configuration read from the environment: where data goes, where the archive is, which symbols.
+"""Public configuration read from the environment: where data goes, where the archives are, which symbols.
 
 Settings that may carry credentials (the archive and listing URLs, the alert webhook) reach Dagster resources as
 ``dagster.EnvVar``s (``resource_env``): Dagster resolves them inside each run and sensor, and its UI and run
@@ -16,6 +16,8 @@ from dagster import EnvVar
 DEFAULT_BINANCE_URL = "https://data.binance.vision"
 DEFAULT_BINANCE_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
+DEFAULT_BYBIT_URL = "https://public.bybit.com"
+DEFAULT_BYBIT_SYMBOLS_FILE = Path(__file__).with_name("bybit_symbols.toml")
 DEFAULT_QUALITY_FILE = Path(__file__).with_name("quality.toml")
 
 T = TypeVar("T")
@@ -52,6 +54,16 @@ def binance_listing_url() -> str:
 def is_local_base(base: str) -> bool:
     """A base that is a directory, not an http(s) URL."""
     return not base.startswith(("http://", "https://"))
+
+
+def bybit_url() -> str:
+    """Bybit's public trade archive (``HEDGEGRID_BYBIT_URL``): an http(s) URL or a local directory in its layout."""
+    return os.environ.get("HEDGEGRID_BYBIT_URL", DEFAULT_BYBIT_URL)
+
+
+def bybit_symbols_file() -> Path:
+    """Bybit's symbol universe with its increments (``HEDGEGRID_BYBIT_SYMBOLS_FILE``)."""
+    return Path(os.environ.get("HEDGEGRID_BYBIT_SYMBOLS_FILE", DEFAULT_BYBIT_SYMBOLS_FILE))
 
 
 def symbols_file() -> Path:

@@ -19,6 +19,7 @@ from hedgegrid_data.venues.symbols import symbol_spec
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 SAMPLES_BINANCE = SHARED / "samples" / "binance"
+SAMPLES_BYBIT = SHARED / "samples" / "bybit"
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,14 @@ def binance_samples() -> Path:
     if not (SAMPLES_BINANCE / "data").is_dir():
         pytest.skip(f"real Binance samples not found at {SAMPLES_BINANCE} (../shared is absent in a user's clone)")
     return SAMPLES_BINANCE
+
+
+@pytest.fixture(scope="session")
+def bybit_samples() -> Path:
+    """The real Bybit samples (``../shared/samples/bybit``): a whole spot day and real rows of every trading dialect."""
+    if not (SAMPLES_BYBIT / "trading_rows.csv").is_file():
+        pytest.skip(f"real Bybit samples not found at {SAMPLES_BYBIT} (../shared is absent in a user's clone)")
+    return SAMPLES_BYBIT
 
 
 @pytest.fixture

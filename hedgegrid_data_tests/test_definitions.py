@@ -15,7 +15,8 @@ from hedgegrid_data.venues.binance import Market
 
 def test_every_name_is_the_one_users_know() -> None:
     """Asset keys, groups, checks (and which block), jobs, schedules and sensors, as before the restructure
-    around feeds: ``definition_names.json`` was written from the definitions of d1a71ca."""
+    around feeds: ``definition_names.json`` was written from the definitions of d1a71ca, then regenerated when
+    Bybit's feeds were registered, which only added the ``bybit_*`` names (every Binance name unchanged)."""
     repository = defs.get_repository_def()
     graph = repository.asset_graph
     names = {
@@ -82,7 +83,8 @@ def test_every_daily_dataset_is_automated() -> None:
     repository = defs.get_repository_def()
     daily = [f"binance_{m}_{d}" for m in ("spot", "um", "cm") for d in ("trades", "agg_trades", "klines")] + [
         f"binance_{m}_{d}" for m in ("um", "cm")
-        for d in ("mark_price_klines", "index_price_klines", "premium_index_klines")]
+        for d in ("mark_price_klines", "index_price_klines", "premium_index_klines")] + [
+        f"bybit_{m}_trades" for m in ("linear", "inverse", "spot")]
     monthly = ["binance_um_funding_rate", "binance_cm_funding_rate"]
     for group in daily + monthly:
         job = repository.get_job(f"{group}_daily")

@@ -52,8 +52,10 @@ def _metadata(values: dict[str, object]) -> dict[str, object]:
     return {key: MetadataValue.path(str(v)) if isinstance(v, Path) else v for key, v in values.items()}
 
 
-def published_result(published: PublishedDays) -> MaterializeResult:
-    """A published day as materialization metadata and its publication check results."""
+def published_result(published: PublishedDays, catalog_checks: tuple[CheckSpec, ...] = ()) -> MaterializeResult:
+    """A published day as materialization metadata and its publication check results; a feed's own check
+    (``catalog_checks``) that does not block reports a failure as a WARN."""
+    warn_only = {c.name for c in catalog_checks if not c.blocking}
     metadata: dict[str, object] = {"published": True, "instrument_id": published.instrument_id}
     balance: dict[str, object] = {}
     for label, day in published.days.items():
@@ -67,7 +69,8 @@ def published_result(published: PublishedDays) -> MaterializeResult:
             AssetCheckResult(check_name="rows_in_equals_rows_out", severity=AssetCheckSeverity.ERROR,
                              passed=all(d.rows_in == d.rows_out for d in published.days.values()), metadata=balance),
             check_result(published.integrity),
-            *(AssetCheckResult(check_name=name, passed=passed, metadata=details)
+            *(AssetCheckResult(check_name=name, passed=passed, metadata=_metadata(details),
+                               severity=AssetCheckSeverity.WARN if name in warn_only else AssetCheckSeverity.ERROR)
               for name, (passed, details) in published.extra_checks.items()),
         ],
     )
@@ -145,7 +148,7 @@ def build_feed_assets(feed: Feed) -> list[AssetsDefinition]:
             day, symbol = day_and_symbol(context.partition_key)
             with fail_closed():
                 published = publish_day(feed, data_store.store, day, symbol)
-            return published_result(published)
+            return published_result(published, feed.catalog_checks)
 
         assets.append(catalog)
     return [*assets, build_quality_report_asset(feed, normalized)]

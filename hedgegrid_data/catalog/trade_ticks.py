@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from nautilus_trader.core.nautilus_pyo3 import FIXED_SCALAR, PRECISION_BYTES
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.instruments import Instrument
@@ -56,6 +57,18 @@ def fixed_point(values: pa.Array, what: str = "values") -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(PRECISION_BYTES), len(raw), [None, raw.buffers()[1]], offset=raw.offset
     )
+
+
+def from_fixed_point(raw: pa.Array) -> pa.Array:
+    """Nautilus raw fixed-point ``fixed_size_binary(16)`` → the exact ``decimal128(38, 16)`` it stores."""
+    return pa.Array.from_buffers(pa.decimal128(38, RAW_SCALE), len(raw), [None, raw.buffers()[1]], offset=raw.offset)
+
+
+def trade_tick_prices(path: Path) -> pa.Table:
+    """A ``TradeTick`` day file's ``ts_event`` (int64 ns) and exact ``price``, in file order."""
+    table = pq.read_table(path, columns=["ts_event", "price"])
+    return pa.table({"ts_event": table.column("ts_event").combine_chunks().cast(pa.int64()),
+                     "price": from_fixed_point(table.column("price").combine_chunks())})
 
 
 def trade_tick_schema(instrument: Instrument) -> pa.Schema:

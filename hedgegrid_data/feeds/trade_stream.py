@@ -2,8 +2,9 @@
 
 One pass feeds every normalized batch to several outputs (the normalized table, a staged catalog
 day, quality checkers) and validates it with pandera on a worker thread. A file that is not already
-in (ts_event, id) order without repeated ids is loaded whole, de-duplicated and sorted instead, up to
-``RESORT_MAX_BYTES`` of normalized rows: beyond that the file is refused rather than sorted.
+in order without repeated ids is loaded whole, de-duplicated and sorted instead, up to ``RESORT_MAX_BYTES`` of
+normalized rows (beyond that the file is refused rather than sorted). The order is (ts_event, id) where ids
+increase with the trades (``tables.trades.TradeIds.ordered``), else ts_event and the file's own order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
+from hedgegrid_data.tables.trades import TradeIds
 from hedgegrid_data.tables.validation import validate_rows
 
 VALIDATION_ROWS = 1 << 18
@@ -61,6 +63,46 @@ class OrderCheck:
             raise NotSorted
         self.last = ids[-1].as_py(), ts[-1].as_py()
 
+    def finish(self) -> None:
+        """After the last batch: nothing left to check (ids were compared batch by batch)."""
+
+
+class FileOrderCheck:
+    """For ids that say nothing about order: raises ``NotSorted`` at the first batch whose times go back, or, once
+    the last batch is in (``finish``), when an id may repeat. Only 64-bit hashes of the ids are kept (a collision
+    merely sends the day down the exact in-memory path)."""
+
+    def __init__(self, id_column: str):
+        self.id_column = id_column
+        self.last_ts: int | None = None
+        self.hashes: list[pl.Series] = []
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        ts = batch.column("ts_event").cast(pa.int64())
+        if self.last_ts is not None and ts[0].as_py() < self.last_ts:
+            raise NotSorted
+        if batch.num_rows > 1 and pc.min(pc.pairwise_diff(ts)).as_py() < 0:
+            raise NotSorted
+        self.last_ts = ts[-1].as_py()
+        ids = pl.from_arrow(batch.column(self.id_column))
+        assert isinstance(ids, pl.Series)
+        self.hashes.append(ids.hash())
+
+    def finish(self) -> None:
+        if self.hashes:
+            hashes = pl.concat(self.hashes)
+            if hashes.n_unique() != len(hashes):
+                raise NotSorted
+
+
+def order_check(ids: TradeIds, id_column: str) -> OrderCheck | FileOrderCheck:
+    return OrderCheck(id_column) if ids.ordered else FileOrderCheck(id_column)
+
+
+def order_of(ids: TradeIds, id_column: str) -> tuple[str, ...]:
+    """The columns a day is sorted by when it is not in order already; ties keep the file's order."""
+    return ("ts_event", id_column) if ids.ordered else ("ts_event",)
+
 
 @contextmanager
 def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: LineOf, id_column: str,
@@ -94,8 +136,9 @@ def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Li
 
 
 def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, id_column: str,
-                  what: str) -> tuple[pa.Table, int]:
-    """All rows sorted by (ts_event, id) with exact duplicates dropped; returns the drop count.
+                  what: str, order_by: Sequence[str] | None = None) -> tuple[pa.Table, int]:
+    """All rows sorted by ``order_by`` (default (ts_event, id); ties keep the file's order) with exact duplicates
+    dropped; returns the drop count.
 
     Takes the rows out of ``batches`` (emptied) and holds about twice them at the peak: the sorted copy
     and, while it is made, the rows it comes from.
@@ -103,7 +146,8 @@ def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, i
     table = pa.Table.from_batches(batches, schema=schema)
     source_rows = table.num_rows
     batches.clear()
-    table = table.take(pc.sort_indices(table, [("ts_event", "ascending"), (id_column, "ascending")]))
+    by_id = pc.sort_indices(table, [("ts_event", "ascending"), (id_column, "ascending")])  # stable
+    table = table.take(by_id)
     if table.num_rows > 1:
         # exact duplicates share (ts_event, id), so they are neighbours once sorted
         repeats = None
@@ -111,13 +155,18 @@ def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, i
             same = pc.equal(column.slice(1), column.slice(0, table.num_rows - 1))
             repeats = same if repeats is None else pc.and_(repeats, same)
         if pc.any(repeats).as_py():
-            table = table.filter(pa.chunked_array([[True], pc.invert(repeats).combine_chunks()]))
+            kept = pa.chunked_array([[True], pc.invert(repeats).combine_chunks()])
+            table, by_id = table.filter(kept), by_id.filter(kept.combine_chunks())
     ids = table.column(id_column)
     ids = ids.take(pc.sort_indices(ids))
     repeated = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)) if len(ids) > 1 else None
     if repeated is not None and pc.any(repeated).as_py():
         conflicting = pc.unique(ids.slice(1).filter(repeated)).slice(0, 5).to_pylist()
         raise ArchiveDataError(file, f"{what} ids appear more than once with different values: {conflicting}")
+    order = list(order_by or ("ts_event", id_column))
+    if order != ["ts_event", id_column]:  # back to the file's order (by_id is stable), then by ``order_by``
+        table = table.take(pc.sort_indices(by_id))
+        table = table.take(pc.sort_indices(table, [(c, "ascending") for c in order]))
     return table, source_rows - table.num_rows
 
 
@@ -161,12 +210,13 @@ def drain(batches: Iterator[pa.RecordBatch], outputs: Sequence[BatchSink], summa
 def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], new_summary: Callable[[bool], Summary],
                  schema: pa.Schema, rules: pa_pl.DataFrameSchema, out_path: Path, sinks: Sequence[BatchSink], *,
                  file: str, line_of: Callable[[Summary], LineOf], id_column: str, what: str,
-                 resort_max_bytes: int = RESORT_MAX_BYTES) -> Summary:
+                 resort_max_bytes: int = RESORT_MAX_BYTES, order_by: Sequence[str] | None = None) -> Summary:
     """Write the normalized table of a file to ``out_path`` and every ``sinks``, in one validated pass.
 
     ``stream(summary, check_order)`` yields the normalized batches; with ``check_order`` it raises
-    ``NotSorted`` before the first batch out of order, and the file is then sorted in memory if its
-    batches hold at most ``resort_max_bytes``.
+    ``NotSorted`` before the first batch out of order (or after the last one, before anything is kept), and the
+    file is then sorted in memory by ``order_by`` (``sorted_unique``) if its batches hold at most
+    ``resort_max_bytes``.
     """
 
     def outputs(lines: LineOf) -> list[BatchSink]:
@@ -184,7 +234,7 @@ def write_stream(stream: Callable[[Summary, bool], Iterator[pa.RecordBatch]], ne
     except NotSorted:
         summary = new_summary(True)
         table, dropped = sorted_unique(held_for_sorting(stream(summary, False), resort_max_bytes, file, what),
-                                       schema, file, id_column, what)
+                                       schema, file, id_column, what, order_by)
         summary.duplicates_dropped = dropped  # type: ignore[attr-defined]
         drain(iter(table.to_batches(max_chunksize=1 << 18)), outputs(lambda row: None), summary, file, what)
     return summary

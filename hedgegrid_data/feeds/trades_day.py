@@ -4,14 +4,15 @@ every ``TradeTick`` feed shares.
 A source only has to read its day: ``CanonicalTradesDay(read=...)`` streams the batches it yields through
 ``feeds/trade_stream.py`` into the normalized table (the canonical columns), the staged ``TradeTick`` day file
 and the trades checks, in one validated pass; a day out of order or with repeated ids is sorted and
-de-duplicated (conflicting duplicates are an error).
+de-duplicated (conflicting duplicates are an error). The source's ``TradeIds`` say how: integer ids that increase
+with the trades order the day by (time, id); other ids (text) by time and then the file's own order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandera.polars as pa_pl
@@ -26,11 +27,11 @@ from hedgegrid_data.catalog.trade_ticks import trade_tick_day_sink
 from hedgegrid_data.epochs import day_bounds_ns, utc_text
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import CatalogSeries, Feed, PublicationPlan, StagedDay, StagedSeries
-from hedgegrid_data.feeds.trade_stream import OrderCheck, write_stream
+from hedgegrid_data.feeds.trade_stream import order_check, order_of, write_stream
 from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
-from hedgegrid_data.tables.trades import TRADE_COLUMNS, amount_rules, trade_fields
+from hedgegrid_data.tables.trades import INTEGER_IDS, TRADE_COLUMNS, TradeIds, amount_rules, trade_fields
 
 
 def trade_tick_tuple(tick: TradeTick) -> tuple:
@@ -58,8 +59,8 @@ class TradesSummary:
     """What a normalized trades day contains; reported as materialization metadata."""
 
     rows: int = 0
-    first_trade_id: int | None = None
-    last_trade_id: int | None = None
+    first_trade_id: int | str | None = None
+    last_trade_id: int | str | None = None
     first_ts_ns: int | None = None
     last_ts_ns: int | None = None
     duplicates_dropped: int = 0
@@ -85,10 +86,12 @@ class TradesSummary:
 @dataclass(frozen=True)
 class TradesFile:
     """A day's verified source file as canonical trades: its name (errors name it) and its batches in file
-    order, read anew on every call (a day out of order is read twice)."""
+    order, read anew on every call (a day out of order is read twice). ``metadata``: what the reader learns
+    about the file as it reads it (its dialect, its timestamps' resolution), reported with the day."""
 
     name: str
     batches: Callable[[], Iterator[pa.RecordBatch]]
+    metadata: dict[str, object] = field(default_factory=dict)
 
 
 TradesReader = Callable[[DataStore, dt.date, str], TradesFile]
@@ -97,21 +100,23 @@ TradesReader = Callable[[DataStore, dt.date, str], TradesFile]
 @dataclass(frozen=True)
 class CanonicalTradesDay:
     """``DaySteps`` of a feed whose source reads a day as canonical trade batches (``read``); ``instrument``
-    builds the symbol's instrument (the venue's identity and precisions)."""
+    builds the symbol's instrument (the venue's identity and precisions); ``ids`` is how the source's trade ids
+    are typed and ordered."""
 
     read: TradesReader
     instrument: Callable[[str], Instrument]
     thresholds: TradeCheckThresholds = TradeCheckThresholds()
+    ids: TradeIds = INTEGER_IDS
 
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(TradeTick, self.instrument(symbol).id.value)]
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         instrument = self.instrument(symbol)
-        fields = trade_fields(instrument.price_precision, instrument.size_precision)
+        fields = trade_fields(instrument.price_precision, instrument.size_precision, self.ids)
         schema = pa.schema([fields[c] for c in TRADE_COLUMNS])
         rules = pa_pl.DataFrameSchema({**amount_rules(instrument.price_precision, instrument.size_precision),
-                                       "trade_id": pa_pl.Column(pl.Int64), "ts_event": pa_pl.Column(
+                                       "trade_id": self.ids.rule(), "ts_event": pa_pl.Column(
                                            pl.Datetime("ns", "UTC")), "aggressor_side": pa_pl.Column(
                                            pl.UInt8, pa_pl.Check.isin([1, 2]))},
                                       strict=True, name=f"{feed.name} {symbol} {day}")
@@ -121,7 +126,7 @@ class CanonicalTradesDay:
         source_file = self.read(store, day, symbol)
 
         def stream(summary: TradesSummary, check_order: bool) -> Iterator[pa.RecordBatch]:
-            in_order = OrderCheck("trade_id")
+            in_order = order_check(self.ids, "trade_id")
             for batch in source_file.batches():
                 batch = pa.RecordBatch.from_arrays([batch.column(c).cast(schema.field(c).type) for c in TRADE_COLUMNS],
                                                    schema=schema)
@@ -129,13 +134,16 @@ class CanonicalTradesDay:
                 if check_order:
                     in_order(batch)
                 yield batch
+            if check_order:
+                in_order.finish()
 
         summary = write_stream(
             stream, lambda resorted: TradesSummary(resorted=resorted), schema, rules, out,
             [lambda: on_worker_thread(lambda: trade_tick_day_sink(staging, instrument, day)),
              lambda: on_worker_thread(check.sink)],
-            file=source_file.name, line_of=lambda summary: lambda row: None, id_column="trade_id", what="trade")
-        metadata = {**summary.metadata(), "bytes": out.stat().st_size, "path": out,
+            file=source_file.name, line_of=lambda summary: lambda row: None, id_column="trade_id", what="trade",
+            order_by=order_of(self.ids, "trade_id"))
+        metadata = {**summary.metadata(), **source_file.metadata, "bytes": out.stat().st_size, "path": out,
                     "staged_catalog_file": day_file_path(staging, TradeTick, instrument.id.value, day)}
         return StagedDay(check.verdicts(), metadata, {"rows_validated": summary.source_rows})
 

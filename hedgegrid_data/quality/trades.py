@@ -1,10 +1,10 @@
 """Checks on a trades day: id continuity, silences, coverage of the day, price and volume spikes.
 
 Where a feed's trade ids are consecutive (Binance's are, per symbol and market), a jump is an exact count of
-missing trades; other feeds get no id check. Silences are measured against the day's own trade rate. Robust price outliers compare
-each trade with the median and MAD of its UTC minute; volume
-spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day batch by batch
-(it rides along the normalization pass), so memory does not grow with the day.
+missing trades; other feeds (ids that are text, or integers with gaps) get no id check. Silences are measured
+against the day's own trade rate. Robust price outliers compare each trade with the median and MAD of its UTC
+minute; volume spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day
+batch by batch (it rides along the normalization pass), so memory does not grow with the day.
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ class TradeCheckThresholds:
     @classmethod
     def for_market(cls, market: str) -> TradeCheckThresholds:
         """The configured thresholds of the ``market`` section (``HEDGEGRID_QUALITY_FILE`` or the checked-in file)."""
-        return cls(**_quality_config(settings.quality_file()).get(market, {}).get("trades", {}))
+        return cls(**quality_config(market, "trades"))
+
+
+def quality_config(section: str, table: str) -> dict:
+    """The ``[<section>.<table>]`` thresholds of the quality file (``HEDGEGRID_QUALITY_FILE``); empty if absent."""
+    return _quality_config(settings.quality_file()).get(section, {}).get(table, {})
 
 
 @cache
@@ -67,9 +72,10 @@ class _Findings:
 
 @dataclass(frozen=True)
 class _Trades:
-    """A time-ordered run of trades as arrays: ids, ns times, float prices and sizes, and the exact prices."""
+    """A time-ordered run of trades as arrays: ids (as the source types them), ns times, float prices and sizes,
+    and the exact prices."""
 
-    ids: np.ndarray
+    ids: pa.Array
     ts: np.ndarray
     p: np.ndarray  # verdicts on relative moves; the stored data stays exact
     q: np.ndarray
@@ -82,21 +88,21 @@ class _Trades:
             return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
         prices = column("price")
-        return cls(column("trade_id").to_numpy(), column("ts_event").cast(pa.int64()).to_numpy(),
+        return cls(column("trade_id"), column("ts_event").cast(pa.int64()).to_numpy(),
                    pc.cast(prices, pa.float64()).to_numpy(), pc.cast(column("qty"), pa.float64()).to_numpy(), prices)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.ts)
 
     def slice(self, start: int, stop: int | None = None) -> _Trades:
         stop = len(self) if stop is None else stop
-        return _Trades(self.ids[start:stop], self.ts[start:stop], self.p[start:stop], self.q[start:stop],
-                       self.prices.slice(start, stop - start))
+        return _Trades(self.ids.slice(start, stop - start), self.ts[start:stop], self.p[start:stop],
+                       self.q[start:stop], self.prices.slice(start, stop - start))
 
     def after(self, earlier: _Trades) -> _Trades:
         """``earlier`` followed by these trades."""
-        return _Trades(*(np.concatenate([a, b]) for a, b in zip(
-            (earlier.ids, earlier.ts, earlier.p, earlier.q), (self.ids, self.ts, self.p, self.q), strict=True)),
+        return _Trades(pa.concat_arrays([earlier.ids, self.ids]), *(np.concatenate([a, b]) for a, b in zip(
+            (earlier.ts, earlier.p, earlier.q), (self.ts, self.p, self.q), strict=True)),
             pa.concat_arrays([earlier.prices, self.prices]))
 
 
@@ -123,8 +129,8 @@ class TradesDayChecker:
         self.t = thresholds
         self.consecutive_ids = consecutive_ids  # only then does a jump in ids count missing trades
         self.rows = 0
-        self.first_id: int | None = None
-        self.last_id: int | None = None
+        self.first_id: int | str | None = None
+        self.last_id: int | str | None = None
         self.first_ts: int | None = None
         self.last_ts: int | None = None
         self.missing_ids = 0
@@ -150,26 +156,28 @@ class TradesDayChecker:
         self.rows += len(trades)
 
     def _ids_and_silences(self, trades: _Trades) -> None:
-        ids, ts = trades.ids, trades.ts
+        ts = trades.ts
         if self.first_id is None:
-            self.first_id, self.first_ts = int(ids[0]), int(ts[0])
-        prev_ids = _previous(ids, ids[0] - 1 if self.last_id is None else self.last_id)
-        gaps = np.flatnonzero(ids - prev_ids > 1)
-        self.missing_ids += int((ids[gaps] - prev_ids[gaps] - 1).sum())
-        self.gaps.add(len(gaps), [[int(prev_ids[i]) + 1, int(ids[i]) - 1] for i in gaps[:MAX_EXAMPLES]])
+            self.first_id, self.first_ts = trades.ids[0].as_py(), int(ts[0])
+        if self.consecutive_ids:
+            ids = trades.ids.to_numpy()
+            prev_ids = _previous(ids, ids[0] - 1 if self.last_id is None else self.last_id)
+            gaps = np.flatnonzero(ids - prev_ids > 1)
+            self.missing_ids += int((ids[gaps] - prev_ids[gaps] - 1).sum())
+            self.gaps.add(len(gaps), [[int(prev_ids[i]) + 1, int(ids[i]) - 1] for i in gaps[:MAX_EXAMPLES]])
         prev_ts = _previous(ts, self.last_ts)
         spans = ts - prev_ts
         self.longest_silence_ns = max(self.longest_silence_ns, int(spans.max()))
         long = np.flatnonzero(spans > self.t.min_silence_seconds * NS_PER_SECOND)
         self._long_spans.extend((int(prev_ts[i]), int(ts[i])) for i in long)
-        self.last_id, self.last_ts = int(ids[-1]), int(ts[-1])
+        self.last_id, self.last_ts = trades.ids[-1].as_py(), int(ts[-1])
 
     def _jumps(self, trades: _Trades) -> None:
         prev = _previous(trades.p, self._last_price)
         jump = np.abs(trades.p / prev - 1)
         moved = np.flatnonzero(jump > self.t.jump_fraction)
         self.jumps.add(len(moved), [
-            {"trade_id": int(trades.ids[i]), "time": utc_text(int(trades.ts[i])),
+            {"trade_id": trades.ids[int(i)].as_py(), "time": utc_text(int(trades.ts[i])),
              "price": str(trades.prices[i].as_py()), "previous_price": repr(float(prev[i])),
              "jump": round(float(jump[i]), 6)}
             for i in moved[:MAX_EXAMPLES]])
@@ -202,7 +210,7 @@ class TradesDayChecker:
         examples = []
         for row in found[: MAX_EXAMPLES - len(self.outliers.examples)].tolist():
             neighbours = trades.prices.slice(max(row - 2, 0), min(row + 3, len(trades)) - max(row - 2, 0))
-            examples.append({"trade_id": int(trades.ids[row]), "time": utc_text(int(trades.ts[row])),
+            examples.append({"trade_id": trades.ids[row].as_py(), "time": utc_text(int(trades.ts[row])),
                              "price": str(trades.prices[row].as_py()), "minute_median": round(median, 8),
                              "neighbours": [str(p) for p in neighbours.to_pylist()]})
         self.outliers.add(len(found), examples)

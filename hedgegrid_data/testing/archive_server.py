@@ -206,6 +206,8 @@ class ArchiveServer:
     (``http://user:password@host/``); other requests get 401.
     """
 
+    handler: type[BaseHTTPRequestHandler] = _Handler  # a subclass may answer other paths its own way
+
     def __init__(self, root: Path, page_size: int = 1000, credentials: tuple[str, str] | None = None):
         self.root = Path(root).resolve()
         self.page_size = page_size
@@ -216,7 +218,7 @@ class ArchiveServer:
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._requests: list[tuple[str, str]] = []
         self._huge_bytes_sent = 0
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server(("127.0.0.1", 0), self.handler)
         self._httpd.archive = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()

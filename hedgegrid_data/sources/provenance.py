@@ -1,0 +1,80 @@
+"""Provenance of a verified raw file: where it came from and what it was (URL, sha256, size, ETag,
+Last-Modified, fetch time, and facts the source verified), kept beside it as ``<file>.provenance.json``; and
+whether what a source serves now is another version of it (a re-publication)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from hedgegrid_data.atomic import atomic_write_bytes
+from hedgegrid_data.sources.http import Served, normalize_etag
+
+
+@dataclass(frozen=True)
+class Provenance:
+    url: str
+    sha256: str
+    size: int
+    etag: str | None
+    last_modified: str | None
+    fetched_at: str
+    verified: dict[str, object] = field(default_factory=dict)  # what the source checked (gzip CRC-32, length)
+
+    @staticmethod
+    def path_for(path: Path) -> Path:
+        return path.with_name(path.name + ".provenance.json")
+
+    @classmethod
+    def read(cls, path: Path) -> Provenance | None:
+        sidecar = cls.path_for(path)
+        return cls(**json.loads(sidecar.read_text())) if sidecar.exists() else None
+
+    def write(self, path: Path) -> None:
+        atomic_write_bytes(self.path_for(path), json.dumps(asdict(self), indent=2).encode())
+
+    @property
+    def version(self) -> str:
+        return version_of(Served(self.size, self.etag, self.last_modified))
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest(), path.stat().st_size
+
+
+def now_text() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _http_date(text: str | None) -> dt.datetime | None:
+    try:
+        return parsedate_to_datetime(text) if text else None
+    except (TypeError, ValueError):
+        return None
+
+
+def version_of(served: Served) -> str:
+    """A served file's version: its ETag (else Last-Modified) and size."""
+    return f"{normalize_etag(served.etag) or served.last_modified or ''}:{served.size}"
+
+
+def republication_change(provenance: Provenance, served: Served) -> str | None:
+    """Why the served file differs from the one fetched, or None when it is the same.
+
+    Size always counts. With an ETag on both sides the ETag decides (an identical re-upload keeps it).
+    Without one (a local mirror) a later Last-Modified counts.
+    """
+    if served.size is not None and served.size != provenance.size:
+        return f"size {provenance.size} → {served.size}"
+    before, now = normalize_etag(provenance.etag), normalize_etag(served.etag)
+    if before and now:
+        return None if before == now else f"ETag {before} → {now}"
+    known, latest = _http_date(provenance.last_modified), _http_date(served.last_modified)
+    if known is not None and latest is not None and latest > known:
+        return f"Last-Modified {provenance.last_modified} → {served.last_modified}"
+    return None
