@@ -56,11 +56,6 @@ def is_local_base(base: str) -> bool:
     return not base.startswith(("http://", "https://"))
 
 
-def bybit_url() -> str:
-    """Bybit's public trade archive (``HEDGEGRID_BYBIT_URL``): an http(s) URL or a local directory in its layout."""
-    return os.environ.get("HEDGEGRID_BYBIT_URL", DEFAULT_BYBIT_URL)
-
-
 def bybit_symbols_file() -> Path:
     """Bybit's symbol universe with its increments (``HEDGEGRID_BYBIT_SYMBOLS_FILE``)."""
     return Path(os.environ.get("HEDGEGRID_BYBIT_SYMBOLS_FILE", DEFAULT_BYBIT_SYMBOLS_FILE))

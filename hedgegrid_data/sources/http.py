@@ -20,6 +20,7 @@ from typing import Self
 import httpx
 
 from hedgegrid_data.errors import DownloadError, NotPublishedError
+from hedgegrid_data.secrets import redact_text, redact_url
 from hedgegrid_data.settings import is_local_base
 
 CHUNK = 1 << 20
@@ -118,7 +119,7 @@ class HttpEndpoint:
             try:
                 with self._client.stream("GET", url) as response:
                     if response.status_code in (403, 404):
-                        raise NotPublishedError(f"{url}: HTTP {response.status_code}, not published (yet)")
+                        raise NotPublishedError(f"{redact_url(url)}: HTTP {response.status_code}, not published (yet)")
                     if response.status_code == 429 or response.status_code >= 500:
                         retry_after = retry_after_seconds(response)
                         failures.append(f"HTTP {response.status_code}")
@@ -139,7 +140,8 @@ class HttpEndpoint:
                 failures.append(f"{type(exc).__name__}: {exc}")
             if attempt + 1 < self.retry.attempts:
                 time.sleep(self.retry.delay(attempt, retry_after))
-        raise DownloadError(f"{url}: gave up after {self.retry.attempts} attempts: {'; '.join(failures)}")
+        raise DownloadError(f"{redact_url(url)}: gave up after {self.retry.attempts} attempts: "
+                            f"{redact_text('; '.join(failures))}")
 
     def served(self, key: str) -> Served | None:
         """HEAD: what is served at ``key`` now; None when nothing is (403/404). Raises ``DownloadError`` when the
@@ -152,11 +154,11 @@ class HttpEndpoint:
         try:
             response = self._client.head(url)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise DownloadError(f"HEAD {url}: {type(exc).__name__}: {exc}") from exc
+            raise DownloadError(f"HEAD {redact_url(url)}: {type(exc).__name__}: {redact_text(str(exc))}") from exc
         if response.status_code in (403, 404):
             return None
         if not response.is_success:
-            raise DownloadError(f"HEAD {url}: HTTP {response.status_code}")
+            raise DownloadError(f"HEAD {redact_url(url)}: HTTP {response.status_code}")
         length = response.headers.get("content-length")
         return Served(int(length) if length is not None else None, response.headers.get("etag"),
                       response.headers.get("last-modified"))

@@ -17,6 +17,7 @@ from zlib_ng import zlib_ng
 
 from hedgegrid_data.atomic import atomic_path
 from hedgegrid_data.errors import ChecksumMismatchError
+from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.bybit_archive.layout import BybitFile
 from hedgegrid_data.sources.http import USER_AGENT, HttpEndpoint, RetryPolicy
 from hedgegrid_data.sources.provenance import Provenance, now_text, sha256_of
@@ -85,7 +86,7 @@ class BybitArchive(HttpEndpoint):
             served = self.download(file.key, tmp)
             facts = verify_gzip(tmp, file.file_name)
             sha256, size = sha256_of(tmp)
-        provenance = Provenance(self.url(file.key), sha256, size, served.etag, served.last_modified, now_text(),
+        provenance = Provenance(redact_url(self.url(file.key)), sha256, size, served.etag, served.last_modified, now_text(),
                                 asdict(facts))
         provenance.write(target)
         return VerifiedFile(file, target, provenance)

@@ -30,4 +30,5 @@ class BybitArchiveResource(ConfigurableResource):
 
 
 def default_bybit_resources() -> dict[str, ConfigurableResource]:
-    return {"bybit_archive": BybitArchiveResource(base_url=settings.bybit_url())}
+    return {"bybit_archive": BybitArchiveResource(
+        base_url=settings.resource_env("HEDGEGRID_BYBIT_URL", settings.DEFAULT_BYBIT_URL))}
