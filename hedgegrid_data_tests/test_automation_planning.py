@@ -34,16 +34,13 @@ from hedgegrid_data.automation.planning import (
 )
 from hedgegrid_data.epochs import month_end
 from hedgegrid_data.feeds.feed import Republication
-from hedgegrid_data.sources.binance_archive.download import Provenance
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import (
     ArchiveListing,
     ListedObject,
     PublicationProbe,
     marker_before,
-    normalize_etag,
     parse_listing_page,
-    parse_timestamp,
 )
 from hedgegrid_data.sources.binance_archive.source import listed_version, republication_change
 from hedgegrid_data.sources.binance_archive.universe import (
@@ -52,6 +49,8 @@ from hedgegrid_data.sources.binance_archive.universe import (
     symbol_folders,
     symbol_of_prefix,
 )
+from hedgegrid_data.sources.http import normalize_etag, parse_timestamp
+from hedgegrid_data.sources.provenance import Provenance
 from hedgegrid_data.testing.archive_server import ArchiveServer, Fault
 from hedgegrid_data.testing.webhook_receiver import WebhookReceiver
 from hedgegrid_data.venues.binance import Market

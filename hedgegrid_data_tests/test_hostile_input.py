@@ -25,11 +25,12 @@ from hedgegrid_data.atomic import atomic_path, remove_orphaned_temp_files
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.errors import ArchiveDataError, ChecksumMismatchError, DownloadError
 from hedgegrid_data.feeds.recipe import normalize_day
-from hedgegrid_data.sources.binance_archive.download import CHECKSUM_MAX_BYTES, BinanceArchive, RetryPolicy
+from hedgegrid_data.sources.binance_archive.download import CHECKSUM_MAX_BYTES, BinanceArchive
 from hedgegrid_data.sources.binance_archive.feeds import trades_feed
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import PAGE_MAX_BYTES, ArchiveListing, PublicationProbe
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
+from hedgegrid_data.sources.http import RetryPolicy
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
     DeflatedMember,

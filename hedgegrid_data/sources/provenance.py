@@ -8,11 +8,10 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from hedgegrid_data.atomic import atomic_write_bytes
-from hedgegrid_data.sources.http import Served, normalize_etag
+from hedgegrid_data.sources.http import Served, normalize_etag, parse_timestamp
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,6 @@ def now_text() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-def _http_date(text: str | None) -> dt.datetime | None:
-    try:
-        return parsedate_to_datetime(text) if text else None
-    except (TypeError, ValueError):
-        return None
-
-
 def version_of(served: Served) -> str:
     """A served file's version: its ETag (else Last-Modified) and size."""
     return f"{normalize_etag(served.etag) or served.last_modified or ''}:{served.size}"
@@ -74,7 +66,7 @@ def republication_change(provenance: Provenance, served: Served) -> str | None:
     before, now = normalize_etag(provenance.etag), normalize_etag(served.etag)
     if before and now:
         return None if before == now else f"ETag {before} → {now}"
-    known, latest = _http_date(provenance.last_modified), _http_date(served.last_modified)
-    if known is not None and latest is not None and latest > known:
+    known, latest = parse_timestamp(provenance.last_modified), parse_timestamp(served.last_modified)
+    if known is not None and latest is not None and latest.replace(microsecond=0) > known.replace(microsecond=0):
         return f"Last-Modified {provenance.last_modified} → {served.last_modified}"
     return None

@@ -14,16 +14,12 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 
 from hedgegrid_data.errors import DownloadError, HedgegridDataError
-from hedgegrid_data.sources.binance_archive.download import (
-    ArchiveEndpoint,
-    RetryPolicy,
-)
+from hedgegrid_data.sources.http import HttpEndpoint, RetryPolicy, normalize_etag, parse_timestamp
 
 MAX_KEYS = 1000
 PAGE_MAX_BYTES = 8 << 20  # a page of 1000 entries is ~400 KB
@@ -69,34 +65,6 @@ def _child_text(element: ET.Element, name: str) -> str | None:
     return None
 
 
-def normalize_etag(etag: str | None) -> str | None:
-    """``W/"abc"`` / ``"abc"`` / ``abc`` → ``abc``; empty → None."""
-    if etag is None:
-        return None
-    value = etag.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    return value or None
-
-
-def parse_timestamp(text: str | None) -> dt.datetime | None:
-    """An S3 ISO-8601 time (``2024-01-03T08:12:33.000Z``) or an HTTP date (``Wed, 03 Jan 2024 08:12:33 GMT``)."""
-    if not text:
-        return None
-    text = text.strip()
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
-
-
 def parse_listing_page(xml_text: str | bytes) -> ListingPage:
     """One ListObjects v1 page (namespace-agnostic)."""
     root = ET.fromstring(xml_text)
@@ -128,12 +96,12 @@ def marker_before(key: str) -> str:
     return key[:-1]
 
 
-class ArchiveListing(ArchiveEndpoint):
+class ArchiveListing(HttpEndpoint):
     """Pages through the bucket listing at ``base`` (an http(s) URL), or walks a local mirror directory."""
 
     def __init__(self, base: str, *, timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(attempts=4),
                  page_deadline: float = PAGE_DEADLINE, redirect_hosts: Collection[str] | None = None):
-        super().__init__(base, timeout, retry=retry, redirect_hosts=redirect_hosts)
+        super().__init__(base, timeout=timeout, retry=retry, redirect_hosts=redirect_hosts)
         self.page_deadline = page_deadline
 
     def pages(self, prefix: str, marker: str | None = None, max_keys: int | None = None) -> Iterator[ListingPage]:
@@ -205,11 +173,11 @@ class ArchiveListing(ArchiveEndpoint):
         return ListingPage(tuple(objects), tuple(prefixes), False, None)
 
 
-class PublicationProbe(ArchiveEndpoint):
+class PublicationProbe(HttpEndpoint):
     """Whether a key is published: HEAD against the archive base URL, or existence in a local mirror."""
 
     def __init__(self, base: str, *, timeout: float = 15.0, redirect_hosts: Collection[str] | None = None):
-        super().__init__(base, timeout, redirect_hosts=redirect_hosts)
+        super().__init__(base, timeout=timeout, redirect_hosts=redirect_hosts)
 
     def is_published(self, key: str) -> bool | None:
         """True (200), False (404/403: not there), None (could not tell: 5xx, 429, network error, a redirect

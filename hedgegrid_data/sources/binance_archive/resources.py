@@ -12,8 +12,9 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from hedgegrid_data import settings
-from hedgegrid_data.sources.binance_archive.download import BinanceArchive, RetryPolicy
+from hedgegrid_data.sources.binance_archive.download import BinanceArchive
 from hedgegrid_data.sources.binance_archive.listing import ArchiveListing, PublicationProbe
+from hedgegrid_data.sources.http import RetryPolicy
 
 
 class BinanceArchiveResource(ConfigurableResource):

@@ -13,43 +13,35 @@ from dagster import AssetsDefinition, MetadataValue
 
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.secrets import redact_url
-from hedgegrid_data.sources.binance_archive.download import Provenance, VerifiedFile
+from hedgegrid_data.sources.binance_archive.download import VerifiedFile
 from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import (
     ArchiveListing,
     ListedObject,
     PublicationProbe,
     marker_before,
-    normalize_etag,
-    parse_timestamp,
 )
 from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource, BinanceListingResource
 from hedgegrid_data.sources.binance_archive.universe import build_universe_asset, folder_of
+from hedgegrid_data.sources.http import Served
+from hedgegrid_data.sources.provenance import Provenance, version_of
+from hedgegrid_data.sources.provenance import republication_change as served_change
 from hedgegrid_data.store import DataStore
 
 
-def republication_change(provenance: Provenance, listed: ListedObject) -> str | None:
-    """Why the listed object differs from what was downloaded, or None when it is the same file.
+def _served(listed: ListedObject) -> Served:
+    """A listing entry as what the archive serves now."""
+    return Served(listed.size, listed.etag, listed.last_modified.isoformat() if listed.last_modified else None)
 
-    Size always counts. With an ETag on both sides the ETag decides (an identical re-upload gets a new
-    Last-Modified but keeps its ETag). Without one (local mirror) a later Last-Modified counts.
-    """
-    if listed.size != provenance.size:
-        return f"size {provenance.size} → {listed.size}"
-    before, now = normalize_etag(provenance.etag), normalize_etag(listed.etag)
-    if before and now:
-        return None if before == now else f"ETag {before} → {now}"
-    known = parse_timestamp(provenance.last_modified)
-    if known is not None and listed.last_modified is not None:
-        if listed.last_modified.replace(microsecond=0) > known.replace(microsecond=0):
-            return f"Last-Modified {known.isoformat()} → {listed.last_modified.isoformat()}"
-    return None
+
+def republication_change(provenance: Provenance, listed: ListedObject) -> str | None:
+    """Why the listed object differs from what was downloaded, or None when it is the same file."""
+    return served_change(provenance, _served(listed))
 
 
 def listed_version(listed: ListedObject) -> str:
     """A listed file's version: its ETag (else Last-Modified) and size."""
-    version = normalize_etag(listed.etag) or (listed.last_modified.isoformat() if listed.last_modified else "")
-    return f"{version}:{listed.size}"
+    return version_of(_served(listed))
 
 
 def _file_metadata(verified: VerifiedFile, tag: str) -> dict[str, object]:
