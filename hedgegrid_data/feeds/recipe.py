@@ -1,7 +1,7 @@
 """The day recipe, the same for every feed: stage → judge → gate → verify → promote.
 
-1. ``normalize_day``: temporary files a killed writer left behind are removed; the feed's ``stage`` step reads the verified source files, writes the normalized table and
-   stages the day's catalog series (nothing appears unless the whole day is valid). The day's verdicts and
+1. ``normalize_day``: temporary files a killed writer left behind are removed; the feed's ``stage`` step reads
+   the verified source files, writes the normalized table and stages the day's catalog series (nothing appears unless the whole day is valid). The day's verdicts and
    report are recorded, and a day failing a blocking check loses its staged series and, when the feed is the
    declared publisher, its catalog days: bad data never stays visible.
 2. ``publish_day``: refused while blocking verdicts stand (the feed's own, or a failed reconciliation that

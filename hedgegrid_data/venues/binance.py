@@ -1,20 +1,21 @@
 """Binance as a venue: its markets and the identity of their instruments, whichever source brings the data.
 
-Instruments are built from the symbol universe, one id scheme per market. Ids follow Nautilus' own Binance adapter so that backtests line up with live trading:
-spot ``BTCUSDT.BINANCE`` (CurrencyPair), USD-M ``BTCUSDT-PERP.BINANCE`` and COIN-M
+Instruments are built from the symbol universe, one id scheme per market. Ids follow Nautilus' own Binance
+adapter so that backtests line up with live trading: spot ``BTCUSDT.BINANCE`` (CurrencyPair), USD-M ``BTCUSDT-PERP.BINANCE`` and COIN-M
 ``BTCUSD-PERP.BINANCE`` (inverse CryptoPerpetual whose multiplier is the contract size).
 """
 
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Instrument
-from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.model.objects import Quantity
+
+from hedgegrid_data.venues.instruments import instrument_terms
 
 if TYPE_CHECKING:
     from hedgegrid_data.venues.symbols import SymbolSpec
@@ -48,23 +49,11 @@ def _currency(code: str) -> Currency:
 
 def build_instrument(spec: SymbolSpec) -> Instrument:
     """The instrument for ``spec``, with price/size precision from the normalized increments."""
-    price_increment = Price(Decimal(spec.tick_size), spec.price_precision)
-    size_increment = Quantity(Decimal(spec.step_size), spec.size_precision)
     common = dict(
-        instrument_id=instrument_id(spec.market, spec.symbol),
-        raw_symbol=Symbol(spec.symbol),
+        **instrument_terms(instrument_id(spec.market, spec.symbol), spec.symbol, spec.tick_size, spec.step_size,
+                           spec.price_precision, spec.size_precision),
         base_currency=_currency(spec.base),
         quote_currency=_currency(spec.quote),
-        price_precision=spec.price_precision,
-        size_precision=spec.size_precision,
-        price_increment=price_increment,
-        size_increment=size_increment,
-        margin_init=Decimal(0),
-        margin_maint=Decimal(0),
-        maker_fee=Decimal(0),
-        taker_fee=Decimal(0),
-        ts_event=0,
-        ts_init=0,
     )
     if spec.market is Market.SPOT:
         return CurrencyPair(**common)

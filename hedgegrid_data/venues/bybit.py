@@ -14,18 +14,18 @@ import datetime as dt
 import enum
 import tomllib
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from nautilus_trader.model.currencies import Currency
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
 from nautilus_trader.model.instruments import CryptoFuture, CryptoPerpetual, CurrencyPair, Instrument
-from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.model.objects import Quantity
 
 from hedgegrid_data import settings
 from hedgegrid_data.venues import binance
-from hedgegrid_data.venues.symbols import increment_precision
+from hedgegrid_data.venues.instruments import instrument_terms
+from hedgegrid_data.venues.symbols import increment_precision, valid_symbol
 
 BYBIT = Venue("BYBIT")
 
@@ -90,21 +90,8 @@ def _epoch_ns(text: str) -> int:
 def build_instrument(spec: BybitSymbolSpec) -> Instrument:
     """The instrument for ``spec``, as the Bybit adapter names it, with precisions from the normalized increments."""
     base, quote = Currency.from_str(spec.base), Currency.from_str(spec.quote)
-    common = dict(
-        instrument_id=spec.instrument_id,
-        raw_symbol=Symbol(spec.symbol),
-        quote_currency=quote,
-        price_precision=spec.price_precision,
-        size_precision=spec.size_precision,
-        price_increment=Price(Decimal(spec.tick_size), spec.price_precision),
-        size_increment=Quantity(Decimal(spec.step_size), spec.size_precision),
-        margin_init=Decimal(0),
-        margin_maint=Decimal(0),
-        maker_fee=Decimal(0),
-        taker_fee=Decimal(0),
-        ts_event=0,
-        ts_init=0,
-    )
+    common = dict(**instrument_terms(spec.instrument_id, spec.symbol, spec.tick_size, spec.step_size,
+                                     spec.price_precision, spec.size_precision), quote_currency=quote)
     if spec.market is BybitMarket.SPOT:
         return CurrencyPair(base_currency=base, **common)
     inverse = spec.market is BybitMarket.INVERSE
@@ -128,7 +115,8 @@ def _load(path: Path) -> BybitUniverse:
         raise ValueError(f"{path}: unknown Bybit market section(s) {sorted(unknown)}; expected linear, inverse, spot")
     universe: BybitUniverse = {}
     for market in BybitMarket:
-        universe[market] = {symbol: BybitSymbolSpec(market=market, symbol=symbol, **fields)
+        universe[market] = {valid_symbol(symbol, f"{path} [{market.value}]"):
+                            BybitSymbolSpec(market=market, symbol=symbol, **fields)
                             for symbol, fields in raw.get(market.value, {}).items()}
     return universe
 

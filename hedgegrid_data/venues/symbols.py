@@ -105,3 +105,4 @@ def symbol_spec(market: Market, symbol: str) -> SymbolSpec:
         return symbol_universe()[market][symbol]
     except KeyError:
         raise KeyError(f"{symbol} is not a configured {market.value} symbol ({settings.symbols_file()})") from None
+

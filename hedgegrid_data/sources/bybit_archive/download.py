@@ -86,7 +86,7 @@ class BybitArchive(HttpEndpoint):
             served = self.download(file.key, tmp)
             facts = verify_gzip(tmp, file.file_name)
             sha256, size = sha256_of(tmp)
-        provenance = Provenance(redact_url(self.url(file.key)), sha256, size, served.etag, served.last_modified, now_text(),
-                                asdict(facts))
+        provenance = Provenance(redact_url(self.url(file.key)), sha256, size, served.etag, served.last_modified,
+                                now_text(), asdict(facts))
         provenance.write(target)
         return VerifiedFile(file, target, provenance)
