@@ -25,11 +25,13 @@ from hedgegrid_data.atomic import atomic_path, remove_orphaned_temp_files
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.errors import ArchiveDataError, ChecksumMismatchError, DownloadError
 from hedgegrid_data.feeds.recipe import normalize_day
+from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.sources.binance_archive.download import CHECKSUM_MAX_BYTES, BinanceArchive
 from hedgegrid_data.sources.binance_archive.feeds import trades_feed
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
 from hedgegrid_data.sources.binance_archive.listing import PAGE_MAX_BYTES, ArchiveListing, PublicationProbe
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
+from hedgegrid_data.sources.binance_archive.universe import archive_universe
 from hedgegrid_data.sources.http import RetryPolicy
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import (
@@ -40,7 +42,7 @@ from hedgegrid_data.testing.archive_generator import (
 )
 from hedgegrid_data.testing.archive_server import LISTING_KEY, ArchiveServer, Fault
 from hedgegrid_data.venues.binance import Market
-from hedgegrid_data.venues.symbols import symbol_spec
+from hedgegrid_data.venues.symbols import symbol_spec, symbol_universe
 from hedgegrid_data_tests.conftest import REPO_ROOT, generate_trades
 
 MIB, GIB = 1 << 20, 1 << 30
@@ -478,3 +480,31 @@ def test_a_day_s_write_starts_by_removing_what_a_killed_writer_left(tmp_path: Pa
     normalize_day(feed, store, TRADES.day, TRADES.symbol)
     assert not any(o.exists() for o in orphans)
     assert normalized.exists() and staged.exists()
+
+
+# --- 6. symbol names ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["../../etc", "BTC/USDT", "btcusdt", "", "BTC USDT", "A" * 65, "BTC|USDT"])
+def test_a_symbol_that_is_not_a_name_is_refused_where_it_enters(tmp_path: Path, symbol: str) -> None:
+    """The symbols file and a partition key (the listing: below): nothing may leave the data directory."""
+    symbols = tmp_path / "symbols.toml"
+    symbols.write_text(f'[spot."{symbol}"]\nbase = "BTC"\nquote = "USDT"\ntick_size = "0.01"\nstep_size = "0.001"\n')
+    with pytest.raises(ValueError, match=r"is not a symbol name"):
+        symbol_universe(symbols)
+    with pytest.raises(ValueError, match=r"not a symbol name|is not '<date>\|<symbol>'"):
+        day_and_symbol(f"2024-01-02|{symbol}")
+
+
+def test_a_listed_folder_that_is_not_a_symbol_name_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "mirror" / "data" / "spot" / "daily" / "trades"
+    for folder in ("BTCUSDT", "..evil"):
+        (root / folder).mkdir(parents=True)
+    with ArchiveListing(str(tmp_path / "mirror")) as listing, pytest.raises(ValueError, match="is not a symbol name"):
+        archive_universe(listing, "data/spot/daily/trades/", lambda s: f"data/spot/daily/trades/{s}/",
+                         first_dates=False)
+
+
+def test_configured_and_partition_symbols_keep_working() -> None:
+    assert day_and_symbol("2024-01-02|BTCUSD_PERP") == (dt.date(2024, 1, 2), "BTCUSD_PERP")
+    assert day_and_symbol("2024-01-02|BTC-30AUG24")[1] == "BTC-30AUG24"
