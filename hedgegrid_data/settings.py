@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
-from dagster import EnvVar
-
 DEFAULT_BINANCE_URL = "https://data.binance.vision"
 DEFAULT_BINANCE_LISTING_URL = "https://s3-ap-northeast-1.amazonaws.com/data.binance.vision"
 DEFAULT_SYMBOLS_FILE = Path(__file__).with_name("symbols.toml")
@@ -38,6 +36,8 @@ def binance_url() -> str:
 def resource_env(name: str, default: T) -> str | T:
     """The value to configure a Dagster resource field with: ``EnvVar(name)`` when the variable is set and not
     empty, else ``default`` (an unset ``EnvVar`` fails the run in Dagster, so it is only used when set)."""
+    from dagster import EnvVar  # only the resources' wiring needs Dagster
+
     return EnvVar(name) if os.environ.get(name) else default
 
 

@@ -46,7 +46,6 @@ from hedgegrid_data.automation.alerts import AlertsResource
 from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, Descriptions, Feed, Republication
 from hedgegrid_data.feeds.registry import FeedRegistry
 from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
-from hedgegrid_data.partitions import day_symbol_partitions
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import archive_feeds, trades_feed
 from hedgegrid_data.store import DataStore
@@ -157,7 +156,7 @@ def example_feed(instrument: Callable[[str], Instrument] = examplex_instrument, 
                  publisher: bool = True, symbols: Sequence[str] = ("BTCUSD",)) -> Feed:
     return Feed(
         name=f"{venue}_spot_trades", source=ExampleSource(), venue=venue, market="spot", table="trades",
-        dataset="trades", partitions_def=day_symbol_partitions("2024-01-01", symbols),
+        dataset="trades", first_day="2024-01-01", symbols=tuple(symbols),
         files=lambda day, symbol: [ExampleFile(symbol, day)],
         steps=CanonicalTradesDay(read_example_trades, instrument),
         instrument_ids=lambda symbol: instrument(symbol).id.value, publishes=TradeTick, publisher=publisher,

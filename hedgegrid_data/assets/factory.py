@@ -107,7 +107,7 @@ def build_feed_assets(feed: Feed) -> list[AssetsDefinition]:
         with fail_closed():
             metadata, verified = source.fetch(getattr(context.resources, source.resource_key),
                                               source.raw_root(store), feed.files(day, symbol))
-        return MaterializeResult(metadata=metadata, check_results=[
+        return MaterializeResult(metadata=_metadata(metadata), check_results=[
             AssetCheckResult(check_name=source.raw_check.name, passed=True, metadata=verified)])
 
     @asset(

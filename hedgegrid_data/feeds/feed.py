@@ -20,20 +20,16 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dagster import (
-    AssetKey,
-    AssetsDefinition,
-    MultiPartitionKey,
-    MultiPartitionsDefinition,
-    TimeWindowPartitionsDefinition,
-)
 from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.epochs import day_end
 from hedgegrid_data.quality.findings import Verdict
 from hedgegrid_data.store import DataStore
+
+if TYPE_CHECKING:  # Dagster is the glue at the edge: a day's steps run without importing it
+    from dagster import AssetKey, AssetsDefinition, MultiPartitionsDefinition
 
 
 @dataclass(frozen=True)
@@ -179,7 +175,8 @@ class Descriptions:
 class Feed:
     """One source × venue × market × table, published (or not) into the catalog as one Nautilus type.
 
-    ``name`` is the asset group and the prefix of every asset key, job and sensor; ``dataset`` names the
+    ``name`` is the asset group and the prefix of every asset key, job and sensor; its partitions are the UTC days
+    from ``first_day`` × ``symbols``; ``dataset`` names the
     table in store paths (``normalized/<source>/<market>/<dataset>/…``). ``files(day, symbol)`` are the source
     files a partition is built from. ``publishes`` is the Nautilus type the feed can write and ``publisher``
     whether it is the declared one for its instruments (``feeds/registry.py`` checks that only one feed
@@ -194,7 +191,8 @@ class Feed:
     market: str
     table: str
     dataset: str
-    partitions_def: MultiPartitionsDefinition
+    first_day: str
+    symbols: tuple[str, ...]
     files: Callable[[dt.date, str], Sequence[Hashable]]
     steps: DaySteps
     instrument_ids: Callable[[str], str]
@@ -210,14 +208,20 @@ class Feed:
     # asset keys
     @property
     def raw_key(self) -> AssetKey:
+        from dagster import AssetKey
+
         return AssetKey(f"{self.name}_raw")
 
     @property
     def normalized_key(self) -> AssetKey:
+        from dagster import AssetKey
+
         return AssetKey(f"{self.name}_normalized")
 
     @property
     def catalog_key(self) -> AssetKey | None:
+        from dagster import AssetKey
+
         return AssetKey(f"{self.name}_catalog") if self.publishes is not None else None
 
     @property
@@ -229,19 +233,20 @@ class Feed:
     def partitioned_keys(self) -> tuple[AssetKey, ...]:
         return tuple(k for k in (self.raw_key, self.normalized_key, self.catalog_key) if k is not None)
 
-    # partitions
+    # partitions: UTC days from ``first_day`` × ``symbols``
     @property
-    def symbols(self) -> list[str]:
-        return list(self.partitions_def.get_partitions_def_for_dimension("symbol").get_partition_keys())
+    def partitions_def(self) -> MultiPartitionsDefinition:
+        from hedgegrid_data.partitions import day_symbol_partitions
+
+        return day_symbol_partitions(self.first_day, self.symbols)
 
     @property
     def start_date(self) -> dt.date:
-        dates = self.partitions_def.get_partitions_def_for_dimension("date")
-        assert isinstance(dates, TimeWindowPartitionsDefinition)
-        return dates.start.date()
+        return dt.date.fromisoformat(self.first_day)
 
     def partition_key(self, day: dt.date, symbol: str) -> str:
-        return str(MultiPartitionKey({"date": day.isoformat(), "symbol": symbol}))
+        """``<date>|<symbol>``: Dagster orders the dimensions by name."""
+        return f"{day.isoformat()}|{symbol}"
 
     # store
     def staging(self, store: DataStore) -> Path:

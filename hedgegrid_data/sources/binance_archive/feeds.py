@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster import MultiPartitionsDefinition
 from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate, TradeTick
 
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.epochs import month_end
 from hedgegrid_data.feeds.feed import Automation, CatalogSeries, CheckSpec, DaySteps, Descriptions, Feed
-from hedgegrid_data.partitions import day_symbol_partitions
 from hedgegrid_data.settings import TradeSource
 from hedgegrid_data.sources.binance_archive.funding_day import ArchiveFundingDay, funding_archive_file
 from hedgegrid_data.sources.binance_archive.klines import BASE_INTERVAL
@@ -40,6 +38,9 @@ from hedgegrid_data.sources.binance_archive.source import BINANCE_ARCHIVE
 from hedgegrid_data.sources.binance_archive.trades_day import ArchiveTradesDay
 from hedgegrid_data.venues.binance import FUTURES_MARKETS, Market, instrument_id
 from hedgegrid_data.venues.symbols import symbol_universe
+
+if TYPE_CHECKING:
+    from dagster import MultiPartitionsDefinition
 
 VENUE = "binance"
 FileLister = Callable[[dt.date, str], list[ArchiveFile]]
@@ -77,9 +78,15 @@ PRICE_INDEX_DATASETS = {
 FUNDING_WINDOW_DAYS = 62  # the month whose file was last published, whatever day of the next month it appears
 
 
+def archive_symbols(market: Market) -> tuple[str, ...]:
+    return tuple(sorted(symbol_universe()[market]))
+
+
 def archive_partitions(market: Market) -> MultiPartitionsDefinition:
     """UTC days from the archive's first day of the market × the market's configured symbols."""
-    return day_symbol_partitions(ARCHIVE_START[market], symbol_universe()[market])
+    from hedgegrid_data.partitions import day_symbol_partitions
+
+    return day_symbol_partitions(ARCHIVE_START[market], archive_symbols(market))
 
 
 def _feed(market: Market, dataset: str, table: str, data_type: str, files: FileLister, steps: DaySteps,
@@ -88,7 +95,8 @@ def _feed(market: Market, dataset: str, table: str, data_type: str, files: FileL
         return instrument_id(market, symbol).value
 
     return Feed(name=f"{VENUE}_{market.value}_{dataset}", source=BINANCE_ARCHIVE, venue=VENUE, market=market.value,
-                table=table, dataset=data_type, partitions_def=archive_partitions(market), files=files, steps=steps,
+                table=table, dataset=data_type, first_day=ARCHIVE_START[market], symbols=archive_symbols(market),
+                files=files, steps=steps,
                 instrument_ids=identity, publishes=publishes, descriptions=descriptions, **fields)
 
 

@@ -102,3 +102,8 @@ class ArchiveFile:
     @property
     def csv_name(self) -> str:
         return self.file_name[: -len(".zip")] + ".csv"
+
+
+def folder_of(key: str) -> str:
+    """``data/.../BTCUSDT/BTCUSDT-trades-2024-01-02.zip`` → ``data/.../BTCUSDT/``."""
+    return key.rsplit("/", 1)[0] + "/"

@@ -7,26 +7,27 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from dagster import AssetsDefinition, MetadataValue
+from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.binance_archive.download import VerifiedFile
-from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile
+from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile, folder_of
 from hedgegrid_data.sources.binance_archive.listing import (
     ArchiveListing,
     ListedObject,
     PublicationProbe,
     marker_before,
 )
-from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource, BinanceListingResource
-from hedgegrid_data.sources.binance_archive.universe import build_universe_asset, folder_of
 from hedgegrid_data.sources.http import Served
 from hedgegrid_data.sources.provenance import Provenance, version_of
 from hedgegrid_data.sources.provenance import republication_change as served_change
 from hedgegrid_data.store import DataStore
+
+if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call into it
+    from dagster import AssetsDefinition
+
+    from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource, BinanceListingResource
 
 
 def _served(listed: ListedObject) -> Served:
@@ -49,7 +50,7 @@ def _file_metadata(verified: VerifiedFile, tag: str) -> dict[str, object]:
     return {f"{tag}period": verified.archive_file.period, f"{tag}url": redact_url(p.url), f"{tag}sha256": p.sha256,
             f"{tag}bytes": p.size, f"{tag}etag": p.etag or "", f"{tag}last_modified": p.last_modified or "",
             f"{tag}fetched_at": p.fetched_at, f"{tag}reused_local_copy": verified.reused,
-            f"{tag}path": MetadataValue.path(str(verified.path))}
+            f"{tag}path": verified.path}
 
 
 def _listed_zips(listing: Iterator[ListedObject], last_key: str) -> Iterator[ListedObject]:
@@ -119,6 +120,8 @@ class BinanceArchiveSource:
             log.warning(f"{without_provenance} listed file(s) without provenance were not compared")
 
     def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
+        from hedgegrid_data.sources.binance_archive.universe import build_universe_asset
+
         return [build_universe_asset(feed)]
 
 

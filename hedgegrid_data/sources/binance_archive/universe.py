@@ -31,18 +31,13 @@ from hedgegrid_data.atomic import atomic_write_bytes
 from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.secrets import redact_url
-from hedgegrid_data.sources.binance_archive.layout import ArchiveFile
+from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, folder_of
 from hedgegrid_data.sources.binance_archive.listing import ArchiveListing
 from hedgegrid_data.sources.binance_archive.resources import BinanceListingResource
 from hedgegrid_data.venues.symbols import valid_symbol
 
 _PERIOD = re.compile(r"-(\d{4}-\d{2}(?:-\d{2})?)\.zip$")
 _SYMBOL_PLACEHOLDER = "HEDGEGRIDSYMBOL"  # survives archive_symbol (no "_")
-
-
-def folder_of(key: str) -> str:
-    """``data/.../BTCUSDT/BTCUSDT-trades-2024-01-02.zip`` → ``data/.../BTCUSDT/``."""
-    return key.rsplit("/", 1)[0] + "/"
 
 
 def symbol_folders(archive_file: Callable[[dt.date, str], ArchiveFile],

@@ -18,7 +18,6 @@ import datetime as dt
 from nautilus_trader.model.data import TradeTick
 
 from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, Descriptions, Feed
-from hedgegrid_data.partitions import day_symbol_partitions
 from hedgegrid_data.quality.cross_venue import CHECK as CROSS_VENUE_CHECK
 from hedgegrid_data.sources.bybit_archive.layout import ARCHIVE_START, BybitFile
 from hedgegrid_data.sources.bybit_archive.source import BYBIT_ARCHIVE
@@ -51,7 +50,7 @@ def bybit_trades_feed(market: BybitMarket, universe: BybitUniverse | None = None
 
     return Feed(
         name=f"{VENUE}_{m}_trades", source=BYBIT_ARCHIVE, venue=VENUE, market=m, table="trades", dataset="trades",
-        partitions_def=day_symbol_partitions(ARCHIVE_START[market], specs), files=files,
+        first_day=ARCHIVE_START[market], symbols=tuple(sorted(specs)), files=files,
         steps=BybitTradesDay(market, specs),
         instrument_ids=lambda symbol: instrument_id(market, symbol).value, publishes=TradeTick,
         consecutive_ids=False, normalized_checks=TRADE_CHECKS, catalog_checks=CATALOG_CHECKS,

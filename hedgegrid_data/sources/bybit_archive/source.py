@@ -7,18 +7,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-from dagster import AssetsDefinition, MetadataValue
+from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.errors import DownloadError
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.sources.bybit_archive.download import VerifiedFile
 from hedgegrid_data.sources.bybit_archive.layout import SOURCE, BybitFile
-from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
 from hedgegrid_data.sources.http import HttpEndpoint, Served
 from hedgegrid_data.sources.provenance import Provenance, republication_change, version_of
 from hedgegrid_data.store import DataStore
+
+if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call into it
+    from dagster import AssetsDefinition
+
+    from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
 
 HEADS_IN_FLIGHT = 8
 
@@ -28,7 +30,7 @@ def _file_metadata(verified: VerifiedFile) -> dict[str, object]:
     return {"url": p.url, "sha256": p.sha256, "bytes": p.size, "etag": p.etag or "",
             "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
             "csv_bytes": p.verified["csv_bytes"], "csv_crc32": p.verified["csv_crc32"],
-            "csv_sha256": p.verified["csv_sha256"], "path": MetadataValue.path(str(verified.path))}
+            "csv_sha256": p.verified["csv_sha256"], "path": verified.path}
 
 
 class BybitArchiveSource:
