@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 from nautilus_trader.model.data import TradeTick
@@ -84,6 +85,9 @@ class ArchiveTradesDay:
 
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(TradeTick, instrument_id(self.market, symbol).value)]
+
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return [feed.normalized_file(store, day, symbol)]
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         staging = feed.staging(store)
