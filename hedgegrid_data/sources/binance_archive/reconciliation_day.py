@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
 
@@ -50,6 +51,10 @@ MARK_PRICE_TOLERANCE_NS = 60 * 10**9
 def reconciliation_group(market: Market) -> str:
     """The reconciliation asset's group (and asset) name; acceptances of its findings name it."""
     return f"binance_{market.value}_reconciliation"
+
+
+def reconciliation_verdicts_file(market: Market, store: DataStore, day: dt.date, symbol: str) -> Path:
+    return store.quality_file(SOURCE, market.value, RECONCILIATION, symbol, day)
 
 
 def _not_applicable(check: str, missing: str) -> Verdict:
@@ -87,7 +92,7 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date, f
             verdicts.append(_not_applicable("funding_has_mark_price", "funding rates or mark prices"))
     verdicts = apply_acceptances(verdicts, read_acceptances(settings.accepted_findings_file()),
                                  reconciliation_group(market), f"{day.isoformat()}|{symbol}")
-    write_verdicts(store.quality_file(SOURCE, market.value, RECONCILIATION, symbol, day), verdicts)
+    write_verdicts(reconciliation_verdicts_file(market, store, day, symbol), verdicts)
     withheld: set[str] = set()
     for verdict in blocking(verdicts):
         withheld |= judged_datasets(verdict) or {feed.dataset for feed in feeds}
