@@ -9,7 +9,11 @@ import pytest
 from dagster import AssetKey, instance_for_test, materialize
 
 from hedgegrid_data.assets.factory import build_feed_assets
-from hedgegrid_data.automation.accept_finding import build_accept_finding_job
+from hedgegrid_data.automation.accept_finding import (
+    AcceptFindingConfig,
+    accept_recorded_finding,
+    build_accept_finding_job,
+)
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.quality.acceptances import (
     Acceptance,
@@ -20,14 +24,18 @@ from hedgegrid_data.quality.acceptances import (
 )
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.report import day_markdown, day_report, rolling_summary, summary_markdown
+from hedgegrid_data.feeds.recipe import publish_day
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import trades_feed
+from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day, reconciliation_verdicts_file
 from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.archive_generator import read_csv_text, replace_csv
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.test_reconciliation_pipeline import DAY as RECONCILED_DAY
+from hedgegrid_data_tests.test_reconciliation_pipeline import FEEDS, TRADES, _ingest, store_with_trades  # noqa: F401
 
 PARTITION = "2021-03-14|BTCUSDT"
 
@@ -123,7 +131,7 @@ def test_an_operator_accepts_a_known_defect_from_a_job_and_the_day_publishes(
         blocked = run()
         assert not blocked.success and not day_file.exists()
         finding = gaps_check(blocked).metadata["fingerprint"].value
-        assert finding.startswith("300 missing trade ids in 1 gaps [ranges ")
+        assert finding.startswith("300 missing trade ids in 1 gaps [where ")
         wrong = accept("299 missing trade ids in 1 gaps")
         assert not wrong.success and not acceptances_file.exists()
         assert accept(finding).success
@@ -148,3 +156,26 @@ def test_an_operator_accepts_a_known_defect_from_a_job_and_the_day_publishes(
         assert not again.success and not gaps_check(again).passed and day_file.exists()
         assert "310 missing trade ids in 1 gaps; the published day of 2024-01-02 (19,700 rows) was kept" in (
             gaps_check(again).description)
+
+
+def test_a_reconciliation_finding_is_accepted_the_same_way(store_with_trades: DataStore, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    acceptances_file = tmp_path / "accepted_findings.toml"
+    monkeypatch.setenv("HEDGEGRID_ACCEPTED_FINDINGS_FILE", str(acceptances_file))
+    store, day = store_with_trades, RECONCILED_DAY
+    _ingest(store, changed_minute=600)
+    assert not {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", day, FEEDS)}[
+        "klines_match_trades"].passed
+    config = AcceptFindingConfig(feed="binance_um_reconciliation", partition="2024-01-02|BTCUSDT",
+                                 check="klines_match_trades", reason="the archive's kline of 10:00 is known wrong",
+                                 by="jane")
+    verdicts_file = reconciliation_verdicts_file(Market.USDM, store, day, "BTCUSDT")
+    accept_recorded_finding(verdicts_file, acceptances_file, config)
+    verdicts = {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", day, FEEDS)}
+    with pytest.raises(HedgegridDataError, match="already accepted"):
+        accept_recorded_finding(verdicts_file, acceptances_file, config)
+    assert verdicts["klines_match_trades"].passed and verdicts["klines_match_trades"].metadata["accepted"]
+    assert publish_day(TRADES, store, day, "BTCUSDT").integrity.passed
+    _ingest(store, changed_minute=700)  # another kline disagrees: blocks again
+    assert not {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", day, FEEDS)}[
+        "klines_match_trades"].passed

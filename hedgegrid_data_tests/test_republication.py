@@ -7,9 +7,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
+from dagster import AssetKey, DagsterEventType, build_run_status_sensor_context, instance_for_test, materialize
 
 from hedgegrid_data.assets.factory import build_feed_assets
+from hedgegrid_data.automation.alerts import read_alerts
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.feeds.recipe import normalize_day, publish_day
 from hedgegrid_data.quality.report import read_day_report
@@ -26,6 +27,8 @@ from hedgegrid_data.testing.archive_generator import (
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.test_automation_sensors import _definitions, _evaluate
+from hedgegrid_data_tests.test_automation_sensors import _resources as _alert_resources
 from hedgegrid_data_tests.test_agg_trades import generate_agg_trades
 from hedgegrid_data_tests.test_klines import DAY as KLINES_DAY
 from hedgegrid_data_tests.test_klines import edit_bars, generate_klines, high_below_close, rising_lines
@@ -145,3 +148,31 @@ def test_kept_bars_keep_every_normalized_interval(data_store: DataStore) -> None
     assert [(t.read_bytes(), d.path.read_bytes())
             for t, d in zip(tables, published.days.values(), strict=False)] == good
     assert not list(feed.staging(data_store).rglob("*.parquet"))  # nothing of the failed version is staged
+
+
+def test_the_alerts_say_the_published_day_was_kept(archive_root: Path, archive_server: ArchiveServer,
+                                                   data_store: DataStore, tmp_path: Path) -> None:
+    day = generate_trades(archive_root, Market.USDM, "BTCUSDT", DAY, 5_000)
+    rows = read_csv_text(day.zip_path).splitlines()
+    alerts = tmp_path / "alerts.jsonl"
+    resources = _alert_resources(archive_server.url, data_store, alerts)
+    defs = _definitions(resources)
+    daily = defs.resolve_job_def("binance_um_trades_daily")
+    kept = "the published day of 2024-01-02 (5,000 rows) was kept (HEDGEGRID_FAILED_REPUBLICATION=keep)"
+    with instance_for_test() as instance:
+        assert daily.execute_in_process(partition_key=PARTITION, instance=instance).success
+        replace_csv(day, "\n".join(rows[:1000] + rows[1010:]) + "\n")  # re-published with 10 ids missing
+        failed = daily.execute_in_process(partition_key=PARTITION, instance=instance, raise_on_error=False)
+        assert not failed.success
+        _evaluate(defs, "hedgegrid_check_failure_alerts", instance)
+        sensor = defs.get_repository_def().get_sensor_def("hedgegrid_run_failure_alerts")
+        sensor(build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=failed.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=failed.dagster_run, resources={"hedgegrid_alerts": resources["hedgegrid_alerts"]}))
+    by_kind = {a["kind"]: a["summary"] for a in read_alerts(alerts)}
+    assert by_kind["check_failure"] == ("check trade_id_gaps on binance_um_trades_normalized partition "
+                                        f"{PARTITION} failed: 10 missing trade ids in 1 gaps; {kept}")
+    assert by_kind["run_failure"].endswith(
+        "binance_um_trades_normalized: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check "
+        "failed with ERROR severity: binance_um_trades_normalized: trade_id_gaps")
+    assert (data_store.catalog / DAY_FILE).exists()

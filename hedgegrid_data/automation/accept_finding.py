@@ -27,7 +27,7 @@ from hedgegrid_data import settings
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.quality.acceptances import Acceptance, add_acceptance, fingerprint
-from hedgegrid_data.quality.findings import read_verdicts
+from hedgegrid_data.quality.findings import SCHEMA_VALID, read_verdicts
 from hedgegrid_data.store import DataStore
 
 # group name → where a day's verdicts of that group are recorded
@@ -56,6 +56,8 @@ def accept_recorded_finding(verdicts_file: Path, acceptances_file: Path, config:
         raise HedgegridDataError(f"{what}: already accepted ({verdict.metadata['accepted_reason']})")
     if verdict.passed:
         raise HedgegridDataError(f"{what}: the check passed, there is no finding to accept")
+    if verdict.check == SCHEMA_VALID:
+        raise HedgegridDataError(f"{what}: a file that does not parse cannot be published; fix the source")
     found = fingerprint(verdict)
     if config.fingerprint and config.fingerprint != found:
         raise HedgegridDataError(f"{what}: the recorded finding is {found!r}, not {config.fingerprint!r}")

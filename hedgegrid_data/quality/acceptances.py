@@ -12,7 +12,7 @@ Acceptances live in one TOML file (``HEDGEGRID_ACCEPTED_FINDINGS_FILE``, default
     feed = "binance_um_trades"
     partition = "2021-03-14|BTCUSDT"
     check = "trade_id_gaps"
-    fingerprint = "280 missing trade ids in 225 gaps [ranges 3f9c2a71d0]"
+    fingerprint = "280 missing trade ids in 225 gaps [where 3f9c2a71d0]"
     reason = "Binance's own file: these ids are missing from the archive"
     by = "jane"
     at = "2026-12-02T09:00:00Z"
@@ -49,14 +49,16 @@ class Acceptance:
 
 
 def fingerprint(verdict: Verdict) -> str:
-    """What identifies a finding exactly: its summary (for id gaps, the counts), and a digest of the missing
-    ranges where the check lists them. A recorded verdict carries it in its metadata."""
+    """What identifies a finding exactly: its summary (the counts), and a digest of where it lies — the lists the
+    check reports (missing id ranges, mismatched minutes, offending rows, windows). A recorded verdict carries it
+    in its metadata."""
     if "fingerprint" in verdict.metadata:
         return str(verdict.metadata["fingerprint"])
-    ranges = verdict.metadata.get("missing_ranges")
-    if not ranges:
+    where = {key: value for key, value in sorted(verdict.metadata.items()) if isinstance(value, (list, tuple))}
+    if not where:
         return verdict.summary
-    return f"{verdict.summary} [ranges {hashlib.sha256(json.dumps(ranges).encode()).hexdigest()[:10]}]"
+    digest = hashlib.sha256(json.dumps(where, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{verdict.summary} [where {digest}]"
 
 
 def read_acceptances(path: Path) -> list[Acceptance]:
