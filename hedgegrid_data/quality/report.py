@@ -158,7 +158,8 @@ def summary_markdown(title: str, summary: dict, reports: list[dict]) -> str:
         lines.append(f"failed rebuilds whose published day was withdrawn: {', '.join(summary['withdrawn_days'])}")
     lines += ["", "| day | score | completeness | validity | findings |", "|---|---|---|---|---|"]
     for r in sorted(reports, key=lambda r: r["partition"])[-summary["days"]:]:
-        findings = [*r["findings"], *(f"{check} (accepted: {reason})" for check, reason in r.get("accepted", {}).items())]
+        accepted = (f"{check} (accepted: {reason})" for check, reason in r.get("accepted", {}).items())
+        findings = [*r["findings"], *accepted]
         lines.append(f"| {r['partition']} | {r['quality_score']:.2f} | {r['completeness']:.4f} | "
                      f"{r['validity']:.2f} | {', '.join(findings) or '—'} |")
     lines += ["", "| finding | days |", "|---|---|"]
