@@ -83,8 +83,8 @@ def failed_republication() -> FailedRepublication:
     return cast(FailedRepublication, value)
 
 
-def accepted_findings_file() -> Path:
-    """Findings an operator accepted for specific source days (``HEDGEGRID_ACCEPTED_FINDINGS_FILE``, default
-    ``$HEDGEGRID_DATA_DIR/accepted_findings.toml``)."""
+def accepted_findings_file() -> Path | None:
+    """Findings an operator accepted for specific source days (``HEDGEGRID_ACCEPTED_FINDINGS_FILE``); None: the
+    data store's ``accepted_findings.toml``."""
     explicit = os.environ.get("HEDGEGRID_ACCEPTED_FINDINGS_FILE")
-    return Path(explicit).absolute() if explicit else data_dir() / "accepted_findings.toml"
+    return Path(explicit).absolute() if explicit else None

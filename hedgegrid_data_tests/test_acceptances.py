@@ -158,11 +158,11 @@ def test_an_operator_accepts_a_known_defect_from_a_job_and_the_day_publishes(
             gaps_check(again).description)
 
 
-def test_a_reconciliation_finding_is_accepted_the_same_way(store_with_trades: DataStore, tmp_path: Path,
+def test_a_reconciliation_finding_is_accepted_the_same_way(store_with_trades: DataStore,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    acceptances_file = tmp_path / "accepted_findings.toml"
-    monkeypatch.setenv("HEDGEGRID_ACCEPTED_FINDINGS_FILE", str(acceptances_file))
+    monkeypatch.delenv("HEDGEGRID_ACCEPTED_FINDINGS_FILE", raising=False)
     store, day = store_with_trades, RECONCILED_DAY
+    acceptances_file = store.root / "accepted_findings.toml"  # the default: beside the data it is about
     _ingest(store, changed_minute=600)
     assert not {v.check: v for v in reconcile_day(store, Market.USDM, "BTCUSDT", day, FEEDS)}[
         "klines_match_trades"].passed

@@ -23,10 +23,9 @@ from pathlib import Path
 from dagster import Config, Failure, JobDefinition, OpExecutionContext, job, op
 from pydantic import Field
 
-from hedgegrid_data import settings
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.partitions import day_and_symbol
-from hedgegrid_data.quality.acceptances import Acceptance, add_acceptance, fingerprint
+from hedgegrid_data.quality.acceptances import Acceptance, acceptances_file, add_acceptance, fingerprint
 from hedgegrid_data.quality.findings import SCHEMA_VALID, read_verdicts
 from hedgegrid_data.store import DataStore
 
@@ -79,7 +78,7 @@ def build_accept_finding_job(verdicts_files: Mapping[str, VerdictsFile]) -> JobD
             raise Failure(description=f"partition {config.partition!r}: expected <YYYY-MM-DD>|<SYMBOL>") from exc
         try:
             accepted = accept_recorded_finding(verdicts_files[config.feed](store, day, symbol),
-                                               settings.accepted_findings_file(), config)
+                                               acceptances_file(store), config)
         except HedgegridDataError as exc:
             raise Failure(description=str(exc)) from exc
         context.log.info(f"accepted {accepted.check} of {accepted.feed} {accepted.partition}: "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from hedgegrid_data import settings
 from hedgegrid_data.atomic import remove_orphaned_temp_files
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
@@ -27,7 +26,7 @@ from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, v
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.feeds.republication import Outcome, fail_day, kept_aside, published_version
-from hedgegrid_data.quality.acceptances import apply_acceptances, read_acceptances
+from hedgegrid_data.quality.acceptances import acceptances_file, apply_acceptances, read_acceptances
 from hedgegrid_data.quality.findings import SCHEMA_VALID, Severity, Verdict, blocking
 from hedgegrid_data.quality.gate import RECONCILIATION, refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
@@ -71,7 +70,7 @@ def normalize_day(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> No
                                  {**where, "published_day": outcome.outcome})
                 write_day_quality(quality, day, symbol, [failed], outcome.record())
             raise
-        verdicts = apply_acceptances(staged.verdicts, read_acceptances(settings.accepted_findings_file()),
+        verdicts = apply_acceptances(staged.verdicts, read_acceptances(acceptances_file(store)),
                                      feed.name, feed.partition_key(day, symbol))
         outcome = None
         if blocking(verdicts):

@@ -5,8 +5,8 @@ check and the exact finding (its ``fingerprint``), with a reason, who and when. 
 accepted: any other finding, on that day or another, still counts (a re-published file with other missing ids has
 another fingerprint and blocks again).
 
-Acceptances live in one TOML file (``HEDGEGRID_ACCEPTED_FINDINGS_FILE``, default
-``$HEDGEGRID_DATA_DIR/accepted_findings.toml``), edited by hand or appended by the ``accept_finding`` job::
+Acceptances live in one TOML file (``HEDGEGRID_ACCEPTED_FINDINGS_FILE``, default ``accepted_findings.toml`` at
+the data store's root), edited by hand or appended by the ``accept_finding`` job::
 
     [[accepted]]
     feed = "binance_um_trades"
@@ -28,9 +28,11 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from hedgegrid_data import settings
 from hedgegrid_data.atomic import atomic_write_bytes
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.quality.findings import Verdict
+from hedgegrid_data.store import DataStore
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ def fingerprint(verdict: Verdict) -> str:
         return verdict.summary
     digest = hashlib.sha256(json.dumps(where, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{verdict.summary} [where {digest}]"
+
+
+def acceptances_file(store: DataStore) -> Path:
+    """``HEDGEGRID_ACCEPTED_FINDINGS_FILE``, else ``accepted_findings.toml`` at the store's root."""
+    return settings.accepted_findings_file() or store.root / "accepted_findings.toml"
 
 
 def read_acceptances(path: Path) -> list[Acceptance]:

@@ -21,9 +21,8 @@ from pathlib import Path
 import polars as pl
 
 from hedgegrid_data.feeds.feed import Feed
-from hedgegrid_data import settings
 from hedgegrid_data.feeds.republication import withdraw_day
-from hedgegrid_data.quality.acceptances import apply_acceptances, read_acceptances
+from hedgegrid_data.quality.acceptances import acceptances_file, apply_acceptances, read_acceptances
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
 from hedgegrid_data.quality.gate import RECONCILIATION, judged_datasets
 from hedgegrid_data.quality.reconciliation import (
@@ -90,7 +89,7 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date, f
                 mark_price_tolerance_ns))
         else:
             verdicts.append(_not_applicable("funding_has_mark_price", "funding rates or mark prices"))
-    verdicts = apply_acceptances(verdicts, read_acceptances(settings.accepted_findings_file()),
+    verdicts = apply_acceptances(verdicts, read_acceptances(acceptances_file(store)),
                                  reconciliation_group(market), f"{day.isoformat()}|{symbol}")
     write_verdicts(reconciliation_verdicts_file(market, store, day, symbol), verdicts)
     withheld: set[str] = set()
