@@ -60,8 +60,7 @@ class Outcome:
 
     def record(self) -> dict[str, object]:
         """The day report's ``published_day``."""
-        return {"outcome": self.outcome, "rows": self.rows, "note": self.note,
-                "policy": "HEDGEGRID_FAILED_REPUBLICATION"}
+        return {"outcome": self.outcome, "rows": self.rows, "note": self.note}
 
 
 def withdraw_day(feed: Feed, store: DataStore, day: dt.date, symbol: str, *, staged: bool = True,
