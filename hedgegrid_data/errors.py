@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class HedgegridDataError(Exception):
-    """Base class: the day is not published, not verified or not valid; nothing was written."""
+    """Base class: the day is not published, not verified or not valid; nothing was written.
+
+    ``published_day`` says what became of the day's published version when the error failed its rebuild
+    (``kept`` or ``withdrawn``, ``feeds/republication.py``); a note on the error says it for people.
+    """
+
+    published_day: str | None = None
 
 
 class NotPublishedError(HedgegridDataError):

@@ -90,3 +90,23 @@ def quality_file() -> Path:
 def download_step_retries() -> int:
     """Dagster step retries of the download assets after the HTTP client's own retries (default 3)."""
     return int(os.environ.get("HEDGEGRID_DOWNLOAD_STEP_RETRIES", "3"))
+
+
+FailedRepublication = Literal["keep", "withdraw"]
+FAILED_REPUBLICATION_POLICIES: tuple[FailedRepublication, ...] = ("keep", "withdraw")
+
+
+def failed_republication() -> FailedRepublication:
+    """What a published day becomes when its re-fetched source fails to parse or fails a blocking check
+    (``HEDGEGRID_FAILED_REPUBLICATION``): ``keep`` the published version (default) or ``withdraw`` it."""
+    value = os.environ.get("HEDGEGRID_FAILED_REPUBLICATION", "keep")
+    if value not in FAILED_REPUBLICATION_POLICIES:
+        raise ValueError(f"HEDGEGRID_FAILED_REPUBLICATION={value!r}; expected one of {FAILED_REPUBLICATION_POLICIES}")
+    return cast(FailedRepublication, value)
+
+
+def accepted_findings_file() -> Path | None:
+    """Findings an operator accepted for specific source days (``HEDGEGRID_ACCEPTED_FINDINGS_FILE``); None: the
+    data store's ``accepted_findings.toml``."""
+    explicit = os.environ.get("HEDGEGRID_ACCEPTED_FINDINGS_FILE")
+    return Path(explicit).absolute() if explicit else None

@@ -167,8 +167,10 @@ def test_placeholder_and_zero_quantity_rows_are_counted_and_excluded(data_store:
     assert tick_tuples(ticks) == expected_ticks(kept, Market.SPOT, "BTCUSDT", TimeUnit.MICROSECONDS)
 
 
+@pytest.mark.parametrize("policy", ["keep", "withdraw"])
 def test_missing_aggregates_keep_the_day_out_of_the_catalog_until_the_source_is_fixed(
-        data_store: DataStore) -> None:
+        data_store: DataStore, policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEDGEGRID_FAILED_REPUBLICATION", policy)
     generated = generate_agg_trades(data_store.raw, Market.USDM, "BTCUSDT", "2024-03-04", 5_000, header=True)
     text = read_csv_text(generated.zip_path)
     publisher, feed = agg_trades_feed(Market.USDM, publisher=True), agg_trades_feed(Market.USDM)
@@ -184,10 +186,16 @@ def test_missing_aggregates_keep_the_day_out_of_the_catalog_until_the_source_is_
         50, [[1_002_000, 1_002_049]])
     assert [v.check for v in blocked.verdicts[1:]] == ["trade_silences", "day_coverage", "price_spikes",
                                                        "volume_spikes"]
-    assert blocked.report["blocked"] and not day_file.exists()
+    published = "the published day of 2024-03-04 (5,000 rows) was " + ("kept" if policy == "keep" else "withdrawn")
+    assert blocked.report["blocked"] and day_file.exists() is (policy == "keep")
+    assert blocked.report["published_day"]["outcome"] == ("kept" if policy == "keep" else "withdrawn")
+    assert published in id_gaps.summary
+    normalized = publisher.normalized_file(data_store, generated.archive_file.day, "BTCUSDT")
+    assert pq.ParquetFile(normalized).metadata.num_rows == (5_000 if policy == "keep" else 4_950)
     assert not staged_path(publisher, data_store, generated).exists()
-    with pytest.raises(HedgegridDataError, match="blocking checks failed: agg_trade_id_gaps: 50 aggregate ids"):
+    with pytest.raises(HedgegridDataError, match="blocking checks failed: agg_trade_id_gaps: 50 aggregate ids") as e:
         publish(publisher, data_store, generated)
+    assert published in str(e.value)
     replace_csv(generated, text)
     assert normalize(feed, data_store, generated).report["quality_score"] == 1.0
     published = publish(feed, data_store, generated)

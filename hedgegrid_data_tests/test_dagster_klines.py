@@ -183,7 +183,10 @@ def _bar_days(store: DataStore, day: dt.date) -> list[str]:
 
 
 def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_source_is_fixed(
-        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance) -> None:
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, instance: DagsterInstance,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the published day is withdrawn by that policy (the default keeps it: test_republication.py)
+    monkeypatch.setenv("HEDGEGRID_FAILED_REPUBLICATION", "withdraw")
     day = generate_klines(archive_root, Market.USDM, "BTCUSDT", header=True)
     text = read_csv_text(day.zip_path)
     assets = build_feed_assets(klines_feed(Market.USDM))

@@ -37,6 +37,11 @@ def _resources(server: ArchiveServer, store: DataStore) -> dict:
     }
 
 
+def _failure_description(result) -> str:
+    [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    return failure.event_specific_data.user_failure_data.description
+
+
 def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
 
@@ -125,8 +130,13 @@ def test_faults_fail_the_run_and_leave_nothing(archive_root: Path, archive_serve
     assert _files(data_store.staging) == []
 
 
+@pytest.mark.parametrize("policy", ["keep", "withdraw"])
 def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
-        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore) -> None:
+        archive_root: Path, archive_server: ArchiveServer, data_store: DataStore, policy: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEDGEGRID_FAILED_REPUBLICATION", policy)
+    kept = policy == "keep"
+    outcome = f"the published day of 2024-01-02 (20,000 rows) was {'kept' if kept else 'withdrawn'}"
     day = generate_trades(archive_root, Market.USDM, "BTCUSDT", "2024-01-02", 20_000)
     rows = read_csv_text(day.zip_path).splitlines()
     day_file = (data_store.catalog / "data/trade_tick/BTCUSDT-PERP.BINANCE/"
@@ -145,7 +155,9 @@ def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
         assert not gaps.passed and gaps.severity.value == "ERROR"
         assert gaps.metadata["missing_ids"].value == 300
         assert gaps.metadata["missing_ranges"].value == [[1_005_000, 1_005_299]]
-        assert not day_file.exists()
+        assert outcome in gaps.description
+        assert gaps.metadata["published_day"].value == ("kept" if kept else "withdrawn")
+        assert day_file.exists() is kept
         catalog_runs = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_SUCCESS
                         and e.step_key == "binance_um_trades_catalog"]
         assert catalog_runs == []
@@ -153,14 +165,16 @@ def test_blocking_check_keeps_the_day_out_until_the_source_is_fixed(
         [catalog_asset] = [a for a in assets if a.key == AssetKey("binance_um_trades_catalog")]
         alone = materialize([catalog_asset], partition_key="2024-01-02|BTCUSDT", instance=instance,
                             resources=_resources(archive_server, data_store), raise_on_error=False)
-        assert not alone.success and not day_file.exists()
+        assert not alone.success and day_file.exists() is kept
+        assert outcome in _failure_description(alone)
         [report_asset] = [a for a in assets if a.key == AssetKey("binance_um_trades_quality_report")]
         report = materialize([report_asset], instance=instance, resources=_resources(archive_server, data_store))
         summary = report.asset_materializations_for_node("binance_um_trades_quality_report")[0].metadata
         assert summary["BTCUSDT_blocked_days"].value == 1
         assert "| 2024-01-02|BTCUSDT | 0.00 |" in summary["summary"].value
         day_markdown = (data_store.root / "quality/binance/um/trades/BTCUSDT/2024-01-02.report.md").read_text()
-        assert "| trade_id_gaps | ERROR | FAIL | 300 missing trade ids in 1 gaps |" in day_markdown
+        assert f"| trade_id_gaps | ERROR | FAIL | 300 missing trade ids in 1 gaps; {outcome} " in day_markdown
+        assert summary[f"BTCUSDT_{'kept' if kept else 'withdrawn'}_days"].value == ["2024-01-02|BTCUSDT"]
         # fixed at the source: the day comes back
         replace_csv(day, "\n".join(rows) + "\n")
         assert run().success and day_file.exists()

@@ -195,7 +195,10 @@ def test_what_cannot_be_read_fails_closed_naming_file_and_line(tmp_path: Path, f
     assert message in str(failure.value)
 
 
-def test_a_day_breaking_the_ohlcv_rules_is_normalized_judged_and_kept_out_of_the_catalog(tmp_path: Path) -> None:
+def test_a_day_breaking_the_ohlcv_rules_is_normalized_judged_and_kept_out_of_the_catalog(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the published day is withdrawn by that policy (the default keeps it: test_republication.py)
+    monkeypatch.setenv("HEDGEGRID_FAILED_REPUBLICATION", "withdraw")
     store = DataStore(tmp_path)
     plan = BarPlan.of(["1m", "5m"], ["5m", "1h"])
     minutes = generate_klines(store.raw, Market.USDM, "BTCUSDT", header=True)

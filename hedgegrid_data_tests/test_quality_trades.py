@@ -130,3 +130,32 @@ def test_a_day_re_sorted_in_memory_is_checked_once(data_store: DataStore) -> Non
     assert gaps.passed and gaps.metadata["trades_checked"] == 200_000
     assert (gaps.metadata["first_id"], gaps.metadata["last_id"]) == (result.metadata["first_trade_id"],
                                                                       result.metadata["last_trade_id"])
+
+
+def _sparse_day(times_s: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({
+        "trade_id": list(range(1, len(times_s) + 1)),
+        "ts_event": pl.Series([BOUNDS[0] + t * 10**9 for t in times_s]).cast(pl.Datetime("ns", "UTC")),
+        "price": [Decimal("100.0")] * len(times_s), "qty": [Decimal("1.000")] * len(times_s)})
+
+
+def test_a_sparse_day_with_a_hole_is_flagged() -> None:
+    # 40 trades: 50 × the mean spacing (36 min) is more than the whole day, yet the day is empty for 20 hours
+    times = [t * 180 for t in range(20)] + [86_399 - t * 180 for t in range(20)][::-1]
+    verdict = _by_check(_sparse_day(times))["trade_silences"]
+    assert not verdict.passed and verdict.metadata["limit_seconds"] == 3600
+    [window] = verdict.metadata["windows"]
+    assert window["seconds"] == 86_399 - 19 * 180 - 19 * 180
+    evenly = _by_check(_sparse_day(list(range(0, 86_400, 1_800))))["trade_silences"]
+    assert evenly.passed  # 48 trades half an hour apart: sparse, but no hole
+
+
+def test_missing_ids_may_be_tolerated_as_a_share_of_the_day(clean_day: pl.DataFrame) -> None:
+    broken = clean_day.filter(~pl.col("trade_id").is_between(1_010_000, 1_010_009))  # 10 of 50,000 ids
+    for share, passed in ((0.0, False), (0.0001, False), (0.0002, True)):
+        [gaps] = [v for v in check_trades(broken, BOUNDS, TradeCheckThresholds(max_missing_share=share))
+                  if v.check == "trade_id_gaps"]
+        assert gaps.passed is passed and gaps.metadata["missing_share"] == 10 / 50_000
+    [by_count] = [v for v in check_trades(broken, BOUNDS, TradeCheckThresholds(max_missing_ids=10))
+                  if v.check == "trade_id_gaps"]
+    assert by_count.passed

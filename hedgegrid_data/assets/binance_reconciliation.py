@@ -18,7 +18,7 @@ from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import archive_partitions
 from hedgegrid_data.sources.binance_archive.layout import SOURCE
-from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day
+from hedgegrid_data.sources.binance_archive.reconciliation_day import reconcile_day, reconciliation_group
 from hedgegrid_data.venues.binance import Market
 
 CHECKS = (
@@ -32,7 +32,7 @@ CHECKS = (
 def build_binance_reconciliation_asset(market: Market, feeds: Iterable[Feed]) -> AssetsDefinition:
     """``feeds``: the deployment's archive feeds; a mismatch withholds the days the judged ones publish."""
     feeds = [f for f in feeds if f.source.name == SOURCE and f.market == market.value]
-    name = f"binance_{market.value}_reconciliation"
+    name = reconciliation_group(market)
     checks = [c for c in CHECKS if market is not Market.SPOT or c[0] != "funding_has_mark_price"]
     inputs = ["trades", "agg_trades", "klines"] + (["funding_rate", "mark_price_klines"] if market is not Market.SPOT
                                                    else [])

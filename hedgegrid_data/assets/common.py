@@ -19,7 +19,8 @@ from hedgegrid_data.quality.findings import Severity, Verdict
 
 @contextmanager
 def fail_closed() -> Iterator[None]:
-    """Turn a pipeline error into a Dagster ``Failure`` whose description names the file (and line)."""
+    """Turn a pipeline error into a Dagster ``Failure`` whose description names the file (and line) and, after a
+    failed rebuild of a published day, what became of it (the error's notes)."""
     try:
         yield
     except HedgegridDataError as exc:
@@ -28,7 +29,11 @@ def fail_closed() -> Iterator[None]:
             metadata["file"] = exc.file
             if exc.line is not None:
                 metadata["line"] = exc.line
-        raise Failure(description=str(exc), metadata=metadata, allow_retries=isinstance(exc, DownloadError)) from exc
+        if exc.published_day is not None:
+            metadata["published_day"] = exc.published_day
+        description = "; ".join([str(exc), *getattr(exc, "__notes__", [])])
+        raise Failure(description=description, metadata=metadata,
+                      allow_retries=isinstance(exc, DownloadError)) from exc
 
 
 def check_result(verdict: Verdict) -> AssetCheckResult:

@@ -31,10 +31,11 @@ from hedgegrid_data.assets.policies import archive_http_retry
 from hedgegrid_data.feeds.feed import CheckSpec, Feed
 from hedgegrid_data.feeds.recipe import PublishedDays, normalize_day, publish_day
 from hedgegrid_data.partitions import day_and_symbol
+from hedgegrid_data.quality import findings
 from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.resources import DataStoreResource
 
-SCHEMA_VALID = CheckSpec("schema_valid", True, "Every row parsed exactly and passed the table's rules.")
+SCHEMA_VALID = CheckSpec(findings.SCHEMA_VALID, True, "Every row parsed exactly and passed the table's rules.")
 PUBLICATION_CHECKS = (
     CheckSpec("rows_in_equals_rows_out", True, "The day file holds as many rows as the normalized day it was made "
                                                "from."),
@@ -124,7 +125,9 @@ def build_feed_assets(feed: Feed) -> list[AssetsDefinition]:
         with fail_closed():
             day_result = normalize_day(feed, data_store.store, day, symbol)
         return MaterializeResult(
-            metadata=_metadata({**day_result.metadata, **quality_metadata(day_result.report)}),
+            metadata=_metadata({**day_result.metadata, **quality_metadata(day_result.report),
+                                **({"published_day": day_result.published_day.note}
+                                   if day_result.published_day else {})}),
             check_results=[AssetCheckResult(check_name=SCHEMA_VALID.name, passed=True, metadata=day_result.validated),
                            *(check_result(v) for v in day_result.verdicts)],
         )
@@ -177,6 +180,9 @@ def build_quality_report_asset(feed: Feed, normalized: AssetsDefinition) -> Asse
             missing = summary.summary["days_missing_from_catalog"]
             metadata[f"{symbol}_mean_quality_score"] = summary.summary["mean_quality_score"]
             metadata[f"{symbol}_blocked_days"] = len(summary.summary["blocked_days"])
+            for kind in ("kept_days", "withdrawn_days", "accepted_findings"):
+                if summary.summary[kind]:
+                    metadata[f"{symbol}_{kind}"] = MetadataValue.json(summary.summary[kind])
             metadata[f"{symbol}_missing_days"] = MetadataValue.json(
                 summary.summary["days_without_report"] if missing is None else missing)
         return MaterializeResult(metadata=metadata)

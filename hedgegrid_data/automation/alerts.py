@@ -120,7 +120,9 @@ def run_failure_alert(job_name: str, run_id: str, tags: Mapping[str, str], messa
     steps = [(step, text[:1000]) for step, text in step_errors]
     partition = partition_of_run(tags)
     where = f" partition {partition}" if partition else ""
-    first = f": {steps[0][0]}: {steps[0][1].splitlines()[0] if steps[0][1] else ''}" if steps else ""
+    # the whole first error on one line: a blocking check's error names the check on its second line, and a
+    # failed rebuild says what became of the published day
+    first = f": {steps[0][0]}: {' '.join(steps[0][1].split())[:500]}" if steps else ""
     return Alert(
         kind="run_failure",
         severity=ERROR,

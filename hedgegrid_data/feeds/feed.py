@@ -98,6 +98,9 @@ class DaySteps(Protocol):
     def series(self, symbol: str) -> list[CatalogSeries]:
         """Every catalog series a day of ``symbol`` lands in (withdrawn whole when a day is blocked)."""
 
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        """Every normalized table ``stage`` writes for the day (kept aside while a published day is rebuilt)."""
+
     def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
         """What the staged day must read back as, from its normalized table."""
 

@@ -1,9 +1,12 @@
 """The day recipe, the same for every feed: stage → judge → gate → verify → promote.
 
-1. ``normalize_day``: temporary files a killed writer left behind are removed; the feed's ``stage`` step reads
-   the verified source files, writes the normalized table and stages the day's catalog series (nothing appears unless the whole day is valid). The day's verdicts and
-   report are recorded, and a day failing a blocking check loses its staged series and, when the feed is the
-   declared publisher, its catalog days: bad data never stays visible.
+1. ``normalize_day``: temporary files a killed writer left behind are removed; the feed's ``stage`` step reads the
+   verified source files, writes the normalized table and stages the day's catalog series (nothing appears unless
+   the whole day is valid). Findings an operator accepted for that source day pass (``quality/acceptances.py``).
+   The day's verdicts and report are recorded; a published day whose file does not parse is recorded as a
+   failed ``schema_valid``. A day failing either way never publishes its new version: its staged series are
+   removed, and a day already published is kept or withdrawn by the one policy of ``feeds/republication.py``,
+   which the failure's message and the report state.
 2. ``publish_day``: refused while blocking verdicts stand (the feed's own, or a failed reconciliation that
    judged it); each staged series must read back through Nautilus' own decoder with the expected row count
    and first and last rows; then the instrument is written and every series promoted, atomically, replacing
@@ -13,15 +16,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hedgegrid_data.atomic import remove_orphaned_temp_files
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
 from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.catalog.integrity import of_day_files
 from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
+from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.feeds.feed import Feed
-from hedgegrid_data.quality.findings import Verdict, blocking
+from hedgegrid_data.feeds.republication import Outcome, fail_day, kept_aside, published_version
+from hedgegrid_data.quality.acceptances import acceptances_file, apply_acceptances, read_acceptances
+from hedgegrid_data.quality.findings import SCHEMA_VALID, Severity, Verdict, blocking
 from hedgegrid_data.quality.gate import RECONCILIATION, refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
 from hedgegrid_data.store import DataStore
@@ -33,20 +39,13 @@ class NormalizedDay:
     report: dict
     metadata: dict[str, object]
     validated: dict[str, object]
-
-
-def withdraw_day(feed: Feed, store: DataStore, day: dt.date, symbol: str, *, staged: bool = True) -> None:
-    """Remove the day's staged series (unless ``staged=False``), and its catalog days when the feed publishes
-    them."""
-    roots = ([feed.staging(store)] if staged else []) + ([store.catalog] if feed.publisher else [])
-    for series in feed.steps.series(symbol):
-        for root in roots:
-            remove_day(root, series.data_cls, series.identifier, day)
+    published_day: Outcome | None = None  # what became of the published day when this version failed
 
 
 def remove_orphans(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> None:
     """Temporary files a killed writer left where the day's outputs go (a live writer's are kept)."""
-    directories = {feed.normalized_file(store, day, symbol).parent, feed.quality_file(store, day, symbol).parent}
+    directories = {*(f.parent for f in feed.steps.normalized_files(feed, store, day, symbol)),
+                   feed.quality_file(store, day, symbol).parent}
     for series in feed.steps.series(symbol):
         for root in (feed.staging(store), store.catalog):
             directories.add(day_file_path(root, series.data_cls, series.identifier, day).parent)
@@ -56,11 +55,31 @@ def remove_orphans(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> N
 
 def normalize_day(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> NormalizedDay:
     remove_orphans(feed, store, day, symbol)
-    staged = feed.steps.stage(feed, store, day, symbol)
-    report = write_day_quality(feed.quality_file(store, day, symbol), day, symbol, staged.verdicts)
-    if blocking(staged.verdicts):
-        withdraw_day(feed, store, day, symbol)
-    return NormalizedDay(staged.verdicts, report, staged.metadata, staged.validated)
+    quality = feed.quality_file(store, day, symbol)
+    published = published_version(feed, store, day, symbol)
+    with kept_aside(published.normalized_files if published else []) as restore:
+        try:
+            staged = feed.steps.stage(feed, store, day, symbol)
+        except HedgegridDataError as exc:
+            outcome = fail_day(feed, store, day, symbol, published, restore, parse_error=True)
+            if outcome:  # a day never published leaves nothing behind
+                exc.published_day = outcome.outcome
+                exc.add_note(outcome.note)
+                where = {"file": exc.file, "line": exc.line} if isinstance(exc, ArchiveDataError) else {}
+                failed = Verdict(SCHEMA_VALID, False, Severity.ERROR, f"{exc}; {outcome.note}",
+                                 {**where, "published_day": outcome.outcome})
+                write_day_quality(quality, day, symbol, [failed], outcome.record())
+            raise
+        verdicts = apply_acceptances(staged.verdicts, read_acceptances(acceptances_file(store)),
+                                     feed.name, feed.partition_key(day, symbol))
+        outcome = None
+        if blocking(verdicts):
+            outcome = fail_day(feed, store, day, symbol, published, restore, parse_error=False)
+            if outcome:
+                verdicts = [replace(v, summary=f"{v.summary}; {outcome.note}", metadata={
+                    **v.metadata, "published_day": outcome.outcome}) if v.blocks else v for v in verdicts]
+    report = write_day_quality(quality, day, symbol, verdicts, outcome.record() if outcome else None)
+    return NormalizedDay(verdicts, report, staged.metadata, staged.validated, outcome)
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,9 @@ class CanonicalTradesDay:
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(TradeTick, self.instrument(symbol).id.value)]
 
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return [feed.normalized_file(store, day, symbol)]
+
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         instrument = self.instrument(symbol)
         fields = trade_fields(instrument.price_precision, instrument.size_precision, self.ids)

@@ -11,6 +11,7 @@ from typing import Any
 from hedgegrid_data.atomic import atomic_write_bytes
 
 MAX_EXAMPLES = 20
+SCHEMA_VALID = "schema_valid"  # the check that a source file parses into the table exactly
 
 
 class Severity(enum.Enum):

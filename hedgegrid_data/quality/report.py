@@ -4,7 +4,11 @@ Score: 0 when a blocking check fails (the day is kept out of the catalog), other
 checks passed, each WARN finding costing its share. Validity is the share of checks passed.
 Completeness is what the day holds of what it should: for trades, the share of the UTC day covered by
 trading (minus uncovered edges and reported silences); for bars, the share of the day's expected bars
-present; for funding, the share of the day's funding boundaries with an event.
+present; for funding, the share of the day's funding boundaries with an event; 0 for a file that did not parse.
+
+A finding an operator accepted (``quality/acceptances.py``) counts as passed and is listed as accepted, with its
+reason. A day whose rebuild failed records what became of its published version (``published_day``: kept or
+withdrawn, ``feeds/republication.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ SHARE_OF_EXPECTED = {"bar_gaps": ("bars", "expected_bars"), "funding_schedule": 
 
 def completeness(verdicts: list[Verdict]) -> float:
     by_check = {v.check: v for v in verdicts}
+    if "schema_valid" in by_check and not by_check["schema_valid"].passed:
+        return 0.0
     for check, (present, expected) in SHARE_OF_EXPECTED.items():
         if check in by_check:
             meta = by_check[check].metadata
@@ -38,20 +44,29 @@ def completeness(verdicts: list[Verdict]) -> float:
     return max(0.0, 1.0 - uncovered / DAY_SECONDS)
 
 
-def day_report(partition: str, verdicts: list[Verdict]) -> dict:
+def day_report(partition: str, verdicts: list[Verdict], published_day: dict | None = None) -> dict:
     passed = sum(v.passed for v in verdicts)
     validity = passed / len(verdicts) if verdicts else 0.0
     blocked = any(v.blocks for v in verdicts)
-    return {
+    report = {
         "partition": partition,
         "quality_score": 0.0 if blocked else round(validity, 4),
         "completeness": round(completeness(verdicts), 6),
         "validity": round(validity, 4),
         "blocked": blocked,
         "findings": {v.check: v.summary for v in verdicts if not v.passed},
-        "checks": [{"check": v.check, "passed": v.passed, "severity": v.severity.value, "summary": v.summary}
+        "accepted": {v.check: v.metadata["accepted_reason"] for v in verdicts if v.metadata.get("accepted")},
+        "checks": [{"check": v.check, "passed": v.passed, "severity": v.severity.value, "summary": v.summary,
+                    **({"accepted": True} if v.metadata.get("accepted") else {})}
                    for v in verdicts],
     }
+    if published_day is not None:
+        report["published_day"] = published_day
+    return report
+
+
+def _result(check: dict) -> str:
+    return "accepted" if check.get("accepted") else "pass" if check["passed"] else "FAIL"
 
 
 def day_markdown(report: dict) -> str:
@@ -61,11 +76,11 @@ def day_markdown(report: dict) -> str:
         f"score {report['quality_score']:.2f} · completeness {report['completeness']:.4f} · "
         f"validity {report['validity']:.2f}" + (" · **blocked from the catalog**" if report["blocked"] else ""),
         "",
-        "| check | severity | result | summary |",
-        "|---|---|---|---|",
     ]
-    lines += [f"| {c['check']} | {c['severity']} | {'pass' if c['passed'] else 'FAIL'} | {c['summary']} |"
-              for c in report["checks"]]
+    if "published_day" in report:
+        lines += [f"**{report['published_day']['note']}**", ""]
+    lines += ["| check | severity | result | summary |", "|---|---|---|---|"]
+    lines += [f"| {c['check']} | {c['severity']} | {_result(c)} | {c['summary']} |" for c in report["checks"]]
     return "\n".join(lines) + "\n"
 
 
@@ -76,12 +91,19 @@ def write_day_report(directory: Path, day: dt.date, report: dict) -> tuple[Path,
     return json_path, md_path
 
 
-def write_day_quality(verdicts_path: Path, day: dt.date, symbol: str, verdicts: list[Verdict]) -> dict:
+def write_day_quality(verdicts_path: Path, day: dt.date, symbol: str, verdicts: list[Verdict],
+                      published_day: dict | None = None) -> dict:
     """Record a partition's verdicts (read by the catalog gate) and its day report beside them; returns the report."""
     write_verdicts(verdicts_path, verdicts)
-    report = day_report(f"{day.isoformat()}|{symbol}", verdicts)
+    report = day_report(f"{day.isoformat()}|{symbol}", verdicts, published_day)
     write_day_report(verdicts_path.parent, day, report)
     return report
+
+
+def read_day_report(verdicts_path: Path, day: dt.date) -> dict | None:
+    """The day report written beside ``verdicts_path`` by ``write_day_quality``; None when there is none."""
+    path = verdicts_path.parent / f"{day.isoformat()}.report.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def report_day(report: dict) -> dt.date:
@@ -113,6 +135,10 @@ def rolling_summary(reports: list[dict], days: int = 30,
         "mean_completeness": round(sum(r["completeness"] for r in recent) / n, 6) if n else None,
         "mean_validity": round(sum(r["validity"] for r in recent) / n, 4) if n else None,
         "blocked_days": [r["partition"] for r in recent if r["blocked"]],
+        "kept_days": [r["partition"] for r in recent if r.get("published_day", {}).get("outcome") == "kept"],
+        "withdrawn_days": [r["partition"] for r in recent
+                           if r.get("published_day", {}).get("outcome") == "withdrawn"],
+        "accepted_findings": {r["partition"]: r["accepted"] for r in recent if r.get("accepted")},
         "days_without_report": [d.isoformat() for d in _days(first, last) if d not in reported] if n else [],
         "days_missing_from_catalog": catalog_missing(first, last) if n and catalog_missing else None,
         "findings_by_kind": dict(sorted(findings.items())),
@@ -126,10 +152,16 @@ def summary_markdown(title: str, summary: dict, reports: list[dict]) -> str:
              f"days without a report: {', '.join(summary['days_without_report']) or 'none'}"]
     if summary["days_missing_from_catalog"] is not None:
         lines.append(f"days missing from the catalog: {', '.join(summary['days_missing_from_catalog']) or 'none'}")
+    if summary["kept_days"]:
+        lines.append(f"failed rebuilds whose published day was kept: {', '.join(summary['kept_days'])}")
+    if summary["withdrawn_days"]:
+        lines.append(f"failed rebuilds whose published day was withdrawn: {', '.join(summary['withdrawn_days'])}")
     lines += ["", "| day | score | completeness | validity | findings |", "|---|---|---|---|---|"]
     for r in sorted(reports, key=lambda r: r["partition"])[-summary["days"]:]:
+        accepted = (f"{check} (accepted: {reason})" for check, reason in r.get("accepted", {}).items())
+        findings = [*r["findings"], *accepted]
         lines.append(f"| {r['partition']} | {r['quality_score']:.2f} | {r['completeness']:.4f} | "
-                     f"{r['validity']:.2f} | {', '.join(r['findings']) or '—'} |")
+                     f"{r['validity']:.2f} | {', '.join(findings) or '—'} |")
     lines += ["", "| finding | days |", "|---|---|"]
     lines += [f"| {kind} | {count} |" for kind, count in summary["findings_by_kind"].items()]
     return "\n".join(lines) + "\n"

@@ -1,10 +1,13 @@
 """Checks on a trades day: id continuity, silences, coverage of the day, price and volume spikes.
 
 Where a feed's trade ids are consecutive (Binance's are, per symbol and market), a jump is an exact count of
-missing trades; other feeds (ids that are text, or integers with gaps) get no id check. Silences are measured
-against the day's own trade rate. Robust price outliers compare each trade with the median and MAD of its UTC
-minute; volume spikes compare a minute's volume with the mean of the preceding hour. The checker consumes the day
-batch by batch (it rides along the normalization pass), so memory does not grow with the day.
+missing trades; other feeds (ids that are text, or integers with gaps) get no id check. A day passes the id check
+when its missing ids are within ``max_missing_ids`` or within ``max_missing_share`` of the ids the day spans
+(either tolerance suffices). Silences are measured against the day's own trade rate, capped at
+``max_silence_seconds`` so that a sparse day's hole is still found. Robust price outliers compare each trade with
+the median and MAD of its UTC minute; volume spikes compare a minute's volume with the mean of the preceding hour.
+The checker consumes the day batch by batch (it rides along the normalization pass), so memory does not grow with
+the day.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ class TradeCheckThresholds:
     """Defaults suit liquid Binance symbols; per-market values come from ``quality.toml`` (``for_market``)."""
 
     max_missing_ids: int = 0
+    max_missing_share: float = 0.0
     silence_factor: float = 50.0
     min_silence_seconds: float = 300.0
+    max_silence_seconds: float = 3600.0
     coverage_seconds: float = 300.0
     jump_fraction: float = 0.05
     outlier_mads: float = 12.0
@@ -52,6 +57,11 @@ class TradeCheckThresholds:
 def quality_config(section: str, table: str) -> dict:
     """The ``[<section>.<table>]`` thresholds of the quality file (``HEDGEGRID_QUALITY_FILE``); empty if absent."""
     return _quality_config(settings.quality_file()).get(section, {}).get(table, {})
+
+
+def within_missing_tolerance(missing: int, spanned: int, thresholds: TradeCheckThresholds) -> bool:
+    """Missing ids within ``max_missing_ids``, or within ``max_missing_share`` of the ``spanned`` ids."""
+    return missing <= thresholds.max_missing_ids or missing <= thresholds.max_missing_share * spanned
 
 
 @cache
@@ -227,6 +237,11 @@ class TradesDayChecker:
             history.append(volume)
             del history[: -self.t.volume_window_minutes]
 
+    def _ids_spanned(self) -> int:
+        """How many ids lie from the day's first to its last (consecutive integer ids only)."""
+        assert isinstance(self.first_id, int) and isinstance(self.last_id, int)
+        return self.last_id - self.first_id + 1
+
     def verdicts(self) -> list[Verdict]:
         """The verdicts of the whole day; call once, after the last batch."""
         if self._open_minute is not None:
@@ -235,17 +250,22 @@ class TradesDayChecker:
             return [Verdict("trades_present", False, Severity.ERROR, "no trades in the day")]
         start, end = self.bounds
         typical_ns = (end + 1 - start) / self.rows
-        limit_ns = max(self.t.silence_factor * typical_ns, self.t.min_silence_seconds * NS_PER_SECOND)
+        # on a sparse day factor × the mean spacing can exceed the day itself: the cap keeps a hole findable
+        limit_ns = max(min(self.t.silence_factor * typical_ns, self.t.max_silence_seconds * NS_PER_SECOND),
+                       self.t.min_silence_seconds * NS_PER_SECOND)
         silences = sorted(((s, e) for s, e in self._long_spans if e - s > limit_ns), key=lambda w: w[0] - w[1])
         head = (self.first_ts - start) / NS_PER_SECOND
         tail = (end + 1 - self.last_ts) / NS_PER_SECOND
         id_gaps = [
             Verdict(
-                "trade_id_gaps", self.missing_ids <= self.t.max_missing_ids, Severity.ERROR,
+                "trade_id_gaps", within_missing_tolerance(self.missing_ids, self._ids_spanned(), self.t),
+                Severity.ERROR,
                 f"{self.missing_ids} missing trade ids in {self.gaps.count} gaps" if self.missing_ids
                 else "trade ids are consecutive",
                 {"missing_ids": self.missing_ids, "gaps": self.gaps.count, "missing_ranges": self.gaps.examples,
                  "first_id": self.first_id, "last_id": self.last_id, "tolerance": self.t.max_missing_ids,
+                 "missing_share": self.missing_ids / self._ids_spanned(),
+                 "share_tolerance": self.t.max_missing_share,
                  "trades_checked": self.rows},
             ),
         ] if self.consecutive_ids else []

@@ -160,6 +160,9 @@ class ArchiveFundingDay:
     def normalized_path(self, store: DataStore, day: dt.date, symbol: str) -> Path:
         return store.normalized_file(SOURCE, self.market.value, DATA_TYPE, symbol, day)
 
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return [self.normalized_path(store, day, symbol)]
+
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         """Read the verified month file, keep the day's events, validate, write and stage them, judge the day."""
         archive_file = funding_archive_file(self.market, symbol, day)

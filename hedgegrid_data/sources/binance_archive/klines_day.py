@@ -308,6 +308,10 @@ class ArchiveKlinesDay:
         identifier = instrument_id(self.market, symbol)
         return [CatalogSeries(Bar, str(bar_type(identifier, interval))) for interval in self.bars.published]
 
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return [normalized_kline_path(store, kline_archive_file(self.market, "klines", symbol, day, interval))
+                for interval in self.bars.intervals]
+
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         """Nothing is written unless every file reads; a day breaking the OHLCV rules is written as normalized
         tables and verdicts only (the recipe withdraws its bar days)."""
@@ -386,6 +390,10 @@ class ArchivePriceIndexDay:
 
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(MarkPriceUpdate, instrument_id(self.market, symbol).value)] if self.marks else []
+
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return [normalized_kline_path(store, kline_archive_file(self.market, self.data_type, symbol, day,
+                                                                self.interval))]
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         spec = symbol_spec(self.market, symbol)

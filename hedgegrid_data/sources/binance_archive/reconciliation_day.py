@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
 
 from hedgegrid_data.feeds.feed import Feed
-from hedgegrid_data.feeds.recipe import withdraw_day
+from hedgegrid_data.feeds.republication import withdraw_day
+from hedgegrid_data.quality.acceptances import acceptances_file, apply_acceptances, read_acceptances
 from hedgegrid_data.quality.findings import Severity, Verdict, blocking, write_verdicts
 from hedgegrid_data.quality.gate import RECONCILIATION, judged_datasets
 from hedgegrid_data.quality.reconciliation import (
@@ -43,6 +45,15 @@ from hedgegrid_data.store import DataStore
 from hedgegrid_data.venues.binance import Market
 
 MARK_PRICE_TOLERANCE_NS = 60 * 10**9
+
+
+def reconciliation_group(market: Market) -> str:
+    """The reconciliation asset's group (and asset) name; acceptances of its findings name it."""
+    return f"binance_{market.value}_reconciliation"
+
+
+def reconciliation_verdicts_file(market: Market, store: DataStore, day: dt.date, symbol: str) -> Path:
+    return store.quality_file(SOURCE, market.value, RECONCILIATION, symbol, day)
 
 
 def _not_applicable(check: str, missing: str) -> Verdict:
@@ -78,7 +89,9 @@ def reconcile_day(store: DataStore, market: Market, symbol: str, day: dt.date, f
                 mark_price_tolerance_ns))
         else:
             verdicts.append(_not_applicable("funding_has_mark_price", "funding rates or mark prices"))
-    write_verdicts(store.quality_file(SOURCE, market.value, RECONCILIATION, symbol, day), verdicts)
+    verdicts = apply_acceptances(verdicts, read_acceptances(acceptances_file(store)),
+                                 reconciliation_group(market), f"{day.isoformat()}|{symbol}")
+    write_verdicts(reconciliation_verdicts_file(market, store, day, symbol), verdicts)
     withheld: set[str] = set()
     for verdict in blocking(verdicts):
         withheld |= judged_datasets(verdict) or {feed.dataset for feed in feeds}

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 from nautilus_trader.model.data import TradeTick
@@ -32,7 +33,7 @@ from hedgegrid_data.feeds.feed import (
 )
 from hedgegrid_data.feeds.trades_day import trade_tick_plan
 from hedgegrid_data.quality.findings import Severity, Verdict
-from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
+from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds, within_missing_tolerance
 from hedgegrid_data.sources.binance_archive.agg_trades import (
     AggTradesDaySummary,
     quantity_column,
@@ -47,16 +48,19 @@ from hedgegrid_data.venues.binance import Market, build_instrument, instrument_i
 from hedgegrid_data.venues.symbols import symbol_spec
 
 
-def agg_trade_id_gaps(id_gaps: Verdict, summary: AggTradesDaySummary, tolerance: int = 0) -> Verdict:
+def agg_trade_id_gaps(id_gaps: Verdict, summary: AggTradesDaySummary,
+                      thresholds: TradeCheckThresholds = TradeCheckThresholds()) -> Verdict:
     """The trades checker's id verdict over aggregate ids, judged net of the excluded rows' ids.
 
     Aggregate ids are consecutive; each placeholder or zero-quantity row excluded from the table takes
-    one, so only missing ids beyond the excluded rows are aggregates the file lacks (ERROR).
+    one, so only missing ids beyond the excluded rows are aggregates the file lacks (ERROR, within the
+    thresholds' ``max_missing_ids`` or ``max_missing_share`` of the ids the day spans).
     """
     excluded = summary.placeholder_rows + summary.zero_quantity_rows
     unexplained = max(0, id_gaps.metadata["missing_ids"] - excluded)
+    spanned = id_gaps.metadata["last_id"] - id_gaps.metadata["first_id"] + 1
     return Verdict(
-        "agg_trade_id_gaps", unexplained <= tolerance, Severity.ERROR,
+        "agg_trade_id_gaps", within_missing_tolerance(unexplained, spanned, thresholds), Severity.ERROR,
         f"{unexplained} aggregate ids missing beyond the {excluded} excluded rows "
         f"({id_gaps.metadata['missing_ids']} ids absent in {id_gaps.metadata['gaps']} gaps)" if unexplained
         else f"aggregate ids are consecutive (the {excluded} excluded rows included)",
@@ -82,6 +86,9 @@ class ArchiveTradesDay:
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(TradeTick, instrument_id(self.market, symbol).value)]
 
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return [feed.normalized_file(store, day, symbol)]
+
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         staging = feed.staging(store)
         archive_file = self.archive_file(day, symbol)
@@ -106,7 +113,7 @@ class ArchiveTradesDay:
         verdicts = check.verdicts()
         if self.aggregates:
             assert isinstance(summary, AggTradesDaySummary)
-            verdicts = [agg_trade_id_gaps(v, summary, thresholds.max_missing_ids) if v.check == "trade_id_gaps"
+            verdicts = [agg_trade_id_gaps(v, summary, thresholds) if v.check == "trade_id_gaps"
                         else v for v in verdicts]
         metadata: dict[str, object] = {
             "rows": summary.rows, "source_rows": summary.source_rows,

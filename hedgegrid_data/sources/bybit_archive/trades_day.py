@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import TradeTick
@@ -68,6 +69,9 @@ class BybitTradesDay:
 
     def series(self, symbol: str) -> list[CatalogSeries]:
         return self.canonical.series(symbol)
+
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return self.canonical.normalized_files(feed, store, day, symbol)
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         return self.canonical.stage(feed, store, day, symbol)
