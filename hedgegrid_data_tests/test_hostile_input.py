@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -508,3 +509,39 @@ def test_a_listed_folder_that_is_not_a_symbol_name_is_refused(tmp_path: Path) ->
 def test_configured_and_partition_symbols_keep_working() -> None:
     assert day_and_symbol("2024-01-02|BTCUSD_PERP") == (dt.date(2024, 1, 2), "BTCUSD_PERP")
     assert day_and_symbol("2024-01-02|BTC-30AUG24")[1] == "BTC-30AUG24"
+
+
+# --- 1. a gzip bomb, for a source without zips (Bybit) -----------------------------------------------------------
+
+GZIP_CHILD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a regression fails the child, not the machine
+from pathlib import Path
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources.bybit_archive.download import verify_gzip
+try:
+    verify_gzip(Path(sys.argv[1]), "BTCUSDT2025-09-02.csv.gz")
+    print("verified")
+except ArchiveDataError as exc:
+    print(exc)
+"""
+
+
+def test_a_gzip_bomb_is_refused_with_flat_memory(tmp_path: Path) -> None:
+    """2 GiB of one repeated row in a ~2 MB gzip: refused as it inflates, never held."""
+    bomb = tmp_path / "BTCUSDT2025-09-02.csv.gz"
+    row = (b"1756771200.1234,BTCUSDT,Buy,0.001,110000.5,ZeroPlusTick,"
+           b"00000000-0000-0000-0000-000000000000,1.1e+06,0.001,110.0005\n")
+    block = row * (8 << 20 // len(row))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with bomb.open("wb") as out:
+        for _ in range((2 << 30) // len(block)):
+            out.write(compressor.compress(block))
+        out.write(compressor.flush())
+    child = subprocess.Popen([sys.executable, "-c", GZIP_CHILD, str(bomb)], stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    assert child.stdout is not None
+    message = child.stdout.read().decode()
+    _, status, usage = os.wait4(child.pid, 0)
+    assert status == 0, message
+    assert "bomb refused: the gzip inflates to" in message and "more than 200:1" in message
+    assert usage.ru_maxrss * 1024 < 512 * 2**20  # ru_maxrss is in KiB on Linux

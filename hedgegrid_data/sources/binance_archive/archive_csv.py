@@ -16,7 +16,6 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -27,6 +26,7 @@ from zlib_ng import zlib_ng
 
 from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources.inflation import DEFAULT_ZIP_LIMITS, ZipLimits
 from hedgegrid_data.sources.text_columns import (  # noqa: F401  (archive parsers use them as archive_csv.*)
     DECIMAL_TEXT,
     QUOTED_CHARS,
@@ -45,33 +45,6 @@ ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, zlib_ng.error, EOFError, OSError, 
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header (APPNOTE 4.3.7)
 
 
-@dataclass(frozen=True)
-class ZipLimits:
-    """How far a zip's CSV may inflate before it is refused as a zip bomb.
-
-    Real archive CSVs inflate 3-8x (trades, aggTrades) and at most ~21x (a day of flat 1s klines with
-    zero volume), so 200:1 leaves ten times the headroom and still refuses deflate's ~1000:1 bombs. The
-    ratio is checked once more than ``ratio_floor`` bytes came out (tiny files say nothing). A daily
-    trades CSV of the busiest symbol is a few GiB; 64 GiB bounds the work a lying file can cause. No
-    archive line comes near 1 KiB, so 1 MiB is a line that is not CSV.
-    """
-
-    max_inflated_bytes: int = 64 << 30
-    max_ratio: float = 200.0
-    ratio_floor: int = 1 << 20
-    max_line_bytes: int = 1 << 20
-
-    def check(self, file: str, member: str, inflated: int, compressed: int, declared: bool = False) -> None:
-        said = "declares" if declared else "inflates to"
-        if inflated > self.max_inflated_bytes:
-            raise ArchiveDataError(file, f"zip bomb refused: {member} {said} more than {self.max_inflated_bytes} "
-                                         f"bytes ({inflated} {'declared' if declared else 'so far'})")
-        if inflated > self.ratio_floor and inflated > self.max_ratio * max(compressed, 1):
-            raise ArchiveDataError(file, f"zip bomb refused: {member} {said} {inflated} bytes from {compressed} "
-                                         f"compressed, more than {self.max_ratio:g}:1")
-
-
-DEFAULT_ZIP_LIMITS = ZipLimits()
 
 
 class _LineTooLong(ArchiveDataError):

@@ -24,6 +24,7 @@ import enum
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,7 @@ import pyarrow.csv as pcsv
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.bybit_archive.layout import BybitFile
+from hedgegrid_data.sources.inflation import DEFAULT_ZIP_LIMITS
 from hedgegrid_data.sources.text_columns import (
     DECIMAL_TEXT,
     TextBlock,
@@ -72,7 +74,7 @@ HEADERS = {
 def _first_lines(path: Path, name: str) -> tuple[bytes, bytes]:
     try:
         with gzip.open(path, "rb") as f:
-            return f.readline(), f.readline()
+            return _bounded_line(f, name, 1), _bounded_line(f, name, 2)
     except (OSError, EOFError) as exc:
         raise ArchiveDataError(name, f"cannot read the gzip: {exc}") from None
 
@@ -105,10 +107,21 @@ def detect_dialect(file: BybitFile, header: bytes, first_row: bytes) -> Dialect:
 def _locate_bad_line(path: Path, n_columns: int) -> int | None:
     """Error path only: the first line whose field count is wrong (pyarrow does not say which)."""
     with gzip.open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        number = 0
+        while raw := _bounded_line(f, path.name, number + 1):
+            number += 1
             if raw.count(b",") != n_columns - 1 and raw.strip():
                 return number
     return None
+
+
+def _bounded_line(f: BinaryIO, name: str, number: int) -> bytes:
+    """The next line, refused beyond ``max_line_bytes`` (a line is never held whole past it)."""
+    line = f.readline(DEFAULT_ZIP_LIMITS.max_line_bytes + 1)
+    if len(line) > DEFAULT_ZIP_LIMITS.max_line_bytes:
+        raise ArchiveDataError(name, f"a line longer than {DEFAULT_ZIP_LIMITS.max_line_bytes} bytes: not CSV",
+                               line=number)
+    return line
 
 
 def iter_text_blocks(path: Path, name: str, columns: tuple[str, ...]) -> Iterator[TextBlock]:

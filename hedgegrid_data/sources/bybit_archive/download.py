@@ -20,6 +20,7 @@ from hedgegrid_data.errors import ChecksumMismatchError
 from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.bybit_archive.layout import BybitFile
 from hedgegrid_data.sources.http import USER_AGENT, HttpEndpoint, RetryPolicy
+from hedgegrid_data.sources.inflation import DEFAULT_ZIP_LIMITS, ZipLimits
 from hedgegrid_data.sources.provenance import Provenance, now_text, sha256_of
 
 CHUNK = 1 << 20
@@ -36,27 +37,36 @@ class GzipFacts:
     csv_sha256: str
 
 
-def verify_gzip(path: Path, name: str) -> GzipFacts:
-    """Inflate ``path`` whole; raise ``ChecksumMismatchError`` unless it is one or more complete gzip members whose
-    trailers match their content, with nothing after them."""
-    digest, crc, size, members = hashlib.sha256(), 0, 0, 0
-    inflater, pending = zlib_ng.decompressobj(GZIP_WBITS), False
+def verify_gzip(path: Path, name: str, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> GzipFacts:
+    """Inflate ``path`` whole, a chunk at a time and within ``limits``; raise ``ChecksumMismatchError`` unless it is
+    one or more complete gzip members whose trailers match their content, with nothing after them, and
+    ``ArchiveDataError`` for a bomb."""
+    digest, crc, size, members, read = hashlib.sha256(), 0, 0, 0, 0
+    inflater = zlib_ng.decompressobj(GZIP_WBITS)
+    started = False  # the current member has taken input (its trailer is still due)
     try:
         with path.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                data = chunk
-                while data:
-                    out = inflater.decompress(data)
-                    digest.update(out)
-                    crc, size = zlib_ng.crc32(out, crc), size + len(out)
-                    if inflater.eof:
-                        members += 1
-                        data, inflater, pending = inflater.unused_data, zlib_ng.decompressobj(GZIP_WBITS), False
-                    else:
-                        data, pending = b"", True
+            data = b""
+            while True:
+                if not data:
+                    data = f.read(CHUNK)
+                    read += len(data)
+                    if not data and not started:
+                        break  # the file ends between members
+                started = started or bool(data)
+                out = inflater.decompress(data, CHUNK)  # never more than a chunk out of one call
+                data = inflater.unconsumed_tail
+                digest.update(out)
+                crc, size = zlib_ng.crc32(out, crc), size + len(out)
+                limits.check(name, "the gzip", size, read)
+                if inflater.eof:
+                    members += 1
+                    data, inflater, started = inflater.unused_data, zlib_ng.decompressobj(GZIP_WBITS), False
+                elif not out and not data and not f.peek(1):
+                    break  # nothing more comes in or out before the member's trailer: truncated
     except (zlib.error, zlib_ng.error) as exc:
         raise ChecksumMismatchError(f"{name}: corrupt gzip ({exc}); nothing was kept") from None
-    if pending or members == 0:
+    if started or members == 0:
         raise ChecksumMismatchError(f"{name}: truncated gzip: it ends before its CRC-32 and length trailer "
                                     f"({size} bytes inflated); nothing was kept")
     return GzipFacts(members, size, f"{crc:08x}", digest.hexdigest())
