@@ -68,7 +68,9 @@ class DagsterStack:
         return self
 
     def start(self, timeout: float = 180.0) -> DagsterStack:
-        return self.start_webserver().start_daemon().wait_ready(timeout)
+        """The webserver first: it creates a fresh instance's storage, which two processes creating it at once can
+        leave with two schema heads; then the daemon."""
+        return self.start_webserver().wait_ready(timeout).start_daemon()
 
     def stop(self) -> None:
         self._client.close()
