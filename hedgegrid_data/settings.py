@@ -68,3 +68,11 @@ def quality_file() -> Path:
 def download_step_retries() -> int:
     """Dagster step retries of the download assets after the HTTP client's own retries (default 3)."""
     return int(os.environ.get("HEDGEGRID_DOWNLOAD_STEP_RETRIES", "3"))
+
+
+def backfill_days_per_run() -> int:
+    """Partitions one backfill run covers at most (``HEDGEGRID_BACKFILL_DAYS_PER_RUN``, default 12)."""
+    value = int(os.environ.get("HEDGEGRID_BACKFILL_DAYS_PER_RUN", "12"))
+    if value < 1:
+        raise ValueError(f"HEDGEGRID_BACKFILL_DAYS_PER_RUN={value}; expected at least 1")
+    return value
