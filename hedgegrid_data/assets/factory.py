@@ -167,8 +167,10 @@ def _failure(failures: dict[str, BaseException], attempted: int) -> Failure:
             if exc.line is not None:
                 metadata.setdefault("line", exc.line)
         lines.append(str(exc) if attempted == 1 else f"{key}: {exc}")
+    shown = ", ".join(sorted(failures)[:5]) + (f" and {len(failures) - 5} more" if len(failures) > 5 else "")
     description = lines[0] if attempted == 1 else (
-        f"{len(failures)} of {attempted} partition(s) failed (the others are materialized):\n" + "\n".join(lines))
+        f"{len(failures)} of {attempted} partition(s) failed ({shown}; the others are materialized):\n"
+        + "\n".join(lines))
     return Failure(description=description, metadata=metadata,
                    allow_retries=all(isinstance(exc, DownloadError) for exc in failures.values()))
 
