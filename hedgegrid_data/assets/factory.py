@@ -23,8 +23,10 @@ re-run alone.
 """
 
 
+import queue
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dagster import (
@@ -187,6 +189,47 @@ def _done_in_earlier_attempts(context: AssetExecutionContext, final_key: AssetKe
             and r.event_log_entry.dagster_event.asset_key == final_key}
 
 
+def days_ahead(partition_keys: list[str], one_day: Callable[[str], Iterator[object]]
+               ) -> Iterator[tuple[str, list[object], BaseException | None]]:
+    """``(key, events, error)`` per partition, in order, the days computed on a worker thread one day ahead.
+
+    Dagster stores each reported event as it is yielded (with the embedded SQLite storage, a commit and an
+    fsync each, ~5–10 ms; a day has ~13 events), so the next day's pipeline runs while this day's events are
+    stored. At most one finished day waits unreported; if the step stops (run terminated), the worker finishes
+    the day it is on (each day is atomic) and starts no other.
+    """
+    finished: queue.Queue[tuple[str, list[object], BaseException | None] | None] = queue.Queue()
+    ahead = threading.Semaphore(2)  # the day being reported and the one being computed
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for key in partition_keys:
+                ahead.acquire()
+                if stop.is_set():
+                    return
+                events: list[object] = []
+                try:
+                    events.extend(one_day(key))
+                except Exception as exc:
+                    finished.put((key, events, exc))
+                else:
+                    finished.put((key, events, None))
+        finally:
+            finished.put(None)
+
+    worker = threading.Thread(target=work, name="hedgegrid-days", daemon=True)
+    worker.start()
+    try:
+        while (item := finished.get()) is not None:
+            yield item
+            ahead.release()
+    finally:
+        stop.set()
+        ahead.release()
+        worker.join()
+
+
 def build_feed_assets(feed: Feed) -> list[AssetsDefinition | AssetSpec]:
     """The feed's group: one multi-asset (raw → normalized → catalog, run day by day for every partition of the
     run) and the quality report it keeps up to date."""
@@ -222,37 +265,39 @@ def build_feed_assets(feed: Feed) -> list[AssetsDefinition | AssetSpec]:
     )
     def days(context: AssetExecutionContext) -> Iterator[object]:
         store = context.resources.data_store.store
+        source_resource = getattr(context.resources, source.resource_key)
         selected = [k for k in keys if k in context.selected_asset_keys]
         done = _done_in_earlier_attempts(context, selected[-1])
         partition_keys = [str(k) for k in context.partition_keys]
-        failures: dict[str, BaseException] = {}
-        for partition_key in partition_keys:
-            if partition_key in done:
-                continue
+
+        def one_day(partition_key: str) -> Iterator[object]:
+            """The day's events, stage by stage; raises at the first stage that fails."""
             day, symbol = day_and_symbol(partition_key)
             out = _Day(partition_key, blocking)
-            try:
-                if feed.raw_key in selected:
+            if feed.raw_key in selected:
+                with fail_closed():
+                    metadata, verified = source.fetch(source_resource, source.raw_root(store), feed.files(day, symbol))
+                yield from out.materialized(feed.raw_key, MaterializeResult(metadata=metadata, check_results=[
+                    AssetCheckResult(check_name=source.raw_check.name, passed=True, metadata=verified)]))
+                out.raise_if_blocked(f"{feed.name} {symbol} {day}")
+            if feed.normalized_key in selected:
+                with fail_closed():
+                    day_result = normalize_day(feed, store, day, symbol)
+                yield from out.materialized(feed.normalized_key, normalized_result(day_result))
+                out.raise_if_blocked(f"{feed.name} {symbol} {day}: not published to the catalog")
+            if feed.catalog_key is not None and feed.catalog_key in selected:
+                if not feed.publisher:
+                    yield from out.materialized(feed.catalog_key, not_published_result(feed))
+                else:
                     with fail_closed():
-                        metadata, verified = source.fetch(getattr(context.resources, source.resource_key),
-                                                          source.raw_root(store), feed.files(day, symbol))
-                    yield from out.materialized(feed.raw_key, MaterializeResult(metadata=metadata, check_results=[
-                        AssetCheckResult(check_name=source.raw_check.name, passed=True, metadata=verified)]))
+                        published = publish_day(feed, store, day, symbol)
+                    yield from out.materialized(feed.catalog_key, published_result(published))
                     out.raise_if_blocked(f"{feed.name} {symbol} {day}")
-                if feed.normalized_key in selected:
-                    with fail_closed():
-                        day_result = normalize_day(feed, store, day, symbol)
-                    yield from out.materialized(feed.normalized_key, normalized_result(day_result))
-                    out.raise_if_blocked(f"{feed.name} {symbol} {day}: not published to the catalog")
-                if feed.catalog_key is not None and feed.catalog_key in selected:
-                    if not feed.publisher:
-                        yield from out.materialized(feed.catalog_key, not_published_result(feed))
-                    else:
-                        with fail_closed():
-                            published = publish_day(feed, store, day, symbol)
-                        yield from out.materialized(feed.catalog_key, published_result(published))
-                        out.raise_if_blocked(f"{feed.name} {symbol} {day}")
-            except Exception as exc:  # a bad day fails alone: the run goes on with the others
+
+        failures: dict[str, BaseException] = {}
+        for partition_key, events, exc in days_ahead([k for k in partition_keys if k not in done], one_day):
+            yield from events
+            if exc is not None:  # a bad day fails alone: the run goes on with the others
                 cause = exc.__cause__ if isinstance(exc, Failure) and exc.__cause__ is not None else exc
                 failures[partition_key] = cause
                 context.log.error(f"{partition_key} failed: {cause}")
