@@ -190,15 +190,16 @@ def _done_in_earlier_attempts(context: AssetExecutionContext, final_key: AssetKe
 
 
 def days_ahead(partition_keys: list[str], one_day: Callable[[str], Iterator[object]]
-               ) -> Iterator[tuple[str, list[object], BaseException | None]]:
-    """``(key, events, error)`` per partition, in order, the days computed on a worker thread one day ahead.
+               ) -> Iterator[tuple[str, object]]:
+    """``(key, event)`` for every event of every partition, in order, then ``(key, DayEnd)``; the days are
+    computed on a worker thread, one day ahead of what is reported.
 
-    Dagster stores each reported event as it is yielded (with the embedded SQLite storage, a commit and an
-    fsync each, ~5–10 ms; a day has ~13 events), so the next day's pipeline runs while this day's events are
-    stored. At most one finished day waits unreported; if the step stops (run terminated), the worker finishes
-    the day it is on (each day is atomic) and starts no other.
+    Dagster stores each reported event as it is yielded (with the embedded SQLite storage, commits and fsyncs,
+    several ms each; a day has ~13 events), so they are stored while the pipeline goes on: a stage's events while
+    the next stage runs, a day's while the next day runs. At most one finished day waits unreported; if the step
+    stops (run terminated), the worker finishes the day it is on (each day is atomic) and starts no other.
     """
-    finished: queue.Queue[tuple[str, list[object], BaseException | None] | None] = queue.Queue()
+    produced: queue.Queue[tuple[str, object] | None] = queue.Queue()
     ahead = threading.Semaphore(2)  # the day being reported and the one being computed
     stop = threading.Event()
 
@@ -208,26 +209,34 @@ def days_ahead(partition_keys: list[str], one_day: Callable[[str], Iterator[obje
                 ahead.acquire()
                 if stop.is_set():
                     return
-                events: list[object] = []
                 try:
-                    events.extend(one_day(key))
+                    for event in one_day(key):
+                        produced.put((key, event))
                 except Exception as exc:
-                    finished.put((key, events, exc))
+                    produced.put((key, DayEnd(exc)))
                 else:
-                    finished.put((key, events, None))
+                    produced.put((key, DayEnd(None)))
         finally:
-            finished.put(None)
+            produced.put(None)
 
     worker = threading.Thread(target=work, name="hedgegrid-days", daemon=True)
     worker.start()
     try:
-        while (item := finished.get()) is not None:
+        while (item := produced.get()) is not None:
             yield item
-            ahead.release()
+            if isinstance(item[1], DayEnd):
+                ahead.release()
     finally:
         stop.set()
         ahead.release()
         worker.join()
+
+
+class DayEnd:
+    """The end of a partition's events: ``error`` is what stopped it, None when it completed."""
+
+    def __init__(self, error: BaseException | None):
+        self.error = error
 
 
 def build_feed_assets(feed: Feed) -> list[AssetsDefinition | AssetSpec]:
@@ -295,9 +304,11 @@ def build_feed_assets(feed: Feed) -> list[AssetsDefinition | AssetSpec]:
                     out.raise_if_blocked(f"{feed.name} {symbol} {day}")
 
         failures: dict[str, BaseException] = {}
-        for partition_key, events, exc in days_ahead([k for k in partition_keys if k not in done], one_day):
-            yield from events
-            if exc is not None:  # a bad day fails alone: the run goes on with the others
+        for partition_key, event in days_ahead([k for k in partition_keys if k not in done], one_day):
+            if not isinstance(event, DayEnd):
+                yield event
+            elif event.error is not None:  # a bad day fails alone: the run goes on with the others
+                exc = event.error
                 cause = exc.__cause__ if isinstance(exc, Failure) and exc.__cause__ is not None else exc
                 failures[partition_key] = cause
                 context.log.error(f"{partition_key} failed: {cause}")
