@@ -110,3 +110,11 @@ def accepted_findings_file() -> Path | None:
     data store's ``accepted_findings.toml``."""
     explicit = os.environ.get("HEDGEGRID_ACCEPTED_FINDINGS_FILE")
     return Path(explicit).absolute() if explicit else None
+
+
+def backfill_days_per_run() -> int:
+    """Partitions one backfill run covers at most (``HEDGEGRID_BACKFILL_DAYS_PER_RUN``, default 12)."""
+    value = int(os.environ.get("HEDGEGRID_BACKFILL_DAYS_PER_RUN", "12"))
+    if value < 1:
+        raise ValueError(f"HEDGEGRID_BACKFILL_DAYS_PER_RUN={value}; expected at least 1")
+    return value

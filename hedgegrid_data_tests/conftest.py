@@ -85,3 +85,9 @@ def edited_symbols_file(directory: Path, market: Market, symbol: str, **fields: 
     path = directory / "symbols.toml"
     path.write_text(head + section + "\n".join([kept[0], *added, *kept[1:]]) + ("\n[" + rest if rest else ""))
     return path
+
+
+def materializations(result, asset: str) -> list:
+    """The materializations of ``asset`` in an in-process run's result (the group's assets share one step)."""
+    return [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()
+            if e.asset_key.to_user_string() == asset]

@@ -1,6 +1,7 @@
 """End to end as the UI does it: ``dagster-webserver`` + ``dagster-daemon run`` on 127.0.0.1, a backfill of
 3 days × 2 symbols launched through the GraphQL mutation the UI sends, on the embedded SQLite profile and on
-the PostgreSQL production profile; then a real headless Chromium renders the catalog asset's checks.
+the PostgreSQL production profile; on the SQLite profile then a backfill of 3 days whose middle day is bad;
+then a real headless Chromium renders the catalog asset's checks and a failed day's check.
 
 Waits are bounded (the backfill gets 5 minutes) and report the last state and the processes' logs; no
 assertion is about time.
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from hedgegrid_data.automation.alerts import read_alerts
+from hedgegrid_data.testing.archive_generator import GeneratedDay, read_csv_text, replace_csv
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.dagster_stack import DagsterStack
 from hedgegrid_data.venues.binance import Market
@@ -35,6 +37,10 @@ SYMBOLS = {"BTCUSDT": "BTCUSDT-PERP.BINANCE", "ETHUSDT": "ETHUSDT-PERP.BINANCE"}
 PARTITIONS = [f"{day}|{symbol}" for day in DAYS for symbol in SYMBOLS]
 CHECKS = {f"{GROUP}_raw": "checksum_verified", f"{GROUP}_normalized": "schema_valid",
           f"{GROUP}_catalog": "rows_in_equals_rows_out"}
+# a second backfill (SQLite profile): one run of three days, the middle one missing 100 trade ids (blocking)
+BAD_DAYS = ["2024-01-08", "2024-01-09", "2024-01-10"]
+BAD = "2024-01-09|BTCUSDT"
+BAD_PARTITIONS = [f"{day}|BTCUSDT" for day in BAD_DAYS]
 YESTERDAY = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 BACKFILL_TIMEOUT = 300.0
@@ -49,6 +55,8 @@ class Deployment:
     backfill_id: str = ""
     status: str = ""
     availability_run: dict | None = None
+    bad_backfill_id: str = ""
+    bad_status: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +66,16 @@ def e2e_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for symbol in SYMBOLS:
             generate_trades(root, Market.USDM, symbol, day, 2_000)
     generate_trades(root, Market.USDM, "BTCUSDT", YESTERDAY, 2_000)  # for the availability sensor
+    for day in BAD_DAYS:
+        generated = generate_trades(root, Market.USDM, "BTCUSDT", day, 2_000)
+        if f"{day}|BTCUSDT" == BAD:
+            _bad_day[0] = (generated, read_csv_text(generated.zip_path))
+            rows = _bad_day[0][1].splitlines()
+            replace_csv(generated, "\n".join(rows[:500] + rows[600:]) + "\n")
     return root
+
+
+_bad_day: list[tuple[GeneratedDay, str]] = [None]  # type: ignore[list-item]  # the bad day and its good text
 
 
 def _postgres_database(stack: ExitStack) -> str:
@@ -139,6 +156,13 @@ def deployments(tmp_path_factory: pytest.TempPathFactory, e2e_archive: Path) -> 
             deployment.availability_run = stack.wait_for(
                 lambda: _finished_availability_run(stack), BACKFILL_TIMEOUT, "the availability sensor's run",
                 interval=2.0)
+        sqlite = result.get("sqlite")
+        if isinstance(sqlite, Deployment):  # a bad day in a multi-day run
+            stack = sqlite.stack
+            sqlite.bad_backfill_id = stack.launch_partition_backfill(ASSETS, BAD_PARTITIONS)
+            sqlite.bad_status = stack.wait_for(
+                lambda: (s := stack.backfill_status(sqlite.bad_backfill_id)) in TERMINAL and s, BACKFILL_TIMEOUT,
+                f"backfill {sqlite.bad_backfill_id}", interval=2.0)
         yield result
 
 
@@ -159,28 +183,36 @@ def _day_file(day: str | dt.date) -> str:
     return f"{day}T00-00-00-000000000Z_{day}T23-59-59-999999999Z.parquet"
 
 
+def _tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["tags"]}
+
+
 def _assert_backfill_succeeded(deployment: Deployment) -> None:
     stack = deployment.stack
     assert deployment.status == "COMPLETED_SUCCESS", stack.logs()
     runs = stack.runs_with_tag("dagster/backfill", deployment.backfill_id)
-    partitions = sorted(next(t["value"] for t in r["tags"] if t["key"] == "dagster/partition") for r in runs)
-    assert partitions == sorted(PARTITIONS)
+    # few runs: one per symbol, each a range of that symbol's days (BackfillPolicy.multi_run)
+    assert len(runs) == len(SYMBOLS), runs
+    ranges = sorted((_tags(r)["dagster/asset_partition_range_start"], _tags(r)["dagster/asset_partition_range_end"])
+                    for r in runs)
+    assert ranges == sorted((f"{DAYS[0]}|{symbol}", f"{DAYS[-1]}|{symbol}") for symbol in SYMBOLS)
     assert {r["status"] for r in runs} == {"SUCCESS"}, runs
 
     for instrument_id in SYMBOLS.values():
         day_files = {p.name for p in (deployment.data_dir / "catalog/data/trade_tick" / instrument_id).glob(
-            "*.parquet")} - {_day_file(YESTERDAY)}  # yesterday's comes from the availability sensor's run
+            "*.parquet")} - {_day_file(YESTERDAY)} - {_day_file(day) for day in BAD_DAYS}
+        # yesterday's comes from the availability sensor's run, the BAD_DAYS from the second backfill
         assert sorted(day_files) == [_day_file(day) for day in DAYS]
 
-    # every check of the three assets was evaluated for every partition and is visible through GraphQL; the
-    # pipeline's own blocking checks passed
+    # every check of the three assets was evaluated for every partition, and each result is visible through
+    # GraphQL with its partition; the pipeline's own blocking checks passed
     run_ids = {r["runId"] for r in runs}
     for asset_key, check_name in CHECKS.items():
         checks = {c["name"]: c for c in stack.asset_checks(asset_key)}
         assert check_name in checks and checks[check_name]["blocking"]
         for name in checks:
             executions = [e for e in stack.check_executions(asset_key, name) if e["runId"] in run_ids]
-            assert sorted(e["runId"] for e in executions) == sorted(run_ids), (asset_key, name, executions)
+            assert sorted(e["partition"] for e in executions) == sorted(PARTITIONS), (asset_key, name, executions)
             assert {e["status"] for e in executions} <= {"SUCCEEDED", "FAILED"}, (asset_key, name, executions)
         own = stack.check_executions(asset_key, check_name)
         assert {e["status"] for e in own if e["runId"] in run_ids} == {"SUCCEEDED"}, (asset_key, check_name, own)
@@ -217,7 +249,58 @@ def test_ui_backfill_on_the_postgres_production_profile(deployments: dict[str, D
             "select count(*) from run_tags where key = 'dagster/backfill' and value = %(id)s",
             {"id": deployment.backfill_id}).scalar_one()
     engine.dispose()
-    assert backfill_runs == len(PARTITIONS)
+    assert backfill_runs == len(SYMBOLS)  # one run per symbol's range of days
+
+
+def test_a_bad_day_in_a_multi_day_run_fails_alone(deployments: dict[str, Deployment | str]) -> None:
+    deployment = _deployment(deployments, "sqlite")
+    stack = deployment.stack
+    assert deployment.bad_status in ("COMPLETED_FAILED", "FAILED"), (deployment.bad_status, stack.logs())
+    [run] = stack.runs_with_tag("dagster/backfill", deployment.bad_backfill_id)  # the three days in one run
+    assert run["status"] == "FAILURE"
+    assert (_tags(run)["dagster/asset_partition_range_start"], _tags(run)["dagster/asset_partition_range_end"]) == (
+        BAD_PARTITIONS[0], BAD_PARTITIONS[-1])
+    # the good days are in the catalog, the bad one is not
+    day_files = {p.name for p in (deployment.data_dir / "catalog/data/trade_tick/BTCUSDT-PERP.BINANCE").glob("*.parquet")}
+    assert [_day_file(day) in day_files for day in BAD_DAYS] == [True, False, True]
+    # the partition view: the good days materialized, the bad day failed
+    assert _partition_states(stack, f"{GROUP}_catalog", BAD_PARTITIONS) == {
+        BAD_PARTITIONS[0]: "SUCCESS", BAD: "FAILED", BAD_PARTITIONS[2]: "SUCCESS"}
+    # the checks of each day, with their partition: trade_id_gaps failed on the bad day only
+    gaps = {e["partition"]: e["status"] for e in stack.check_executions(f"{GROUP}_normalized", "trade_id_gaps")
+            if e["runId"] == run["runId"]}
+    assert gaps == {BAD_PARTITIONS[0]: "SUCCEEDED", BAD: "FAILED", BAD_PARTITIONS[2]: "SUCCEEDED"}
+    integrity = {e["partition"]: e["status"] for e in stack.check_executions(f"{GROUP}_catalog", "catalog_integrity")
+                 if e["runId"] == run["runId"]}
+    assert {k: v for k, v in integrity.items() if v == "SUCCEEDED"} == {
+        BAD_PARTITIONS[0]: "SUCCEEDED", BAD_PARTITIONS[2]: "SUCCEEDED"}
+    # the failed-run alert names the range and the bad day
+    alerts = stack.wait_for(lambda: [a for a in read_alerts(deployment.data_dir / "alerts.jsonl")
+                                     if a["kind"] == "run_failure" and a["details"]["run_id"] == run["runId"]],
+                            BACKFILL_TIMEOUT, "the run failure alert")
+    assert alerts[0]["details"]["partition"] == f"{BAD_PARTITIONS[0]}...{BAD_PARTITIONS[-1]}"
+    assert BAD in alerts[0]["summary"] and "1 of 3 partition(s) failed" in alerts[0]["summary"]
+    assert "trade_id_gaps" in alerts[0]["details"]["steps"][0]["error"]
+
+
+def _partition_states(stack: DagsterStack, asset_key: str, partitions: list[str]) -> dict[str, str]:
+    """What the asset's partition view shows for ``partitions`` (GraphQL ``assetPartitionStatuses``)."""
+    data = stack.graphql("""query($k: AssetKeyInput!) { assetNodeOrError(assetKey: $k) { ... on AssetNode {
+        assetPartitionStatuses { __typename ... on MultiPartitionStatuses { ranges {
+            primaryDimStartKey primaryDimEndKey
+            secondaryDim { __typename ... on DefaultPartitionStatuses { materializedPartitions failedPartitions } } } } } } } }""",
+                         {"k": {"path": [asset_key]}})
+    states: dict[str, str] = {}
+    for r in data["assetNodeOrError"]["assetPartitionStatuses"]["ranges"]:
+        secondary = r["secondaryDim"]
+        for key in partitions:
+            day, symbol = key.split("|")
+            if r["primaryDimStartKey"] <= day <= r["primaryDimEndKey"]:
+                if symbol in secondary.get("failedPartitions", []):
+                    states[key] = "FAILED"
+                elif symbol in secondary.get("materializedPartitions", []):
+                    states[key] = "SUCCESS"
+    return states
 
 
 def _chromium() -> str:
@@ -266,7 +349,8 @@ def test_browser_renders_the_catalog_checks(deployments: dict[str, Deployment | 
     for name, check in checks.items():  # each check listed with the status GraphQL reports for it
         assert name in text, (name, text)
         status = next(item for item in text[text.index(name):] if item != name)
-        assert status.upper() == check["executionForLatestMaterialization"]["status"], (name, status, text)
+        # partitioned checks: FAILED while any day's evaluation failed (the second backfill's bad day)
+        assert status.upper() == stack.check_list_status(check), (name, status, check, text)
     assert checks["rows_in_equals_rows_out"]["executionForLatestMaterialization"]["status"] == "SUCCEEDED"
     assert "Evaluation result" in text and text[text.index("Evaluation result") + 1] == "Passed", text
     assert "Join the Dagster community" not in text
@@ -276,3 +360,43 @@ def test_browser_renders_the_catalog_checks(deployments: dict[str, Deployment | 
     screenshot.unlink(missing_ok=True)
     shot = _chromium_run(url, tmp_path / "profile-shot", f"--screenshot={screenshot}")
     assert shot.returncode == 0 and screenshot.exists() and screenshot.stat().st_size > 10_000, shot.stderr[-2000:]
+
+
+def test_browser_shows_a_failed_days_check(deployments: dict[str, Deployment | str], tmp_path: Path) -> None:
+    """The bad day of the multi-day run, re-run alone from the launchpad (still bad): its check shows failed with
+    its partition on the Checks tab; fixed at the source, it re-runs alone into the catalog."""
+    deployment = _deployment(deployments, "sqlite")
+    _chromium()
+    stack = deployment.stack
+    run_id = stack.launch_job_run(f"{GROUP}_daily", BAD)
+    status = stack.wait_for(lambda: (s := stack.run_status(run_id)) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+                            BACKFILL_TIMEOUT, f"run {run_id}")
+    assert status == "FAILURE", stack.logs()
+    stack.graphql("mutation { setNuxSeen }")
+    url = f"{stack.url}/assets/{GROUP}_normalized?view=checks&checkDetail=trade_id_gaps"
+    dom = _chromium_run(url, tmp_path / "profile-dom", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = _visible_text(dom.stdout)
+    listed = text.index("trade_id_gaps")
+    assert text[listed + 2] == "Failed", text  # the check list: name (icon label), name, latest status
+    assert "Latest execution" in text, text
+    latest = text[text.index("Latest execution"):]
+    assert "100 missing trade ids in 1 gaps" in latest, latest
+    assert latest[latest.index("Evaluation result") + 1] == "Failed", latest
+    assert latest[latest.index("Partition") + 1] == BAD, latest
+    assert latest[latest.index("missing_ids") + 1] == "100", latest
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "failed_day_check.png"
+    screenshot.unlink(missing_ok=True)
+    shot = _chromium_run(url, tmp_path / "profile-shot", f"--screenshot={screenshot}")
+    assert shot.returncode == 0 and screenshot.exists() and screenshot.stat().st_size > 10_000, shot.stderr[-2000:]
+
+    # fixed at the source, the day re-runs alone and joins the catalog
+    generated, good_text = _bad_day[0]
+    replace_csv(generated, good_text)
+    run_id = stack.launch_job_run(f"{GROUP}_daily", BAD)
+    status = stack.wait_for(lambda: (s := stack.run_status(run_id)) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+                            BACKFILL_TIMEOUT, f"run {run_id}")
+    assert status == "SUCCESS", stack.logs()
+    assert _partition_states(stack, f"{GROUP}_catalog", [BAD]) == {BAD: "SUCCESS"}

@@ -230,7 +230,7 @@ def test_run_failure_sensor_records_and_posts_the_alert(archive_root: Path, arch
     [alert] = read_alerts(alerts)
     assert payloads == [alert]
     assert alert["kind"] == "run_failure" and alert["details"]["partition"] == "2024-01-02|BTCUSDT"
-    assert alert["details"]["steps"][0]["step"] == f"{GROUP}_raw"
+    assert alert["details"]["steps"][0]["step"] == f"{GROUP}_days"  # the group's one step
     assert "BTCUSDT-trades-2024-01-02.zip.CHECKSUM: HTTP 404, not published (yet)" in alert["summary"]
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetKey,
-    AssetsDefinition,
     DagsterEventType,
     DagsterInstance,
     instance_for_test,
@@ -46,6 +45,7 @@ from hedgegrid_data.testing.archive_generator import (
 from hedgegrid_data.testing.archive_server import ArchiveServer
 from hedgegrid_data.testing.kline_generator import write_kline_month
 from hedgegrid_data.venues.binance import Market
+from hedgegrid_data_tests.conftest import materializations
 from hedgegrid_data_tests.test_klines import (
     csv_bars,
     edit_bars,
@@ -169,7 +169,7 @@ def test_a_5m_archive_file_disagreeing_with_the_1m_bars_fails_and_publishes_noth
     assert ("BTCUSDT-5m-2024-03-04.zip, line 100: the 5m bar opening 2024-03-04T08:15:00.000000000Z differs: "
             "volume built from 1m is") in _failure(result)
     assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
-        "binance_um_klines_raw"]
+        "binance_um_klines_raw", "binance_um_klines_quality_report"]  # the report is rewritten by every run
     assert _files(data_store.catalog) == _files(data_store.staging) == _files(data_store.root / "normalized") == []
 
 
@@ -192,8 +192,9 @@ def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_sourc
     assets = build_feed_assets(klines_feed(Market.USDM))
     partition = f"{DAY}|BTCUSDT"
 
-    def run(selection: list[AssetsDefinition] = assets):
-        return materialize(selection, partition_key=partition, instance=instance, raise_on_error=False,
+    def run(selection: list[AssetKey] | None = None):
+        return materialize(assets, selection=selection, partition_key=partition, instance=instance,
+                           raise_on_error=False,
                            resources=_resources(archive_server, data_store))
 
     assert run().success
@@ -204,7 +205,7 @@ def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_sourc
     edit_bars(day, lines, high_below_close)
     result = run()
     assert not result.success
-    [normalized] = result.asset_materializations_for_node("binance_um_klines_normalized")
+    [normalized] = materializations(result, "binance_um_klines_normalized")
     assert normalized.metadata["quality_score"].value == 0.0
     rules = _check(result, "ohlcv_rules")
     assert not rules.passed and rules.severity.value == "ERROR"
@@ -213,17 +214,16 @@ def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_sourc
     assert [v["line"] for v in violations] == lines
     assert [v["open_time"] for v in violations] == [utc_text(int(text.splitlines()[line - 1].split(",")[0]) * 10**6)
                                                     for line in lines]
-    assert not any(e.event_type == DagsterEventType.STEP_SUCCESS and e.step_key == "binance_um_klines_catalog"
-                   for e in result.all_events)
+    assert materializations(result, "binance_um_klines_catalog") == []
     assert _bar_days(data_store, DAY) == []
     # publishing alone is refused too: the gate is on the write
-    [catalog_asset] = [a for a in assets if a.key == AssetKey("binance_um_klines_catalog")]
-    alone = run([catalog_asset])
+    alone = run([AssetKey("binance_um_klines_catalog")])
     assert not alone.success and "blocking checks failed: ohlcv_rules" in _failure(alone)
     assert _bar_days(data_store, DAY) == []
-    [report_asset] = [a for a in assets if a.key == AssetKey("binance_um_klines_quality_report")]
-    report = materialize([report_asset], instance=instance, resources=_resources(archive_server, data_store))
-    summary = report.asset_materializations_for_node("binance_um_klines_quality_report")[0].metadata
+    # the run rewrote the group's rolling report itself (no run of its own)
+    [report] = [e for e in result.get_asset_materialization_events()
+                if e.asset_key == AssetKey("binance_um_klines_quality_report")]
+    summary = report.step_materialization_data.materialization.metadata
     assert summary["BTCUSDT_blocked_days"].value == 1
     assert summary["BTCUSDT_missing_days"].value == ["2024-03-04"]
     assert "| 2024-03-04|BTCUSDT | 0.00 |" in summary["summary"].value
@@ -232,7 +232,7 @@ def test_a_day_breaking_the_ohlcv_rules_stays_out_of_the_catalog_until_the_sourc
     fixed = run()
     assert fixed.success and _check(fixed, "ohlcv_rules").passed and _check(fixed, "catalog_integrity").passed
     assert _bar_days(data_store, DAY) == bar_types
-    assert fixed.asset_materializations_for_node("binance_um_klines_normalized")[0].metadata[
+    assert materializations(fixed, "binance_um_klines_normalized")[0].metadata[
         "quality_score"].value == 1.0
 
 
@@ -340,7 +340,8 @@ def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar
     assets = [*build_feed_assets(klines_feed(Market.USDM, intervals=("1m", "5m"))),
               *(a for data_type in PRICE_INDEX_DATASETS for a in build_feed_assets(price_index_feed(Market.USDM,
                                                                                                    data_type)))]
-    assert {g for a in assets for g in a.group_names_by_key.values()} == {
+    assert {getattr(a, "group_name", None) or g for a in assets
+            for g in getattr(a, "group_names_by_key", {None: None}).values()} == {
         "binance_um_klines", "binance_um_mark_price_klines", "binance_um_index_price_klines",
         "binance_um_premium_index_klines"}
     result = materialize(assets, partition_key=f"{DAY}|BTCUSDT", resources=_resources(archive_server, data_store),
@@ -357,14 +358,14 @@ def test_a_usd_m_day_through_every_group_then_a_backtest_node_receives_every_bar
     assert gaps.metadata["windows"].value == [
         {"from": "2024-03-04T05:00:00.000000000Z", "to": "2024-03-04T05:02:00.000000000Z", "missing_bars": 2}]
     assert ("binance_um_klines_catalog", "bars_agree_with_archive") in checks
-    [klines] = result.asset_materializations_for_node("binance_um_klines_normalized")
+    [klines] = materializations(result, "binance_um_klines_normalized")
     metadata = klines.metadata
     assert (metadata["1m_rows"].value, metadata["1m_missing_bars"].value, metadata["1m_header"].value) == (
         1_438, 2, True)
     assert metadata["5m_bars_source"].value == "built from 1m, equal to the archive's"
     assert metadata["4h_bars_source"].value == "built from 1m"
     assert metadata["1m_volume_precision"].value == 3
-    [marks_normalized] = result.asset_materializations_for_node("binance_um_mark_price_klines_normalized")
+    [marks_normalized] = materializations(result, "binance_um_mark_price_klines_normalized")
     assert marks_normalized.metadata["mark_price_precision"].value == 8
     normalized = data_store.root / "normalized" / "binance" / "um"
     assert sorted(p.relative_to(normalized).as_posix() for p in _files(normalized)) == [

@@ -205,8 +205,8 @@ def failed_check_alerts(records: Iterable[AssetCheckExecutionRecord],
                         run_partition: Callable[[str], str | None] = lambda run_id: None) -> list[Alert]:
     """Failed evaluations grouped per (asset, check, severity), in the order first seen.
 
-    Checks evaluated inside a partitioned asset's step are stored without a partition in Dagster 1.13;
-    ``run_partition`` supplies it from the run (its ``dagster/partition`` tag).
+    The feeds' checks are partitioned, so each evaluation carries its partition; for an unpartitioned check of
+    a partitioned step ``run_partition`` supplies the run's (its ``dagster/partition`` tag, or its range).
     """
     grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for record in records:

@@ -208,8 +208,44 @@ class DagsterStack:
         return data["assetCheckExecutions"]
 
     def asset_checks(self, asset_key: str) -> list[dict[str, Any]]:
+        """Each check with its latest execution and, for a partitioned check, ``partitions``: partition →
+        status (SUCCEEDED, FAILED, EXECUTION_FAILED, IN_PROGRESS, SKIPPED) from ``partitionStatuses``."""
+        statuses = "succeededPartitions failedPartitions executionFailedPartitions inProgressPartitions skippedPartitions"
         data = self.graphql("""query($k: AssetKeyInput!) { assetNodeOrError(assetKey: $k) { __typename
             ... on AssetNode { assetChecksOrError { __typename ... on AssetChecks {
-                checks { name blocking executionForLatestMaterialization { status partition } } } } } } }""",
-                            {"k": {"path": [asset_key]}})
-        return data["assetNodeOrError"]["assetChecksOrError"]["checks"]
+                checks { name blocking executionForLatestMaterialization { status partition }
+                    partitionStatuses { __typename
+                        ... on AssetCheckDefaultPartitionStatuses { %s }
+                        ... on AssetCheckMultiPartitionStatuses { ranges { primaryDimStartKey primaryDimEndKey
+                            secondaryDim { __typename ... on AssetCheckDefaultPartitionStatuses { %s } } } } }
+                } } } } } }""" % (statuses, statuses), {"k": {"path": [asset_key]}})
+        checks = data["assetNodeOrError"]["assetChecksOrError"]["checks"]
+        for check in checks:
+            found = check.pop("partitionStatuses")
+            if found is None:
+                continue
+            partitions: dict[str, str] = {}
+            for part in ([("", "", found)] if found["__typename"] == "AssetCheckDefaultPartitionStatuses" else
+                         [(r["primaryDimStartKey"], r["primaryDimEndKey"], r["secondaryDim"]) for r in found["ranges"]]):
+                start, end, secondary = part
+                for field, status in (("succeededPartitions", "SUCCEEDED"), ("failedPartitions", "FAILED"),
+                                      ("executionFailedPartitions", "EXECUTION_FAILED"),
+                                      ("inProgressPartitions", "IN_PROGRESS"), ("skippedPartitions", "SKIPPED")):
+                    for key in secondary.get(field) or []:
+                        # a range of the primary (date) dimension × a secondary key; its ends name it
+                        partitions[f"{start}..{end}|{key}" if start else key] = status
+            check["partitions"] = partitions
+        return checks
+
+    @staticmethod
+    def check_list_status(check: dict[str, Any]) -> str:
+        """The status the UI's check list shows for ``check`` (one of ``asset_checks``): for a partitioned check,
+        FAILED when any partition failed or failed to execute, then IN_PROGRESS, SKIPPED, SUCCEEDED (the rule of
+        the 1.13 UI's AssetCheckTable); else its latest execution's."""
+        partitions = check.get("partitions")
+        if not partitions:
+            return (check["executionForLatestMaterialization"] or {}).get("status", "NOT_EVALUATED")
+        found = set(partitions.values())
+        if found & {"FAILED", "EXECUTION_FAILED"}:
+            return "FAILED"
+        return next(s for s in ("IN_PROGRESS", "SKIPPED", "SUCCEEDED") if s in found)
