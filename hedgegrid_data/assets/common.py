@@ -31,9 +31,13 @@ def fail_closed() -> Iterator[None]:
                 metadata["line"] = exc.line
         if exc.published_day is not None:
             metadata["published_day"] = exc.published_day
-        description = "; ".join([str(exc), *getattr(exc, "__notes__", [])])
-        raise Failure(description=description, metadata=metadata,
+        raise Failure(description=error_description(exc), metadata=metadata,
                       allow_retries=isinstance(exc, DownloadError)) from exc
+
+
+def error_description(exc: BaseException) -> str:
+    """An error as a person reads it: its message, then its notes (what became of a published day)."""
+    return "; ".join([str(exc), *getattr(exc, "__notes__", [])])
 
 
 def check_result(verdict: Verdict) -> AssetCheckResult:

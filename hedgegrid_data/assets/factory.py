@@ -51,7 +51,7 @@ from dagster import (
 from dagster._core.definitions.partitions.utils.multi import get_tags_from_multi_partition_key
 from dagster._utils.warnings import PreviewWarning
 
-from hedgegrid_data.assets.common import check_result, fail_closed, quality_metadata
+from hedgegrid_data.assets.common import check_result, error_description, fail_closed, quality_metadata
 from hedgegrid_data.assets.policies import archive_http_retry, days_per_run_policy
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
 from hedgegrid_data.feeds.feed import CheckSpec, Feed
@@ -172,7 +172,9 @@ def _failure(failures: dict[str, BaseException], attempted: int) -> Failure:
             metadata.setdefault("file", exc.file)
             if exc.line is not None:
                 metadata.setdefault("line", exc.line)
-        lines.append(str(exc) if attempted == 1 else f"{key}: {exc}")
+        if isinstance(exc, HedgegridDataError) and exc.published_day is not None:
+            metadata.setdefault("published_day", exc.published_day)
+        lines.append(error_description(exc) if attempted == 1 else f"{key}: {error_description(exc)}")
     shown = ", ".join(sorted(failures)[:5]) + (f" and {len(failures) - 5} more" if len(failures) > 5 else "")
     description = lines[0] if attempted == 1 else (
         f"{len(failures)} of {attempted} partition(s) failed ({shown}; the others are materialized):\n"
