@@ -91,7 +91,8 @@ class RecordingActor(Actor):
 
 def record_backtest(output: Path, data: list[BacktestDataConfig], *, account_type: str = "MARGIN",
                     starting_balances: tuple[str, ...] = ("1000000 USDT",), start: str | None = None,
-                    end: str | None = None, **subscriptions: list[str]) -> list[list]:
+                    end: str | None = None, venues: tuple[str, ...] = ("BINANCE",),
+                    **subscriptions: list[str]) -> list[list]:
     """Run one ``BacktestNode`` over ``data`` (one config per data class: in 1.220 two configs of one class deliver
     everything twice) with a ``RecordingActor`` subscribed to ``subscriptions`` (its config fields); return every
     event it received, in arrival order, as the JSON lists it writes to ``output``."""
@@ -102,8 +103,8 @@ def record_backtest(output: Path, data: list[BacktestDataConfig], *, account_typ
                 actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
                 config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
                 config={"output_path": str(output), **subscriptions})]),
-        venues=[BacktestVenueConfig(name="BINANCE", oms_type="NETTING", account_type=account_type,
-                                    starting_balances=list(starting_balances))],
+        venues=[BacktestVenueConfig(name=venue, oms_type="NETTING", account_type=account_type,
+                                    starting_balances=list(starting_balances)) for venue in venues],
         data=data, start=start, end=end, dispose_on_completion=True)
     BacktestNode(configs=[config]).run()
     return [json.loads(line) for line in output.read_text().splitlines()]

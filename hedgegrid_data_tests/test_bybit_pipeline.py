@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -15,14 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, Definitions, build_sensor_context, in_process_executor, instance_for_test, materialize
-from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
-    BacktestEngineConfig,
-    BacktestRunConfig,
-    BacktestVenueConfig,
-    ImportableActorConfig,
-    LoggingConfig,
 )
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -54,6 +47,7 @@ from hedgegrid_data.testing.bybit_server import BybitArchiveServer
 from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.bybit import BybitMarket, BybitSymbolSpec, BybitUniverse
 from hedgegrid_data_tests.conftest import generate_trades
+from hedgegrid_data_tests.recording_actor import record_backtest
 
 UNIVERSE: BybitUniverse = {
     BybitMarket.LINEAR: {"BTCUSDT": BybitSymbolSpec(BybitMarket.LINEAR, "BTCUSDT", "BTC", "USDT", "0.10", "0.001")},
@@ -261,24 +255,10 @@ def test_backtest_node_receives_binance_and_bybit_trades_in_time_order(tmp_path:
     assert published.extra_checks["cross_venue_prices"][0] is True
 
     instruments = ["BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT"]
-    output = tmp_path / "received.jsonl"
-    catalog = str(data_store.catalog)
-    config = BacktestRunConfig(
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[ImportableActorConfig(
-                actor_path="hedgegrid_data_tests.recording_actor:RecordingActor",
-                config_path="hedgegrid_data_tests.recording_actor:RecordingActorConfig",
-                config={"output_path": str(output), "trade_instruments": instruments})],
-        ),
-        venues=[BacktestVenueConfig(name=venue, oms_type="NETTING", account_type="MARGIN",
-                                    starting_balances=["1000000 USDT"]) for venue in ("BINANCE", "BYBIT")],
-        data=[BacktestDataConfig(catalog_path=catalog, data_cls=TradeTick, instrument_ids=instruments)],
-        dispose_on_completion=True,
-    )
-    BacktestNode(configs=[config]).run()
-
-    received = [json.loads(line) for line in output.read_text().splitlines()]
+    received = record_backtest(
+        tmp_path / "received.jsonl",
+        [BacktestDataConfig(catalog_path=str(data_store.catalog), data_cls=TradeTick, instrument_ids=instruments)],
+        venues=("BINANCE", "BYBIT"), trade_instruments=instruments)
     assert Counter(r[1] for r in received) == {"BTCUSDT-PERP.BINANCE": 12_000, "BTCUSDT-LINEAR.BYBIT": 4_000}
     ts_init = [r[-1] for r in received]
     assert ts_init == sorted(ts_init)
