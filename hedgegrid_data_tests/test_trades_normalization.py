@@ -14,7 +14,7 @@ import pytest
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError
-from hedgegrid_data.sources.binance_archive import archive_csv
+from hedgegrid_data.sources import text_columns
 from hedgegrid_data.sources.binance_archive.layout import trades_notional_column
 from hedgegrid_data.sources.binance_archive.trades import write_normalized_trades
 from hedgegrid_data.testing.archive_generator import (
@@ -210,6 +210,6 @@ def test_day_bounds() -> None:
 
 def test_bytes_that_are_not_utf8_are_reported_readably() -> None:
     raw = pa.array([b"42000.1", b"4\xff2"], pa.binary()).view(pa.string())
-    block = archive_csv.TextBlock(pa.RecordBatch.from_arrays([raw], names=["price"]), first_line=7)
+    block = text_columns.TextBlock(pa.RecordBatch.from_arrays([raw], names=["price"]), first_line=7)
     with pytest.raises(ArchiveDataError, match="^f.zip, line 8: price '4\ufffd2' is not a decimal number"):
-        archive_csv.parse_decimal(block, "price", 2, "f.zip", "the instrument's price precision")
+        text_columns.parse_decimal(block, "price", 2, "f.zip", "the instrument's price precision")

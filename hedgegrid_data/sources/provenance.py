@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hedgegrid_data.atomic import atomic_write_bytes
+from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.http import Served, normalize_etag, parse_timestamp
 
 
@@ -35,6 +36,12 @@ class Provenance:
 
     def write(self, path: Path) -> None:
         atomic_write_bytes(self.path_for(path), json.dumps(asdict(self), indent=2).encode())
+
+    def metadata(self, path: Path) -> dict[str, object]:
+        """The verified file kept at ``path`` as raw-asset metadata (its URL with credentials masked)."""
+        return {"url": redact_url(self.url), "sha256": self.sha256, "bytes": self.size, "etag": self.etag or "",
+                "last_modified": self.last_modified or "", "fetched_at": self.fetched_at, **self.verified,
+                "path": path}
 
     @property
     def version(self) -> str:

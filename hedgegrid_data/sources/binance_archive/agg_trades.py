@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.feeds.trade_stream import BatchSink, OrderCheck, write_stream
+from hedgegrid_data.sources import text_columns
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import (
     ArchiveFile,
@@ -150,7 +151,7 @@ class SourceLines:
         return self.first_line + position + before
 
 
-def _placeholder_rows(block: archive_csv.TextBlock, price: pa.Array, quantity: pa.Array) -> pa.Array:
+def _placeholder_rows(block: text_columns.TextBlock, price: pa.Array, quantity: pa.Array) -> pa.Array:
     return pc.and_(
         pc.and_(pc.equal(price, 0), pc.equal(quantity, 0)),
         pc.and_(pc.equal(block.column("first_trade_id"), PLACEHOLDER_TRADE_ID),
@@ -158,23 +159,23 @@ def _placeholder_rows(block: archive_csv.TextBlock, price: pa.Array, quantity: p
     )
 
 
-def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
+def _convert_block(block: text_columns.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
                    schema: pa.Schema, file: str) -> tuple[pa.RecordBatch, pa.Array]:
     """Every row of the block converted, and the mask of its placeholder rows."""
     market = spec.market
     true, false = ("True", "False") if market is Market.SPOT else ("true", "false")
-    price = archive_csv.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision")
-    quantity = archive_csv.parse_decimal(block, "quantity", spec.size_precision, file,
+    price = text_columns.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision")
+    quantity = text_columns.parse_decimal(block, "quantity", spec.size_precision, file,
                                          "the instrument's size precision")
     placeholder = _placeholder_rows(block, price, quantity)
     is_buyer_maker = archive_csv.parse_boolean(block, "is_buyer_maker", true, false, file)
     columns = {
-        "agg_trade_id": archive_csv.parse_integer(block, "agg_trade_id", file),
+        "agg_trade_id": text_columns.parse_integer(block, "agg_trade_id", file),
         "price": price,
         quantity_column(market): quantity,
-        "first_trade_id": archive_csv.parse_integer(block, "first_trade_id", file, placeholder),
-        "last_trade_id": archive_csv.parse_integer(block, "last_trade_id", file, placeholder),
-        "ts_event": archive_csv.parse_epoch_ns(block, "transact_time", unit, bounds, file).cast(
+        "first_trade_id": text_columns.parse_integer(block, "first_trade_id", file, placeholder),
+        "last_trade_id": text_columns.parse_integer(block, "last_trade_id", file, placeholder),
+        "ts_event": text_columns.parse_epoch_ns(block, "transact_time", unit, bounds, file).cast(
             pa.timestamp("ns", tz="UTC")),
         "is_buyer_maker": is_buyer_maker,
         # the buyer resting (maker) means the seller took liquidity

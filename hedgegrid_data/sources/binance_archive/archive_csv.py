@@ -27,15 +27,10 @@ from zlib_ng import zlib_ng
 from hedgegrid_data.epochs import TimeUnit
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.inflation import DEFAULT_ZIP_LIMITS, ZipLimits
-from hedgegrid_data.sources.text_columns import (  # noqa: F401  (archive parsers use them as archive_csv.*)
-    DECIMAL_TEXT,
+from hedgegrid_data.sources.text_columns import (
     QUOTED_CHARS,
     TextBlock,
     fail_at_first,
-    first_mismatch,
-    parse_decimal,
-    parse_epoch_ns,
-    parse_integer,
 )
 
 BLOCK_SIZE = 4 << 20  # Arrow refuses a row that does not fit in a block, so this also bounds a line it reads

@@ -31,7 +31,7 @@ from hedgegrid_data.sources.http import HttpEndpoint, RetryPolicy
 from hedgegrid_data.sources.provenance import Provenance, sha256_of
 
 CHECKSUM_MAX_BYTES = 64 << 10  # a CHECKSUM is one line of ~100 bytes
-ZIP_MAX_BYTES = 64 << 30  # what archive_csv.ZipLimits lets a zip's CSV inflate to: no valid zip is larger
+ZIP_MAX_BYTES = 64 << 30  # what sources/inflation.ZipLimits lets a zip's CSV inflate to: no valid zip is larger
 ZIP_DEADLINE = 15 * 60.0  # all attempts and waits for one zip: the largest daily zips (~1 GB) at ~1 MB/s
 CHECKSUM_DEADLINE = 60.0
 

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_datetime
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources import text_columns
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
 from hedgegrid_data.tables.funding import (
@@ -83,12 +84,12 @@ class FundingMonth:
         return sum(n != b for n, b in zip(nexts, boundaries, strict=True))
 
 
-def _parse_rate(block: archive_csv.TextBlock, file: str) -> pa.Array:
+def _parse_rate(block: text_columns.TextBlock, file: str) -> pa.Array:
     """Signed exact decimal text → ``decimal128(38, RATE_SCALE)``; more decimals than the scale is an error."""
-    bad = archive_csv.first_mismatch(block, "last_funding_rate", SIGNED_DECIMAL_TEXT)
+    bad = text_columns.first_mismatch(block, "last_funding_rate", SIGNED_DECIMAL_TEXT)
     if bad is not None:
         raise ArchiveDataError(file, f"last_funding_rate {bad[1]!r} is not a decimal number", line=bad[0])
-    excess = archive_csv.first_mismatch(block, "last_funding_rate", rf"^-?[0-9]+(\.[0-9]{{0,{RATE_SCALE}}}0*)?$")
+    excess = text_columns.first_mismatch(block, "last_funding_rate", rf"^-?[0-9]+(\.[0-9]{{0,{RATE_SCALE}}}0*)?$")
     if excess is not None:
         raise ArchiveDataError(
             file, f"last_funding_rate {excess[1]!r} has more decimals than Binance's funding-rate precision "
@@ -96,8 +97,8 @@ def _parse_rate(block: archive_csv.TextBlock, file: str) -> pa.Array:
     return pc.cast(block.column("last_funding_rate"), pa.decimal128(38, RATE_SCALE))
 
 
-def _parse_interval(block: archive_csv.TextBlock, file: str) -> pa.Array:
-    hours = archive_csv.parse_integer(block, "funding_interval_hours", file)
+def _parse_interval(block: text_columns.TextBlock, file: str) -> pa.Array:
+    hours = text_columns.parse_integer(block, "funding_interval_hours", file)
     allowed = pc.is_in(hours, pa.array(FUNDING_INTERVALS_HOURS, pa.int64()))
     if not pc.all(allowed).as_py():
         index = pc.index(allowed, False).as_py()
@@ -119,7 +120,7 @@ def _read_rows(zip_path: Path, archive_file: ArchiveFile) -> tuple[pl.DataFrame,
                                         f"{archive_file.market.value} fundingRate files")
         frame = pl.from_arrow(pa.table({
             "line": pa.array(range(block.first_line, block.first_line + block.batch.num_rows), pa.int64()),
-            "calc_ns": archive_csv.parse_epoch_ns(block, "calc_time", unit, _EPOCH_ANY, file),
+            "calc_ns": text_columns.parse_epoch_ns(block, "calc_time", unit, _EPOCH_ANY, file),
             "funding_interval_hours": _parse_interval(block, file),
             "rate": _parse_rate(block, file),
         }))

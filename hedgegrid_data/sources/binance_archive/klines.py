@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources import text_columns
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import ArchiveFile, time_unit_for
 from hedgegrid_data.tables.bars import INTERVAL_SECONDS, PRICE_COLUMNS, interval_ns
@@ -143,29 +144,29 @@ class KlineDay:
         return self.table.column("close_time").cast(pa.int64()).to_numpy()
 
 
-def _whole_file(zip_path: Path, file: str) -> archive_csv.TextBlock:
+def _whole_file(zip_path: Path, file: str) -> text_columns.TextBlock:
     blocks = list(archive_csv.iter_text_blocks(zip_path, ARCHIVE_COLUMNS))
     if not blocks:
         raise ArchiveDataError(file, "no klines in the file")
     table = pa.Table.from_batches([b.batch for b in blocks]).combine_chunks()
-    return archive_csv.TextBlock(table.to_batches(max_chunksize=table.num_rows)[0], blocks[0].first_line)
+    return text_columns.TextBlock(table.to_batches(max_chunksize=table.num_rows)[0], blocks[0].first_line)
 
 
-def _fail_at(text: archive_csv.TextBlock, file: str, rows: np.ndarray, column: str, message: str) -> None:
+def _fail_at(text: text_columns.TextBlock, file: str, rows: np.ndarray, column: str, message: str) -> None:
     if len(rows):
         row = int(rows[0])
         value = text.text(column, row)
         raise ArchiveDataError(file, f"{column} {value!r} {message}", line=text.first_line + row)
 
 
-def _check_grid(text: archive_csv.TextBlock, open_ns: pa.Array, interval: str, day_start: int, file: str) -> None:
+def _check_grid(text: text_columns.TextBlock, open_ns: pa.Array, interval: str, day_start: int, file: str) -> None:
     """Every open time is on the interval's grid of the day (a bar elsewhere cannot be placed)."""
     _fail_at(text, file, np.flatnonzero((open_ns.to_numpy() - day_start) % interval_ns(interval)), "open_time",
              f"is not on a {interval} boundary")
 
 
-def _exact(text: archive_csv.TextBlock, column: str, file: str) -> pa.Array:
-    return archive_csv.parse_decimal(text, column, EXACT_SCALE, file, "the exact scale")
+def _exact(text: text_columns.TextBlock, column: str, file: str) -> pa.Array:
+    return text_columns.parse_decimal(text, column, EXACT_SCALE, file, "the exact scale")
 
 
 def _validate(table: pa.Table, rules: pa_pl.DataFrameSchema, file: str, first_line: int) -> None:
@@ -185,19 +186,19 @@ def normalize_kline_file(zip_path: Path, archive_file: ArchiveFile, spec: Symbol
     archive_csv.check_time_unit(unit, time_unit_for(spec.market, day), file,
                                 f"{spec.market.value} {data_type} dated {day.isoformat()}")
     bounds = day_bounds_ns(day)
-    open_ns = archive_csv.parse_epoch_ns(text, "open_time", unit, bounds, file)
-    close_ns = archive_csv.parse_epoch_ns(text, "close_time", unit, bounds, file)
+    open_ns = text_columns.parse_epoch_ns(text, "open_time", unit, bounds, file)
+    close_ns = text_columns.parse_epoch_ns(text, "close_time", unit, bounds, file)
     _check_grid(text, open_ns, archive_file.interval, bounds[0], file)
     times = {"open_time": open_ns.cast(pa.timestamp("ns", tz="UTC")),
              "close_time": close_ns.cast(pa.timestamp("ns", tz="UTC"))}
     schema = normalized_schema(data_type, spec)
     if data_type == "klines":
-        values = {c: archive_csv.parse_decimal(text, c, spec.price_precision, file, "the instrument's price precision")
+        values = {c: text_columns.parse_decimal(text, c, spec.price_precision, file, "the instrument's price precision")
                   for c in PRICE_COLUMNS}
         for column in ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"):
             values[column] = _exact(text, column, file)
         for column in ("count", "ignore"):
-            values[column] = archive_csv.parse_integer(text, column, file)
+            values[column] = text_columns.parse_integer(text, column, file)
         arrays = [{**values, **times}[c] for c in ARCHIVE_COLUMNS]  # archive order = normalized order, renamed
     else:
         for column in ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"):
@@ -205,7 +206,7 @@ def normalize_kline_file(zip_path: Path, archive_file: ArchiveFile, spec: Symbol
                      f"is not 0: {data_type} carry no volumes (is this a klines file?)")
         values = {c: _exact(text, c, file) for c in PRICE_COLUMNS}
         arrays = [times["open_time"], *values.values(), times["close_time"],
-                  archive_csv.parse_integer(text, "count", file)]
+                  text_columns.parse_integer(text, "count", file)]
     table = pa.Table.from_arrays(arrays, schema=schema)
     _validate(table, pandera_schema(data_type, spec, day), file, text.first_line)
     return KlineDay(archive_file, table, unit, text.first_line)

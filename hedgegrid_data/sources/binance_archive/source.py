@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
-from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.binance_archive.download import VerifiedFile
 from hedgegrid_data.sources.binance_archive.layout import SOURCE, ArchiveFile, folder_of
 from hedgegrid_data.sources.binance_archive.listing import (
@@ -46,11 +45,9 @@ def listed_version(listed: ListedObject) -> str:
 
 
 def _file_metadata(verified: VerifiedFile, tag: str) -> dict[str, object]:
-    p = verified.provenance
-    return {f"{tag}period": verified.archive_file.period, f"{tag}url": redact_url(p.url), f"{tag}sha256": p.sha256,
-            f"{tag}bytes": p.size, f"{tag}etag": p.etag or "", f"{tag}last_modified": p.last_modified or "",
-            f"{tag}fetched_at": p.fetched_at, f"{tag}reused_local_copy": verified.reused,
-            f"{tag}path": verified.path}
+    return {f"{tag}{key}": value for key, value in {
+        "period": verified.archive_file.period, **verified.provenance.metadata(verified.path),
+        "reused_local_copy": verified.reused}.items()}
 
 
 def _listed_zips(listing: Iterator[ListedObject], last_key: str) -> Iterator[ListedObject]:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns
 from hedgegrid_data.feeds.trade_stream import BatchSink, OrderCheck, write_stream
 from hedgegrid_data.feeds.trades_day import TradesSummary
+from hedgegrid_data.sources import text_columns
 from hedgegrid_data.sources.binance_archive import archive_csv
 from hedgegrid_data.sources.binance_archive.layout import (
     ArchiveFile,
@@ -79,19 +80,19 @@ class TradesDaySummary(TradesSummary):
     header: bool = False
 
 
-def _convert_block(block: archive_csv.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
+def _convert_block(block: text_columns.TextBlock, spec: SymbolSpec, unit: TimeUnit, bounds: tuple[int, int],
                    schema: pa.Schema, file: str) -> pa.RecordBatch:
     market = spec.market
     true, false = ("True", "False") if market is Market.SPOT else ("true", "false")
     is_buyer_maker = archive_csv.parse_boolean(block, "is_buyer_maker", true, false, file)
     columns = {
-        "trade_id": archive_csv.parse_integer(block, "id", file),
-        "price": archive_csv.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision"),
-        "qty": archive_csv.parse_decimal(block, "qty", spec.size_precision, file, "the instrument's size precision"),
-        trades_notional_column(market): archive_csv.parse_decimal(
+        "trade_id": text_columns.parse_integer(block, "id", file),
+        "price": text_columns.parse_decimal(block, "price", spec.price_precision, file, "the instrument's price precision"),
+        "qty": text_columns.parse_decimal(block, "qty", spec.size_precision, file, "the instrument's size precision"),
+        trades_notional_column(market): text_columns.parse_decimal(
             block, trades_notional_column(market), NOTIONAL_SCALE, file, "the notional scale"
         ),
-        "ts_event": archive_csv.parse_epoch_ns(block, "time", unit, bounds, file).cast(pa.timestamp("ns", tz="UTC")),
+        "ts_event": text_columns.parse_epoch_ns(block, "time", unit, bounds, file).cast(pa.timestamp("ns", tz="UTC")),
         "is_buyer_maker": is_buyer_maker,
         # the buyer resting (maker) means the seller took liquidity
         "aggressor_side": pc.if_else(is_buyer_maker, pa.scalar(SELLER, pa.uint8()), pa.scalar(BUYER, pa.uint8())),

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.errors import DownloadError
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
-from hedgegrid_data.sources.bybit_archive.download import VerifiedFile
 from hedgegrid_data.sources.bybit_archive.layout import SOURCE, BybitFile
 from hedgegrid_data.sources.http import HttpEndpoint, Served
 from hedgegrid_data.sources.provenance import Provenance, republication_change, version_of
@@ -23,14 +22,6 @@ if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call in
     from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
 
 HEADS_IN_FLIGHT = 8
-
-
-def _file_metadata(verified: VerifiedFile) -> dict[str, object]:
-    p = verified.provenance
-    return {"url": p.url, "sha256": p.sha256, "bytes": p.size, "etag": p.etag or "",
-            "last_modified": p.last_modified or "", "fetched_at": p.fetched_at,
-            "csv_bytes": p.verified["csv_bytes"], "csv_crc32": p.verified["csv_crc32"],
-            "csv_sha256": p.verified["csv_sha256"], "path": verified.path}
 
 
 class BybitArchiveSource:
@@ -60,8 +51,9 @@ class BybitArchiveSource:
             verified = [archive.fetch_verified(f) for f in files]
         metadata: dict[str, object] = {}
         for v in verified:
-            metadata |= _file_metadata(v) if len(verified) == 1 else {
-                f"{v.file.file_name}_{k}": value for k, value in _file_metadata(v).items()}
+            facts = v.provenance.metadata(v.path)
+            metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value
+                                                          for k, value in facts.items()}
         return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified}
                           for v in verified}
 
