@@ -1,0 +1,67 @@
+"""Where Tardis keeps a day, and where the raw store keeps it.
+
+- datasets (downloadable CSV): ``{base}/v1/{exchange}/{data_type}/{YYYY}/{MM}/{DD}/{SYMBOL}.csv.gz``, kept under
+  ``raw/tardis/{exchange}/{data_type}/{YYYY}/{MM}/{DD}/{SYMBOL}.csv.gz``;
+- a day's file appears around 06:00 UTC the next day; without an API key only the first day of each month is served.
+
+Tardis names Binance's markets by exchange id; the identity (instruments, symbols, increments) stays Binance's
+(``venues/binance.py``, the symbols file), so ``BTCUSDT-PERP.BINANCE`` is the same instrument whichever source
+brought its data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from hedgegrid_data.epochs import day_end
+from hedgegrid_data.venues.binance import Market
+
+SOURCE = "tardis"
+EXCHANGES = {"binance": Market.SPOT, "binance-futures": Market.USDM, "binance-delivery": Market.COINM}
+MARKET_EXCHANGES = {market: exchange for exchange, market in EXCHANGES.items()}
+DATASETS = ("trades", "quotes", "derivative_ticker")
+DERIVATIVE_DATASETS = frozenset({"derivative_ticker"})  # futures exchanges only
+DATASETS_PUBLISHED_AFTER = dt.timedelta(hours=6)  # after the day's end
+
+
+def market_of(exchange: str) -> Market:
+    try:
+        return EXCHANGES[exchange]
+    except KeyError:
+        raise ValueError(f"{exchange!r} is not a supported Tardis exchange; expected one of {sorted(EXCHANGES)}") \
+            from None
+
+
+def is_free(day: dt.date) -> bool:
+    """Tardis serves the first day of each month without an API key."""
+    return day.day == 1
+
+
+def datasets_due(day: dt.date) -> dt.datetime:
+    """When a day's dataset files can be expected: about 06:00 UTC the next day."""
+    return day_end(day) + DATASETS_PUBLISHED_AFTER
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One day of one symbol's dataset on datasets.tardis.dev."""
+
+    exchange: str
+    data_type: str
+    symbol: str
+    day: dt.date
+
+    @property
+    def key(self) -> str:
+        """Path under the raw store (and, with ``v1/``, under the datasets base)."""
+        d = self.day
+        return f"{self.exchange}/{self.data_type}/{d.year:04d}/{d.month:02d}/{d.day:02d}/{self.symbol}.csv.gz"
+
+    @property
+    def url_key(self) -> str:
+        return f"v1/{self.key}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.exchange}_{self.data_type}_{self.day.isoformat()}_{self.symbol}.csv.gz"
