@@ -7,12 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.atomic import atomic_write_bytes
+from hedgegrid_data.errors import DownloadError
 from hedgegrid_data.secrets import redact_url
-from hedgegrid_data.sources.http import Served, normalize_etag, parse_timestamp
+from hedgegrid_data.sources.http import HttpEndpoint, Served, normalize_etag, parse_timestamp
+
+if TYPE_CHECKING:
+    from hedgegrid_data.feeds.feed import Republication
+
+HEADS_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -77,3 +86,40 @@ def republication_change(provenance: Provenance, served: Served) -> str | None:
     if known is not None and latest is not None and latest.replace(microsecond=0) > known.replace(microsecond=0):
         return f"Last-Modified {provenance.last_modified} → {served.last_modified}"
     return None
+
+
+def republished_by_head(endpoint: HttpEndpoint, raw_root: Path, keys: Iterable[str],
+                        log: Any) -> Iterator[Republication]:
+    """Sources without a listing to trust: HEAD every fetched file (``keys`` under ``raw_root``, asked of
+    ``endpoint`` by the same key; a few requests in flight); a different size or ETag than its provenance is a
+    re-publication. Files gone, unanswered or without provenance are logged."""
+    from hedgegrid_data.feeds.feed import Republication
+
+    read = {key: Provenance.read(raw_root / key) for key in sorted(keys)}
+    known = {key: provenance for key, provenance in read.items() if provenance is not None}
+    without_provenance = len(read) - len(known)
+    unanswered, gone = [], []
+
+    def ask(key: str) -> Served | None | DownloadError:
+        try:
+            return endpoint.served(key)
+        except DownloadError as exc:
+            return exc
+
+    with ThreadPoolExecutor(HEADS_IN_FLIGHT) as pool:
+        for (key, provenance), served in zip(known.items(), pool.map(ask, known), strict=True):
+            if isinstance(served, DownloadError):
+                unanswered.append(str(served))
+                continue
+            if served is None:
+                gone.append(key)
+                continue
+            change = republication_change(provenance, served)
+            if change is not None:
+                yield Republication(key, version_of(served), change)
+    if gone:
+        log.warning(f"{len(gone)} fetched file(s) no longer served: {gone[:3]}")
+    if unanswered:
+        log.warning(f"could not ask about {len(unanswered)} file(s): {unanswered[:3]}")
+    if without_provenance:
+        log.warning(f"{without_provenance} fetched file(s) without provenance were not compared")

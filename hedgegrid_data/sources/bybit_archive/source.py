@@ -5,23 +5,19 @@ size or ETag (or, from a mirror without ETags, a later Last-Modified) than its p
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hedgegrid_data.errors import DownloadError
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.sources.bybit_archive.layout import SOURCE, BybitFile
-from hedgegrid_data.sources.http import HttpEndpoint, Served
-from hedgegrid_data.sources.provenance import Provenance, republication_change, version_of
+from hedgegrid_data.sources.http import HttpEndpoint
+from hedgegrid_data.sources.provenance import republished_by_head
 from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call into it
     from dagster import AssetsDefinition
 
     from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
-
-HEADS_IN_FLIGHT = 8
 
 
 class BybitArchiveSource:
@@ -62,37 +58,10 @@ class BybitArchiveSource:
 
     def republished(self, resource: BybitArchiveResource, raw_root: Path, files: Mapping[str, BybitFile],
                     log: Any) -> Iterator[Republication]:
-        """HEAD every fetched file (the archive has no listing to trust; a few requests in flight, as a symbol
-        has a file per day); a different size or ETag than its provenance is a re-publication."""
-        read = {key: Provenance.read(raw_root / key) for key in sorted(files)}
-        known = {key: provenance for key, provenance in read.items() if provenance is not None}
-        without_provenance = len(read) - len(known)
-        unanswered, gone = [], []
-
-        def ask(archive: HttpEndpoint, key: str) -> Served | None | DownloadError:
-            try:
-                return archive.served(key)
-            except DownloadError as exc:
-                return exc
-
-        with resource.probe() as archive, ThreadPoolExecutor(HEADS_IN_FLIGHT) as pool:
-            for (key, provenance), served in zip(known.items(), pool.map(lambda key: ask(archive, key), known),
-                                                 strict=True):
-                if isinstance(served, DownloadError):
-                    unanswered.append(str(served))
-                    continue
-                if served is None:
-                    gone.append(key)
-                    continue
-                change = republication_change(provenance, served)
-                if change is not None:
-                    yield Republication(key, version_of(served), change)
-        if gone:
-            log.warning(f"{len(gone)} fetched file(s) no longer served: {gone[:3]}")
-        if unanswered:
-            log.warning(f"could not ask about {len(unanswered)} file(s): {unanswered[:3]}")
-        if without_provenance:
-            log.warning(f"{without_provenance} fetched file(s) without provenance were not compared")
+        """HEAD every fetched file (the archive has no listing to trust); a different size or ETag than its
+        provenance is a re-publication."""
+        with resource.probe() as archive:
+            yield from republished_by_head(archive, raw_root, files, log)
 
     def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
         return []

@@ -37,6 +37,7 @@ from hedgegrid_data.sources.text_columns import (
     parse_decimal,
     parse_epoch_ns,
     parse_integer,
+    parse_signed_decimal,
 )
 from hedgegrid_data.tables.trades import BUYER, SELLER
 
@@ -153,13 +154,14 @@ def _table(batches: list[pa.RecordBatch], names: list[str], types: list[pa.DataT
     return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
 
-def _optional_decimal(block: TextBlock, column: str, scale: int, name: str) -> pa.Array:
-    """Decimal text, or null where the field is empty."""
+def _optional_decimal(block: TextBlock, column: str, scale: int, name: str, signed: bool = False) -> pa.Array:
+    """Decimal text (``signed``: with a leading ``-`` allowed), or null where the field is empty."""
     values = block.column(column)
     present = pc.greater(pc.utf8_length(values), 0)
     filled = TextBlock(pa.RecordBatch.from_arrays([pc.if_else(present, values, "0")], names=[column]),
                        block.first_line)
-    return pc.if_else(present, parse_decimal(filled, column, scale, name, f"the {column} column"), None)
+    parse = parse_signed_decimal if signed else parse_decimal
+    return pc.if_else(present, parse(filled, column, scale, name, f"the {column} column"), None)
 
 
 def _changed(table: pa.Table, columns: list[str]) -> pa.Array:
@@ -195,7 +197,7 @@ def derivative_ticker_tables(path: Path, name: str, day: dt.date, exchange: str,
         batches.append(pa.RecordBatch.from_arrays(
             [_optional_decimal(block, "mark_price", mark_scale, name),
              _optional_decimal(block, "index_price", mark_scale, name),
-             _optional_decimal(block, "funding_rate", rate_scale, name), next_funding.cast(UTC_NS), ts_event,
+             _optional_decimal(block, "funding_rate", rate_scale, name, signed=True), next_funding.cast(UTC_NS), ts_event,
              ts_init, _lines(block)],
             names=["mark_price", "index_price", "rate", "next_funding_time", "ts_event", "ts_init", "line"]))
     table = _table(batches, ["mark_price", "index_price", "rate", "next_funding_time", "ts_event", "ts_init", "line"],
