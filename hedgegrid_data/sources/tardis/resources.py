@@ -1,0 +1,36 @@
+"""Dagster resource of the Tardis source: the API key (``TARDIS_API_KEY``, handed over as a Dagster ``EnvVar`` so
+the UI and the run storage show the variable's name, never its value), the datasets server and the replay API
+(``HEDGEGRID_TARDIS_DATASETS_URL``, ``HEDGEGRID_TARDIS_API_URL``: loopback fakes, mirrors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from hedgegrid_data import settings
+from hedgegrid_data.sources.http import RetryPolicy
+from hedgegrid_data.sources.tardis.download import DEFAULT_DATASETS_URL, TardisDatasets
+
+DEFAULT_API_URL = "https://api.tardis.dev"
+
+
+class TardisResource(ConfigurableResource):
+    """Tardis.dev: ``api_key`` empty serves only the first day of each month."""
+
+    api_key: str = ""
+    datasets_url: str = DEFAULT_DATASETS_URL
+    api_url: str = DEFAULT_API_URL
+    download_attempts: int = 5
+    base_delay: float = 0.5
+
+    def datasets(self, raw_root: Path) -> TardisDatasets:
+        return TardisDatasets(self.datasets_url, raw_root, self.api_key,
+                              retry=RetryPolicy(attempts=self.download_attempts, base_delay=self.base_delay))
+
+
+def default_tardis_resources() -> dict[str, ConfigurableResource]:
+    return {"tardis": TardisResource(
+        api_key=settings.resource_env("TARDIS_API_KEY", ""),
+        datasets_url=settings.resource_env("HEDGEGRID_TARDIS_DATASETS_URL", DEFAULT_DATASETS_URL),
+        api_url=settings.resource_env("HEDGEGRID_TARDIS_API_URL", DEFAULT_API_URL))}

@@ -1,0 +1,95 @@
+"""Tardis' datasets as a feed's ``Source``: files fetched by key with the API key (or free days without one),
+verified by their own gzip trailers; a day published when its file answers a HEAD; a fetched file re-published
+when what is served now has another size or ETag than its provenance records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
+from hedgegrid_data.sources.provenance import republished_by_head
+from hedgegrid_data.sources.tardis.download import TardisDatasets
+from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, is_free
+from hedgegrid_data.store import DataStore
+
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition
+
+    from hedgegrid_data.sources.tardis.resources import TardisResource
+
+
+class _DatasetsProbe:
+    """HEAD on a dataset key (``v1/`` prefixed by ``key``); a day a keyless deployment cannot fetch: unknown."""
+
+    def __init__(self, endpoint: TardisDatasets):
+        self.endpoint = endpoint
+
+    def is_published(self, probe_key: str) -> bool | None:
+        year, month, day = probe_key.split("/")[-4:-1]
+        if not self.endpoint.has_key and not is_free(dt.date(int(year), int(month), int(day))):
+            return None
+        return self.endpoint.is_published(f"v1/{probe_key}")
+
+
+class _V1Endpoint:
+    """The datasets endpoint asked by raw key (``served(key)`` → ``HEAD v1/key``)."""
+
+    def __init__(self, endpoint: TardisDatasets):
+        self.endpoint = endpoint
+
+    def served(self, key: str):  # noqa: ANN201 - Served | None
+        return self.endpoint.served(f"v1/{key}")
+
+
+class TardisDatasetsSource:
+    """datasets.tardis.dev: daily gzip CSVs per exchange, data type and symbol."""
+
+    name = SOURCE
+    resource_key = "tardis"
+    listing_resource_key = "tardis"
+    kinds = frozenset({"tardis", "gzip"})
+    pool = "tardis_http"
+    raw_check = CheckSpec("gzip_verified", True, "The file inflates whole and every gzip member's CRC-32 and length "
+                                                 "match (Tardis publishes no checksum); sha256, size, ETag and "
+                                                 "Last-Modified are recorded.")
+
+    def raw_root(self, store: DataStore) -> Path:
+        return store.raw / SOURCE
+
+    def file_key(self, file: DatasetFile) -> str:
+        return file.key
+
+    def probe_key(self, file: DatasetFile) -> str:
+        return file.key
+
+    def fetch(self, resource: TardisResource, raw_root: Path,
+              files: Sequence[DatasetFile]) -> tuple[dict[str, object], dict[str, object]]:
+        with resource.datasets(raw_root) as datasets:
+            verified = [datasets.fetch_verified(f) for f in files]
+        metadata: dict[str, object] = {}
+        for v in verified:
+            facts = v.provenance.metadata(v.path)
+            metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value
+                                                          for k, value in facts.items()}
+        return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified}
+                          for v in verified}
+
+    @contextmanager
+    def probe(self, resource: TardisResource) -> Iterator[_DatasetsProbe]:
+        with resource.datasets(Path(".")) as datasets:
+            yield _DatasetsProbe(datasets)
+
+    def republished(self, resource: TardisResource, raw_root: Path, files: Mapping[str, DatasetFile],
+                    log: Any) -> Iterator[Republication]:
+        with resource.datasets(raw_root) as datasets:
+            yield from republished_by_head(_V1Endpoint(datasets), raw_root, files, log)  # type: ignore[arg-type]
+
+    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
+        return []
+
+
+TARDIS_DATASETS = TardisDatasetsSource()
