@@ -85,3 +85,17 @@ def funding_update_schema() -> pa.Schema:
 
 def funding_update_rules() -> dict[str, pa_pl.Column]:
     return {"rate": pa_pl.Column(pl.Decimal(38, RATE_SCALE))}
+
+
+def settled_from_updates(updates: pl.DataFrame) -> pl.DataFrame:
+    """The settled funding each boundary gets, from the updates table: for every ``next_funding_time`` T, the rate
+    in force just before T (the last update with that funding time and ``ts_event`` before T). Columns
+    ``funding_time``, ``rate``, ``ts_event`` (of that update)."""
+    return (updates.lazy()
+            .filter(pl.col("next_funding_time").is_not_null() & (pl.col("ts_event") < pl.col("next_funding_time")))
+            .sort(["ts_event", "ts_init"])
+            .group_by("next_funding_time", maintain_order=True)
+            .agg(pl.col("rate").last(), pl.col("ts_event").last())
+            .rename({"next_funding_time": "funding_time"})
+            .sort("funding_time")
+            .collect())

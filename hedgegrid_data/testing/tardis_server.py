@@ -32,7 +32,7 @@ DATASET_DAY = re.compile(r"^/v1/[^/]+/[^/]+/(\d{4})/(\d{2})/(\d{2})/[^/]+$")
 def iso_time(ns: int) -> str:
     """Tardis' 28-character receive time: ``YYYY-MM-DDTHH:MM:SS.fffffffZ`` (100 ns)."""
     seconds, rest = divmod(ns, 10**9)
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest // 100:07d}Z"
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest // 100:07d}Z"
 
 
 def _message_matches(message: bytes, filters: list[dict]) -> bool:
@@ -125,7 +125,7 @@ class TardisServer(ArchiveServer):
         """Messages (receive time ns, JSON bytes) placed in the minutes of their receive times."""
         by_minute: defaultdict[dt.datetime, list[bytes]] = defaultdict(list)
         for ns, message in frames:
-            minute = dt.datetime.fromtimestamp(ns // 10**9, dt.timezone.utc).replace(second=0, tzinfo=None)
+            minute = dt.datetime.fromtimestamp(ns // 10**9, dt.UTC).replace(second=0, tzinfo=None)
             by_minute[minute].append(f"{iso_time(ns)} ".encode() + message)
         for minute, lines in by_minute.items():
             self.add_minute(exchange, minute, lines)

@@ -63,7 +63,7 @@ def load_config(path: Path) -> TardisConfig:
         raw = tomllib.load(f)
     first_day = raw.pop("first_day", None)
     if not isinstance(first_day, str):
-        raise ValueError(f"{path}: first_day = \"YYYY-MM-DD\" is required")
+        raise TypeError(f"{path}: first_day = \"YYYY-MM-DD\" is required")
     publish = _list(path, "top", {"publish": raw.pop("publish", list(DEFAULT_PUBLISH))}, "publish", PUBLISHABLE)
     unknown = set(raw) - set(EXCHANGES)
     if unknown:

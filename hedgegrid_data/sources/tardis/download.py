@@ -43,9 +43,9 @@ class VerifiedFile:
 class TardisDatasets(HttpEndpoint):
     """Dataset files from ``base`` (datasets.tardis.dev or a loopback fake) into ``raw_root``."""
 
-    def __init__(self, base: str, raw_root: Path, api_key: str = "", *, retry: RetryPolicy = RetryPolicy(),
+    def __init__(self, base: str, raw_root: Path, api_key: str = "", *, retry: RetryPolicy | None = None,
                  timeout: float = 60.0, user_agent: str = USER_AGENT):
-        super().__init__(base, timeout=timeout, retry=retry, user_agent=user_agent)
+        super().__init__(base, timeout=timeout, retry=retry or RetryPolicy(), user_agent=user_agent)
         if self.is_local:
             raise ValueError("the Tardis datasets base must be an http(s) URL")
         self.raw_root = raw_root

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
+from hedgegrid_data.sources.http import Served
 from hedgegrid_data.sources.provenance import republished_by_head
 from hedgegrid_data.sources.tardis.download import TardisDatasets
 from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, is_free
@@ -41,7 +42,7 @@ class _V1Endpoint:
     def __init__(self, endpoint: TardisDatasets):
         self.endpoint = endpoint
 
-    def served(self, key: str):  # noqa: ANN201 - Served | None
+    def served(self, key: str) -> Served | None:
         return self.endpoint.served(f"v1/{key}")
 
 

@@ -1,0 +1,169 @@
+"""The day steps of Tardis' dataset feeds: each reader turns the day's verified CSV into the canonical table, the
+shared day steps (``CanonicalTradesDay`` with receive times, ``CanonicalTableDay``) do the rest, and the day is
+reconciled with the Binance archive's normalized tables of the same instrument and day when they exist
+(``quality/cross_source.py``; not applicable otherwise).
+
+| dataset | table | reconciliation (WARN) |
+|---|---|---|
+| trades | trades (+ ``ts_init``, Tardis' receive time) | ``trades_match_archive``: id by id against ``normalized/binance/<m>/trades`` |
+| quotes | quotes | — (the archive has none) |
+| derivative_ticker | mark prices | ``mark_prices_match_archive``: against the archive's 1m mark-price klines |
+| derivative_ticker | funding updates | ``funding_matches_archive``: settled rates against the archive's funding file |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+from nautilus_trader.model.instruments import Instrument
+
+from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, DaySteps, Feed, PublicationPlan, StagedDay
+from hedgegrid_data.feeds.table_day import FUNDING_UPDATES, MARK_PRICES, QUOTES, CanonicalTableDay, TableFile
+from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
+from hedgegrid_data.quality.cross_source import funding_matches, mark_prices_match, not_applicable, trades_match
+from hedgegrid_data.quality.findings import Verdict
+from hedgegrid_data.quality.trades import TradeCheckThresholds
+from hedgegrid_data.sources.binance_archive.klines_day import kline_archive_file, normalized_kline_path
+from hedgegrid_data.sources.binance_archive.layout import SOURCE as ARCHIVE
+from hedgegrid_data.sources.tardis.datasets_csv import derivative_ticker_tables, quotes_table, trade_batches
+from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, market_of
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.tables.funding import RATE_SCALE
+from hedgegrid_data.tables.mark_prices import MARK_PRICE_SCALE
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import symbol_spec
+
+TRADES_RECONCILED = CheckSpec("trades_match_archive", False, "Trades id by id against the Binance archive's day "
+                                                             "(missing, extra, differing), when it is normalized.")
+MARKS_RECONCILED = CheckSpec("mark_prices_match_archive", False, "Mark prices within the archive's 1m mark-price "
+                                                                 "klines; minute closes compared.")
+FUNDING_RECONCILED = CheckSpec("funding_matches_archive", False, "The rate in force before each funding boundary "
+                                                                 "against the archive's settled rate.")
+
+
+@dataclass(frozen=True)
+class DatasetReaders:
+    """Reads the verified dataset files of one Tardis exchange (a Binance market) from the raw store."""
+
+    exchange: str
+
+    @property
+    def market(self) -> Market:
+        return market_of(self.exchange)
+
+    def instrument(self, symbol: str) -> Instrument:
+        return build_instrument(symbol_spec(self.market, symbol))
+
+    def file(self, store: DataStore, data_type: str, day: dt.date, symbol: str) -> tuple[DatasetFile, Path]:
+        file = DatasetFile(self.exchange, data_type, symbol, day)
+        path = store.raw / SOURCE / file.key
+        if not path.is_file():
+            raise HedgegridDataError(f"{path}: not fetched; materialize the raw asset first")
+        return file, path
+
+    def trades(self, store: DataStore, day: dt.date, symbol: str) -> TradesFile:
+        file, path = self.file(store, "trades", day, symbol)
+        instrument = self.instrument(symbol)
+        return TradesFile(file.file_name, lambda: trade_batches(
+            path, file.file_name, day, self.exchange, symbol, instrument.price_precision, instrument.size_precision))
+
+    def quotes(self, store: DataStore, day: dt.date, symbol: str) -> TableFile:
+        file, path = self.file(store, "quotes", day, symbol)
+        instrument = self.instrument(symbol)
+        return TableFile(file.file_name, quotes_table(path, file.file_name, day, self.exchange, symbol,
+                                                      instrument.price_precision, instrument.size_precision))
+
+    def _ticker(self, store: DataStore, day: dt.date, symbol: str, which: int) -> TableFile:
+        file, path = self.file(store, "derivative_ticker", day, symbol)
+        tables = derivative_ticker_tables(path, file.file_name, day, self.exchange, symbol, MARK_PRICE_SCALE,
+                                          RATE_SCALE)
+        return TableFile(file.file_name, tables[which], {"derivative_ticker_rows_kept": tables[which].num_rows})
+
+    def mark_prices(self, store: DataStore, day: dt.date, symbol: str) -> TableFile:
+        return self._ticker(store, day, symbol, 0)
+
+    def funding_updates(self, store: DataStore, day: dt.date, symbol: str) -> TableFile:
+        return self._ticker(store, day, symbol, 1)
+
+
+Reconcile = Callable[[Feed, DataStore, dt.date, str], Verdict]
+
+
+@dataclass(frozen=True)
+class ReconciledDay:
+    """The shared day ``steps`` with one cross-source verdict added to each staged day."""
+
+    steps: DaySteps
+    reconcile: Reconcile
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        return self.steps.series(symbol)
+
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return self.steps.normalized_files(feed, store, day, symbol)
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        staged = self.steps.stage(feed, store, day, symbol)
+        return replace(staged, verdicts=[*staged.verdicts, self.reconcile(feed, store, day, symbol)])
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        return self.steps.plan(feed, store, day, symbol)
+
+
+def reconcile_trades(readers: DatasetReaders) -> Reconcile:
+    def reconcile(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Verdict:
+        archive = store.normalized_file(ARCHIVE, readers.market.value, "trades", symbol, day)
+        if not archive.exists():
+            return not_applicable(TRADES_RECONCILED.name, f"the Binance archive's trades of {day} are not normalized")
+        return trades_match(pl.read_parquet(feed.normalized_file(store, day, symbol)), pl.read_parquet(archive),
+                            TRADES_RECONCILED.name)
+    return reconcile
+
+
+def reconcile_marks(readers: DatasetReaders) -> Reconcile:
+    def reconcile(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Verdict:
+        klines = normalized_kline_path(store, kline_archive_file(readers.market, "markPriceKlines", symbol, day, "1m"))
+        if not klines.exists():
+            return not_applicable(MARKS_RECONCILED.name,
+                                  f"the Binance archive's 1m mark-price klines of {day} are not normalized")
+        return mark_prices_match(pl.read_parquet(feed.normalized_file(store, day, symbol)), pl.read_parquet(klines),
+                                 MARKS_RECONCILED.name)
+    return reconcile
+
+
+def reconcile_funding(readers: DatasetReaders) -> Reconcile:
+    def reconcile(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Verdict:
+        archive = store.normalized_file(ARCHIVE, readers.market.value, "fundingRate", symbol, day)
+        if not archive.exists():
+            return not_applicable(FUNDING_RECONCILED.name,
+                                  f"the Binance archive's funding events of {day} are not normalized")
+        # a boundary at 00:00 is announced by the previous day's updates
+        days = [feed.normalized_file(store, d, symbol) for d in (day - dt.timedelta(days=1), day)]
+        updates = pl.concat([pl.read_parquet(p) for p in days if p.exists()])
+        return funding_matches(updates, pl.read_parquet(archive), FUNDING_RECONCILED.name)
+    return reconcile
+
+
+def trades_steps(readers: DatasetReaders, thresholds: TradeCheckThresholds | None = None) -> DaySteps:
+    return ReconciledDay(CanonicalTradesDay(readers.trades, readers.instrument, thresholds or TradeCheckThresholds(),
+                                            receive_times=True),
+                         reconcile_trades(readers))
+
+
+def quotes_steps(readers: DatasetReaders) -> DaySteps:
+    return CanonicalTableDay(readers.quotes, readers.instrument, QUOTES)
+
+
+def mark_price_steps(readers: DatasetReaders) -> DaySteps:
+    return ReconciledDay(CanonicalTableDay(readers.mark_prices, readers.instrument, MARK_PRICES),
+                         reconcile_marks(readers))
+
+
+def funding_steps(readers: DatasetReaders) -> DaySteps:
+    return ReconciledDay(CanonicalTableDay(readers.funding_updates, readers.instrument, FUNDING_UPDATES),
+                         reconcile_funding(readers))

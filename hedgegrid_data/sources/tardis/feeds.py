@@ -1,0 +1,97 @@
+"""Tardis' feeds: per configured exchange (a Binance market) and dataset or replay channel, one ``Feed``, for the
+configured symbols; instrument ids are Binance's (``BTCUSDT-PERP.BINANCE``), whichever source brings the data.
+
+| group | from | table | catalog (only when ``publish`` lists the type) |
+|---|---|---|---|
+| ``tardis_<exchange>_trades`` | datasets ``trades`` | trades + receive time | ``TradeTick`` |
+| ``tardis_<exchange>_quotes`` | datasets ``quotes`` | quotes | ``QuoteTick`` (published by default) |
+| ``tardis_<exchange>_mark_prices`` | datasets ``derivative_ticker`` | mark prices | ``MarkPriceUpdate`` |
+| ``tardis_<exchange>_funding_updates`` | datasets ``derivative_ticker`` | funding updates | ``FundingRateUpdate`` |
+
+(``<exchange>``: ``binance``, ``binance_futures``, ``binance_delivery``.) The Binance archive already publishes
+trades, mark prices and funding, so by default Tardis publishes only quotes and keeps the rest as tables,
+reconciled with the archive; the feed registry refuses a configuration where two feeds would publish one series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, QuoteTick, TradeTick
+
+from hedgegrid_data.feeds.feed import Automation, CatalogSeries, CheckSpec, DaySteps, Descriptions, Feed
+from hedgegrid_data.feeds.table_day import FUNDING_UPDATES, MARK_PRICES, QUOTES
+from hedgegrid_data.sources.binance_archive.feeds import TRADE_CHECKS as ARCHIVE_TRADE_CHECKS
+from hedgegrid_data.sources.tardis.config import ExchangeConfig, TardisConfig, tardis_config
+from hedgegrid_data.sources.tardis.datasets_day import (
+    FUNDING_RECONCILED,
+    MARKS_RECONCILED,
+    TRADES_RECONCILED,
+    DatasetReaders,
+    funding_steps,
+    mark_price_steps,
+    quotes_steps,
+    trades_steps,
+)
+from hedgegrid_data.sources.tardis.layout import DatasetFile, datasets_due
+from hedgegrid_data.sources.tardis.source import TARDIS_DATASETS
+from hedgegrid_data.venues.binance import instrument_id
+
+VENUE = "binance"
+TRADE_CHECKS = tuple(c for c in ARCHIVE_TRADE_CHECKS if c.name != "trade_id_gaps")  # the archive reconciles ids
+DATASETS_AUTOMATION = Automation(schedule_at=dt.time(7, 0), due=datasets_due)
+
+
+def feed_prefix(exchange: str) -> str:
+    return f"tardis_{exchange.replace('-', '_')}"
+
+
+def _dataset_feed(config: TardisConfig, ex: ExchangeConfig, data_type: str, table: str, steps: DaySteps,
+                  data_cls: type, checks: tuple[CheckSpec, ...], what: str) -> Feed:
+    market = ex.market
+    ids: Callable[[str], str] = lambda symbol: instrument_id(market, symbol).value
+    publishes = data_cls if config.publishes(data_cls.__name__) else None
+    return Feed(
+        name=f"{feed_prefix(ex.exchange)}_{table}", source=TARDIS_DATASETS, venue=VENUE, market=ex.exchange,
+        table=table, dataset=table, first_day=config.first_day, symbols=tuple(sorted(ex.symbols)),
+        files=lambda day, symbol: [DatasetFile(ex.exchange, data_type, symbol, day)], steps=steps,
+        instrument_ids=ids, publishes=publishes, normalized_checks=checks,
+        report_series=lambda symbol: CatalogSeries(data_cls, ids(symbol)),
+        descriptions=Descriptions(
+            f"Tardis {ex.exchange} {data_type} CSV (.csv.gz) from datasets.tardis.dev, gzip-verified; sha256, size, "
+            "ETag and Last-Modified kept as provenance.",
+            f"Tardis {ex.exchange} {what} for one day: exact decimals from the text, exchange time as ts_event, "
+            "Tardis' receive time as ts_init; pandera-validated.",
+            f"Nautilus {data_cls.__name__} day file (and instrument) from Tardis {ex.exchange}."),
+        automation=DATASETS_AUTOMATION)
+
+
+def dataset_feeds(config: TardisConfig) -> list[Feed]:
+    feeds = []
+    for ex in config.exchanges:
+        if not ex.symbols:
+            continue
+        readers = DatasetReaders(ex.exchange)
+        if "trades" in ex.datasets:
+            feeds.append(_dataset_feed(config, ex, "trades", "trades", trades_steps(readers), TradeTick,
+                                       (*TRADE_CHECKS, TRADES_RECONCILED), "trades"))
+        if "quotes" in ex.datasets:
+            feeds.append(_dataset_feed(config, ex, "quotes", "quotes", quotes_steps(readers), QuoteTick,
+                                       QUOTES.checks, "best bid/ask quotes"))
+        if "derivative_ticker" in ex.datasets:
+            feeds.append(_dataset_feed(config, ex, "derivative_ticker", "mark_prices", mark_price_steps(readers),
+                                       MarkPriceUpdate, (*MARK_PRICES.checks, MARKS_RECONCILED),
+                                       "mark and index prices (rows where they changed)"))
+            feeds.append(_dataset_feed(config, ex, "derivative_ticker", "funding_updates", funding_steps(readers),
+                                       FundingRateUpdate, (*FUNDING_UPDATES.checks, FUNDING_RECONCILED),
+                                       "funding-rate updates (rows where the rate or funding time changed)"))
+    return feeds
+
+
+def tardis_feeds(config: TardisConfig | None = None) -> list[Feed]:
+    """Every Tardis feed of ``config`` (default: ``HEDGEGRID_TARDIS_FILE``'s; none when it is unset)."""
+    config = config or tardis_config()
+    if config is None:
+        return []
+    return dataset_feeds(config)
