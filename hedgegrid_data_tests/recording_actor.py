@@ -22,6 +22,7 @@ from nautilus_trader.model.data import (
     FundingRateUpdate,
     IndexPriceUpdate,
     MarkPriceUpdate,
+    QuoteTick,
     TradeTick,
 )
 from nautilus_trader.model.identifiers import InstrumentId
@@ -30,6 +31,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 class RecordingActorConfig(ActorConfig, frozen=True):
     output_path: str
     trade_instruments: list[str] = []
+    quote_instruments: list[str] = []
     bar_types: list[str] = []
     mark_price_instruments: list[str] = []
     index_price_instruments: list[str] = []
@@ -43,6 +45,7 @@ class RecordingActor(Actor):
         super().__init__(config)
         self._output_path = config.output_path
         self._trade_instruments = config.trade_instruments
+        self._quote_instruments = config.quote_instruments
         self._bar_types = config.bar_types
         self._mark_price_instruments = config.mark_price_instruments
         self._index_price_instruments = config.index_price_instruments
@@ -52,6 +55,8 @@ class RecordingActor(Actor):
     def on_start(self) -> None:
         for instrument_id in self._trade_instruments:
             self.subscribe_trade_ticks(InstrumentId.from_str(instrument_id))
+        for instrument_id in self._quote_instruments:
+            self.subscribe_quote_ticks(InstrumentId.from_str(instrument_id))
         for bar_type in self._bar_types:
             self.subscribe_bars(BarType.from_str(bar_type))
         for instrument_id in self._mark_price_instruments:
@@ -65,6 +70,11 @@ class RecordingActor(Actor):
         self._lines.append(json.dumps(
             ["TradeTick", tick.instrument_id.value, tick.trade_id.value, str(tick.price), str(tick.size),
              int(tick.aggressor_side), tick.ts_event, tick.ts_init]))
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        self._lines.append(json.dumps(
+            ["QuoteTick", tick.instrument_id.value, str(tick.bid_price), str(tick.bid_size), str(tick.ask_price),
+             str(tick.ask_size), tick.ts_event, tick.ts_init]))
 
     def on_bar(self, bar: Bar) -> None:
         self._lines.append(json.dumps(
