@@ -16,6 +16,7 @@ from hedgegrid_data.sources.binance_archive.reconciliation_day import (
 )
 from hedgegrid_data.sources.binance_archive.resources import default_archive_resources
 from hedgegrid_data.sources.bybit_archive.resources import default_bybit_resources
+from hedgegrid_data.sources.tardis.resources import default_tardis_resources
 from hedgegrid_data.venues.binance import Market
 
 feeds = configured_feeds()
@@ -31,7 +32,7 @@ defs = Definitions(
         *automation["assets"],
     ],
     resources={"data_store": default_data_store(), **default_archive_resources(), **default_bybit_resources(),
-               **automation["resources"]},
+               **default_tardis_resources(), **automation["resources"]},
     jobs=[*automation["jobs"], accept_finding],
     schedules=automation["schedules"],
     sensors=automation["sensors"],

@@ -219,14 +219,12 @@ def _stage_with(tmp_path: Path, store: DataStore, table: str, data_type: str, ro
 @pytest.mark.parametrize(("table", "data_type", "edit", "message"), [
     ("trades", "trades", lambda r: r[5].__setitem__(6, "40000.12"), "line 7: price '40000.12' has more decimals"),
     ("trades", "trades", lambda r: r[3].__setitem__(6, "4O000"), "line 5: price '4O000' is not a decimal number"),
-    ("trades", "trades", lambda r: r[9].__setitem__(2, "1704153600000001"), "line 11: timestamp '1704153600000001' "
-                                                                           "lies outside the file's UTC day"),
+    ("trades", "trades", lambda r: r[9].__setitem__(2, "1704153600000001"), "line 11: timestamp '1704153600000001' lies outside"),
     ("trades", "trades", lambda r: r[2].__setitem__(5, "unknown"), "line 4: side 'unknown' is not a taker side"),
     ("trades", "trades", lambda r: r[4].__setitem__(1, "ETHUSDT"), "line 6: symbol 'ETHUSDT' is not the file's"),
     ("trades", "trades", lambda r: r[6].pop(), "malformed or truncated CSV after line"),
     ("quotes", "quotes", lambda r: r[8].__setitem__(7, "1.0005"), "line 10: bid_amount '1.0005' has more decimals"),
-    ("mark_prices", "derivative_ticker", lambda r: r[1].__setitem__(10, "-1"), "line 3: schema validation failed for "
-                                                                              "mark_prices"),
+    ("mark_prices", "derivative_ticker", lambda r: r[1].__setitem__(10, "-1"), "line 3: schema validation failed"),
 ])
 def test_bad_rows_fail_naming_file_and_line_and_nothing_is_written(tmp_path: Path, data_store: DataStore, table: str,
                                                                     data_type: str, edit, message: str) -> None:
