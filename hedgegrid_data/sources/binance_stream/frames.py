@@ -38,6 +38,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pyarrow as pa
 
@@ -88,15 +89,20 @@ def iso_prefix(line: bytes) -> tuple[int | None, bytes]:
     try:
         if len(head) != 28 or line[28:29] != b" " or head[19:20] != b"." or head[27:28] != b"Z":
             raise ValueError
-        seconds = dt.datetime.strptime(head[:19].decode("ascii"), "%Y-%m-%dT%H:%M:%S")
+        whole = _epoch_seconds(head[:19])
         fraction = head[20:27]
         if not fraction.isdigit():
             raise ValueError
     except ValueError:
         raise ValueError(f"starts with {head!r}, not a 28-character UTC time like 2024-08-08T23:59:59.1234567Z"
                          ) from None
-    whole = int(seconds.replace(tzinfo=dt.UTC).timestamp())
     return whole * 10**9 + int(fraction) * 100, line[29:]
+
+
+@lru_cache(maxsize=4096)
+def _epoch_seconds(text: bytes) -> int:
+    """``YYYY-MM-DDTHH:MM:SS`` (UTC) → epoch seconds; cached: a replay's lines share their second."""
+    return int(dt.datetime.strptime(text.decode("ascii"), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC).timestamp())
 
 
 class _Bad(Exception):

@@ -3,7 +3,9 @@ channels to ingest, from which day, and which Nautilus types Tardis publishes. U
 
 ```toml
 first_day = "2024-01-01"          # first partition
-publish = ["QuoteTick"]           # default: quotes only (the Binance archive publishes trades, mark prices, funding)
+publish = ["QuoteTick"]           # datasets feeds that publish; default: quotes only (the Binance archive publishes
+                                  # trades, mark prices and funding)
+replay_publish = []               # replay feeds that publish (default: none, tables for reconciliation)
 
 ["binance-futures"]
 symbols = ["BTCUSDT"]             # each must be in the Binance symbols file (its increments make the instrument)
@@ -46,9 +48,10 @@ class TardisConfig:
     first_day: str
     publish: frozenset[str]
     exchanges: tuple[ExchangeConfig, ...]
+    replay_publish: frozenset[str] = frozenset()
 
-    def publishes(self, type_name: str) -> bool:
-        return type_name in self.publish
+    def publishes(self, type_name: str, replay: bool = False) -> bool:
+        return type_name in (self.replay_publish if replay else self.publish)
 
 
 def _list(path: Path, section: str, raw: dict, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -65,6 +68,8 @@ def load_config(path: Path) -> TardisConfig:
     if not isinstance(first_day, str):
         raise TypeError(f"{path}: first_day = \"YYYY-MM-DD\" is required")
     publish = _list(path, "top", {"publish": raw.pop("publish", list(DEFAULT_PUBLISH))}, "publish", PUBLISHABLE)
+    replay_publish = _list(path, "top", {"replay_publish": raw.pop("replay_publish", [])}, "replay_publish",
+                           PUBLISHABLE)
     unknown = set(raw) - set(EXCHANGES)
     if unknown:
         raise ValueError(f"{path}: unknown section(s) {sorted(unknown)}; expected exchanges {sorted(EXCHANGES)}")
@@ -85,7 +90,7 @@ def load_config(path: Path) -> TardisConfig:
         channels = _list(path, exchange, section, "channels",
                          CHANNELS if market is not Market.SPOT else tuple(c for c in CHANNELS if c != "markPrice"))
         exchanges.append(ExchangeConfig(exchange, symbols, datasets, channels))
-    return TardisConfig(first_day, frozenset(publish), tuple(exchanges))
+    return TardisConfig(first_day, frozenset(publish), tuple(exchanges), frozenset(replay_publish))
 
 
 def tardis_config() -> TardisConfig | None:

@@ -115,9 +115,10 @@ class ReconciledDay:
         return self.steps.plan(feed, store, day, symbol)
 
 
-def reconcile_trades(readers: DatasetReaders) -> Reconcile:
+def reconcile_trades(market: Market) -> Reconcile:
+    """Trades id by id against the archive's normalized trades of the day (any Tardis trades feed of ``market``)."""
     def reconcile(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Verdict:
-        archive = store.normalized_file(ARCHIVE, readers.market.value, "trades", symbol, day)
+        archive = store.normalized_file(ARCHIVE, market.value, "trades", symbol, day)
         if not archive.exists():
             return not_applicable(TRADES_RECONCILED.name, f"the Binance archive's trades of {day} are not normalized")
         return trades_match(pl.read_parquet(feed.normalized_file(store, day, symbol)), pl.read_parquet(archive),
@@ -125,9 +126,9 @@ def reconcile_trades(readers: DatasetReaders) -> Reconcile:
     return reconcile
 
 
-def reconcile_marks(readers: DatasetReaders) -> Reconcile:
+def reconcile_marks(market: Market) -> Reconcile:
     def reconcile(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Verdict:
-        klines = normalized_kline_path(store, kline_archive_file(readers.market, "markPriceKlines", symbol, day, "1m"))
+        klines = normalized_kline_path(store, kline_archive_file(market, "markPriceKlines", symbol, day, "1m"))
         if not klines.exists():
             return not_applicable(MARKS_RECONCILED.name,
                                   f"the Binance archive's 1m mark-price klines of {day} are not normalized")
@@ -136,9 +137,9 @@ def reconcile_marks(readers: DatasetReaders) -> Reconcile:
     return reconcile
 
 
-def reconcile_funding(readers: DatasetReaders) -> Reconcile:
+def reconcile_funding(market: Market) -> Reconcile:
     def reconcile(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Verdict:
-        archive = store.normalized_file(ARCHIVE, readers.market.value, "fundingRate", symbol, day)
+        archive = store.normalized_file(ARCHIVE, market.value, "fundingRate", symbol, day)
         if not archive.exists():
             return not_applicable(FUNDING_RECONCILED.name,
                                   f"the Binance archive's funding events of {day} are not normalized")
@@ -152,7 +153,7 @@ def reconcile_funding(readers: DatasetReaders) -> Reconcile:
 def trades_steps(readers: DatasetReaders, thresholds: TradeCheckThresholds | None = None) -> DaySteps:
     return ReconciledDay(CanonicalTradesDay(readers.trades, readers.instrument, thresholds or TradeCheckThresholds(),
                                             receive_times=True),
-                         reconcile_trades(readers))
+                         reconcile_trades(readers.market))
 
 
 def quotes_steps(readers: DatasetReaders) -> DaySteps:
@@ -161,9 +162,9 @@ def quotes_steps(readers: DatasetReaders) -> DaySteps:
 
 def mark_price_steps(readers: DatasetReaders) -> DaySteps:
     return ReconciledDay(CanonicalTableDay(readers.mark_prices, readers.instrument, MARK_PRICES),
-                         reconcile_marks(readers))
+                         reconcile_marks(readers.market))
 
 
 def funding_steps(readers: DatasetReaders) -> DaySteps:
     return ReconciledDay(CanonicalTableDay(readers.funding_updates, readers.instrument, FUNDING_UPDATES),
-                         reconcile_funding(readers))
+                         reconcile_funding(readers.market))

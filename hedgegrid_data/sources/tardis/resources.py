@@ -11,6 +11,7 @@ from dagster import ConfigurableResource
 from hedgegrid_data import settings
 from hedgegrid_data.sources.http import RetryPolicy
 from hedgegrid_data.sources.tardis.download import DEFAULT_DATASETS_URL, TardisDatasets
+from hedgegrid_data.sources.tardis.replay import TardisReplay
 
 DEFAULT_API_URL = "https://api.tardis.dev"
 
@@ -27,6 +28,10 @@ class TardisResource(ConfigurableResource):
     def datasets(self, raw_root: Path) -> TardisDatasets:
         return TardisDatasets(self.datasets_url, raw_root, self.api_key,
                               retry=RetryPolicy(attempts=self.download_attempts, base_delay=self.base_delay))
+
+    def replay(self, raw_root: Path) -> TardisReplay:
+        """The replay client, its cache under the data directory (``raw/tardis_replay/cache``)."""
+        return TardisReplay(self.api_url, raw_root, raw_root / "cache", self.api_key)
 
 
 def default_tardis_resources() -> dict[str, ConfigurableResource]:

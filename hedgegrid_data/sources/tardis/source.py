@@ -1,6 +1,10 @@
-"""Tardis' datasets as a feed's ``Source``: files fetched by key with the API key (or free days without one),
-verified by their own gzip trailers; a day published when its file answers a HEAD; a fetched file re-published
-when what is served now has another size or ETag than its provenance records."""
+"""Tardis as feeds' ``Source``s, kept apart in every path (``tardis``, ``tardis_replay``):
+
+- datasets: files fetched by key with the API key (or free days without one), verified by their own gzip
+  trailers; a day published when its file answers a HEAD; a fetched file re-published when what is served now has
+  another size or ETag than its provenance records;
+- replay: a day's minutes replayed through tardis-client, verified and kept as one file; never re-published.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from hedgegrid_data.sources.http import Served
 from hedgegrid_data.sources.provenance import republished_by_head
 from hedgegrid_data.sources.tardis.download import TardisDatasets
 from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, is_free
+from hedgegrid_data.sources.tardis.replay import REPLAY_SOURCE, ReplayFile
 from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:
@@ -94,3 +99,64 @@ class TardisDatasetsSource:
 
 
 TARDIS_DATASETS = TardisDatasetsSource()
+
+
+class _ReplayProbe:
+    """Tardis replays a day within minutes of its end: a day the deployment may ask for is there; a day a keyless
+    deployment cannot ask for is unknown."""
+
+    def __init__(self, has_key: bool):
+        self.has_key = has_key
+
+    def is_published(self, probe_key: str) -> bool | None:
+        year, month, day = probe_key.split("/")[-4:-1]
+        return True if self.has_key or is_free(dt.date(int(year), int(month), int(day))) else None
+
+
+class TardisReplaySource:
+    """api.tardis.dev's replay through tardis-client: one raw file per exchange × channel × symbol × day."""
+
+    name = REPLAY_SOURCE
+    resource_key = "tardis"
+    listing_resource_key = "tardis"
+    kinds = frozenset({"tardis", "websocket"})
+    pool = "tardis_http"
+    raw_check = CheckSpec("minutes_verified", True, "Every replayed minute is a complete gzip whose lines all start "
+                                                    "with Tardis' 28-character receive time; kept as one file with "
+                                                    "its sha256.")
+
+    def raw_root(self, store: DataStore) -> Path:
+        return store.raw / REPLAY_SOURCE
+
+    def file_key(self, file: ReplayFile) -> str:
+        return file.key
+
+    def probe_key(self, file: ReplayFile) -> str:
+        return file.key
+
+    def fetch(self, resource: TardisResource, raw_root: Path,
+              files: Sequence[ReplayFile]) -> tuple[dict[str, object], dict[str, object]]:
+        replay = resource.replay(raw_root)
+        verified = [replay.fetch_verified(f) for f in files]
+        metadata: dict[str, object] = {}
+        for v in verified:
+            facts = v.provenance.metadata(v.path)
+            metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value
+                                                          for k, value in facts.items()}
+        return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified}
+                          for v in verified}
+
+    @contextmanager
+    def probe(self, resource: TardisResource) -> Iterator[_ReplayProbe]:
+        yield _ReplayProbe(bool(resource.api_key))
+
+    def republished(self, resource: TardisResource, raw_root: Path, files: Mapping[str, ReplayFile],
+                    log: Any) -> Iterator[Republication]:
+        """Recorded messages do not change: nothing is ever re-published."""
+        yield from ()
+
+    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
+        return []
+
+
+TARDIS_REPLAY = TardisReplaySource()
