@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -153,8 +154,9 @@ def test_every_message_is_filed_under_the_day_of_its_exchange_time(tmp_path: Pat
     assert [f"{r['rate']:f}" for r in funding] == [f"-0.0000{n}100" for n in range(1, 6)]
 
 
-def test_a_cut_body_or_a_corrupt_cached_minute_is_fetched_again_not_trusted(tmp_path: Path,
-                                                                             data_store: DataStore) -> None:
+def test_a_cut_body_or_a_corrupt_cached_minute_is_fetched_again_not_trusted(
+        tmp_path: Path, data_store: DataStore, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # the client logs its api_key at DEBUG: that record must never exist
     day = dt.date(2024, 8, 20)
     file = ReplayFile(EXCHANGE, "trade", SYMBOL, day)
     raw_root = data_store.raw / "tardis_replay"
@@ -172,6 +174,7 @@ def test_a_cut_body_or_a_corrupt_cached_minute_is_fetched_again_not_trusted(tmp_
         assert len(server.requests) == requests + 1  # only the damaged minute is asked for again
     assert again.provenance.verified["refetched_cache_minutes"] == 1
     assert again.provenance.sha256 == first.provenance.sha256
+    assert KEY not in caplog.text
 
 
 def test_keys_401_and_5xx(tmp_path: Path) -> None:
