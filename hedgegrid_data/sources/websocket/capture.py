@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
@@ -29,6 +30,7 @@ from hedgegrid_data.sources.binance_stream.frames import (
     split_lines,
 )
 from hedgegrid_data.sources.landing.index import LandingFileError, Spans
+from hedgegrid_data.sources.provenance import sha256_of
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -67,7 +69,13 @@ def lines_of(path: Path, name: str) -> Iterator[bytes]:
 
 
 def read_capture(path: Path, name: str) -> Frames:
-    """Every frame of a capture file (errors name ``name`` and the line)."""
+    """Every frame of a capture file (errors name ``name`` and the line). The last two files parsed are kept by
+    content (sha256): indexing a file and building its days, or a day's tables, parse it once per process."""
+    return _parsed(sha256_of(path)[0], name, path)
+
+
+@lru_cache(maxsize=2)
+def _parsed(sha256: str, name: str, path: Path) -> Frames:
     return parse_lines(lines_of(path, name), name)
 
 
@@ -87,10 +95,13 @@ class CaptureReader:
     part way is indexed with the spans of what it read (its days are then built, and fail naming it)."""
 
     def spans(self, path: Path, name: str) -> Spans:
-        frames = Frames(name)
         try:
-            for frame in split_lines(lines_of(path, name), name):
-                frames.add(frame)
+            return capture_spans(read_capture(path, name))
         except HedgegridDataError as exc:
+            frames = Frames(name)  # what it covers up to the error
+            try:
+                for frame in split_lines(lines_of(path, name), name):
+                    frames.add(frame)
+            except HedgegridDataError:
+                pass
             raise LandingFileError(str(exc), capture_spans(frames)) from None
-        return capture_spans(frames)
