@@ -236,7 +236,7 @@ def test_bad_captures_fail_closed_naming_file_and_line(samples: Path, tmp_path: 
 def test_a_large_generated_capture_spanning_midnight(tmp_path: Path, data_store: DataStore) -> None:
     landing = tmp_path / "landing"
     generated = generate_capture(landing / "um-BTCUSDT.jsonl.gz", Market.USDM, "BTCUSDT",
-                                 dt.datetime(2024, 8, 8, 23, 56), 120_000)
+                                 dt.datetime(2024, 8, 8, 23, 58), 50_000)
     toml = imports(tmp_path, entry("gen", landing, "um", "BTCUSDT", tables=["trades", "mark_prices",
                                                                            "funding_updates"]))
     feeds = by_table(websocket_feeds(toml))
