@@ -131,21 +131,25 @@ def _run_result(feed: Feed, symbol: str, day: dt.date, result: Any, seconds: flo
                      "; ".join(errors) or f"run {result.run_id} failed")
 
 
-def ingest_via_dagster(selection: Selection, started: Callable[[str], None], report: Report) -> list[DayResult]:
+def ingest_via_dagster(selection: Selection, store: DataStore, started: Callable[[str], None], report: Report
+                       ) -> list[DayResult]:
     """Every day of the selection as a run of its feed's assets in the ``DAGSTER_HOME`` instance (one run per
-    day and symbol, so each shows in the UI with its materializations and checks)."""
+    day and symbol, so each shows in the UI with its materializations and checks); Dagster's own console log is
+    kept to critical messages (the progress display reports each day, the UI has the run's log)."""
     from dagster import DagsterInstance, materialize
 
     from hedgegrid_data.assets.factory import build_feed_assets
     from hedgegrid_data.definitions import defs
+    from hedgegrid_data.resources import DataStoreResource
 
     assets = {feed.name: build_feed_assets(feed)[0] for feed in selection.feeds}
-    run_config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     results = []
     with DagsterInstance.get() as instance:
         for day, feed, symbol in selection.units():
             started(f"{feed.name} {symbol} {day}")
-            resources = {k: defs.resources[k] for k in (feed.source.resource_key, "data_store")}
+            resources = {feed.source.resource_key: defs.resources[feed.source.resource_key],
+                         "data_store": DataStoreResource(data_dir=str(store.root))}
             begin = time.monotonic()
             try:
                 run = materialize([assets[feed.name]], partition_key=feed.partition_key(day, symbol),

@@ -119,12 +119,13 @@ def run_ingest(args: argparse.Namespace) -> int:
     what = (f"{', '.join(f.name for f in selection.feeds)} × {', '.join(selection.symbols)}, "
             f"{start} … {end}" + (", via Dagster" if args.via_dagster else ""))
     began = time.monotonic()
+    store = _store()
     progress = progress_for(sys.stdout, len(units), what)
     try:
         if args.via_dagster:
-            results = ingest_via_dagster(selection, progress.started, progress.finished)
+            results = ingest_via_dagster(selection, store, progress.started, progress.finished)
         else:
-            results = ingest(selection, _store(), progress.started, progress.finished)
+            results = ingest(selection, store, progress.started, progress.finished)
     finally:
         progress.close()
     summary(sys.stdout, results, time.monotonic() - began)

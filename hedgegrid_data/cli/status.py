@@ -127,7 +127,9 @@ def _stale_text(row: dict) -> str:
         return "no days"
     if row["days_behind"] <= 0:
         return "up to date"
-    return f"{row['days_behind']} day(s) behind, {row['stale_hours']:.1f} h overdue"
+    hours = row["stale_hours"]
+    late = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"{row['days_behind']} day(s) behind; {row['overdue_since'][:16]} due, {late} ago"
 
 
 def print_table(stream: TextIO, rows: list[dict], now: dt.datetime) -> None:
