@@ -150,7 +150,9 @@ class TerminalProgress:
                 "failed": f"[red]{t.failed} failed[/]" if t.failed else "0 failed"}
 
     def started(self, label: str) -> None:
-        self.totals.start()
+        if self.totals.started is None:  # elapsed time and ETA count from the first day, not the imports
+            self.totals.start()
+            self.progress.reset(self.task, total=self.totals.total, **self._fields())
         self.progress.update(self.task, description=label)
 
     def finished(self, result: DayResult) -> None:
