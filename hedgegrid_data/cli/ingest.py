@@ -75,7 +75,7 @@ def ingest_day(feed: Feed, store: DataStore, resource: Any, day: dt.date, symbol
             if problems:
                 raise HedgegridDataError("publication checks failed: " + "; ".join(problems))
             rows = sum(d.rows_out for d in published.days.values()) or rows
-    except Exception as exc:  # a bad day fails alone, as in the assets' step
+    except Exception as exc:  # noqa: BLE001 - a bad day fails alone, as in the assets' step
         return DayResult(feed.name, symbol, day, False, rows, fetched_bytes, time.monotonic() - started,
                          _describe(exc))
     return DayResult(feed.name, symbol, day, True, rows, fetched_bytes, time.monotonic() - started)
@@ -157,7 +157,7 @@ def ingest_via_dagster(selection: Selection, store: DataStore, started: Callable
                                   selection=list(feed.partitioned_keys), raise_on_error=False,
                                   tags={"hedgegrid/launched_by": "hedgegrid-data ingest"})
                 result = _run_result(feed, symbol, day, run, time.monotonic() - begin)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a day whose run cannot start fails alone
                 result = DayResult(feed.name, symbol, day, False, 0, 0, time.monotonic() - begin, _describe(exc))
             report(result)
             results.append(result)

@@ -138,9 +138,9 @@ def run_status(args: argparse.Namespace) -> int:
     from hedgegrid_data.cli.selection import source_feeds
     from hedgegrid_data.cli.status import print_table, status
 
-    now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=dt.timezone.utc)
+        now = now.replace(tzinfo=dt.UTC)
     feeds = list(configured())
     if args.source:
         feeds = source_feeds(feeds, args.source, args.market)

@@ -100,7 +100,7 @@ class PlainProgress:
         self._line(f"ingest: {total} day(s) to publish ({what})")
 
     def _line(self, text: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.stream.write(f"{now} {text}\n")
         self.stream.flush()
 

@@ -32,7 +32,7 @@ def catalog_days(catalog_root: Path, data_cls: type, identifier: str) -> list[dt
     for path in directory.glob("*.parquet") if directory.is_dir() else []:
         interval = file_interval(path)
         if interval is not None:
-            days.add(dt.datetime.fromtimestamp(interval[0] // 10**9, dt.timezone.utc).date())
+            days.add(dt.datetime.fromtimestamp(interval[0] // 10**9, dt.UTC).date())
     return sorted(days)
 
 
