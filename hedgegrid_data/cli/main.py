@@ -85,15 +85,8 @@ def _apply_environment(args: argparse.Namespace) -> None:
 
 def configured():
     """Every configured feed (the registry ``definitions.py`` builds its groups from)."""
-    try:
-        from hedgegrid_data.feeds.configured import configured_feeds
-    except ModuleNotFoundError:  # TEMPORARY until the foundation is merged
-        from hedgegrid_data import settings
-        from hedgegrid_data.feeds.registry import FeedRegistry
-        from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
-        from hedgegrid_data.sources.bybit_archive.feeds import bybit_feeds
+    from hedgegrid_data.feeds.configured import configured_feeds
 
-        return FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds()])
     return configured_feeds()
 
 

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from hedgegrid_data.catalog.day_files import data_directory, file_interval
 from hedgegrid_data.catalog.integrity import missing_days
-from hedgegrid_data.feeds.feed import Feed
+from hedgegrid_data.feeds.feed import CatalogSeries, Feed
 from hedgegrid_data.store import DataStore
 
 REPORT_SUFFIX = ".report.json"
@@ -54,19 +54,24 @@ def newest_due_day(feed: Feed, now: dt.datetime) -> dt.date:
     return day
 
 
-def publishes_series(feed: Feed) -> bool:
-    return feed.publishes is not None and feed.publisher and feed.report_series is not None
+def published_series(feed: Feed, symbol: str) -> CatalogSeries | None:
+    """The catalog series a feed's days of ``symbol`` are judged by: its ``report_series``, else its only (or
+    first) series; None for a feed that is not the declared publisher of its type."""
+    if feed.publishes is None or not feed.publisher:
+        return None
+    if feed.report_series is not None:
+        return feed.report_series(symbol)
+    series = feed.steps.series(symbol)
+    return series[0] if series else None
 
 
 def symbol_status(feed: Feed, store: DataStore, symbol: str, now: dt.datetime) -> dict | None:
     """The status of one feed and symbol; None when nothing of it is stored."""
-    if publishes_series(feed):
-        assert feed.report_series is not None
-        series = feed.report_series(symbol)
+    series = published_series(feed, symbol)
+    if series is not None:
         days = catalog_days(store.catalog, series.data_cls, series.identifier)
         held_in = "catalog"
     else:
-        series = None
         days = sorted(_dated_files(feed.normalized_file(store, feed.start_date, symbol).parent, ".parquet"))
         held_in = "normalized"
     reports = _dated_files(feed.quality_file(store, feed.start_date, symbol).parent, REPORT_SUFFIX)
