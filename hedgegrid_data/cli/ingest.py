@@ -22,7 +22,7 @@ from hedgegrid_data.cli.progress import DayResult
 from hedgegrid_data.cli.selection import Selection
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import Feed
-from hedgegrid_data.feeds.recipe import PublishedDays, normalize_day, publish_day
+from hedgegrid_data.feeds.recipe import PublishedDays, normalize_day, publish_day, summarize
 from hedgegrid_data.quality.findings import blocking
 from hedgegrid_data.store import DataStore
 
@@ -99,14 +99,20 @@ def source_resources(feeds: Sequence[Feed]) -> Iterator[dict[str, Any]]:
 
 def ingest(selection: Selection, store: DataStore, started: Callable[[str], None], report: Report
            ) -> list[DayResult]:
-    """Every day of the selection without Dagster runs; ``report`` gets each day's result as it finishes."""
-    results = []
-    with source_resources(selection.feeds) as resources:
-        for day, feed, symbol in selection.units():
-            started(f"{feed.name} {symbol} {day}")
-            result = ingest_day(feed, store, resources[feed.source.resource_key], day, symbol)
-            report(result)
-            results.append(result)
+    """Every day of the selection without Dagster runs; ``report`` gets each day's result as it finishes. The
+    feeds' rolling quality summaries are rewritten at the end, as the assets' step does after its days."""
+    results: list[DayResult] = []
+    try:
+        with source_resources(selection.feeds) as resources:
+            for day, feed, symbol in selection.units():
+                started(f"{feed.name} {symbol} {day}")
+                result = ingest_day(feed, store, resources[feed.source.resource_key], day, symbol)
+                report(result)
+                results.append(result)
+    finally:
+        for feed in selection.feeds:
+            if any(r.feed == feed.name for r in results):
+                summarize(feed, store)
     return results
 
 

@@ -99,7 +99,7 @@ def _store():
 
 def run_ingest(args: argparse.Namespace) -> int:
     from hedgegrid_data.cli.ingest import ingest, ingest_via_dagster
-    from hedgegrid_data.cli.progress import progress_for, summary
+    from hedgegrid_data.cli.progress import DayResult, progress_for, summary
 
     start = parse_day(args.start, "--start")
     end = parse_day(args.end, "--end") if args.end else start
@@ -114,15 +114,27 @@ def run_ingest(args: argparse.Namespace) -> int:
     began = time.monotonic()
     store = _store()
     progress = progress_for(sys.stdout, len(units), what)
+    results: list[DayResult] = []
+
+    def finished(result: DayResult) -> None:
+        results.append(result)
+        progress.finished(result)
+
+    interrupted = False
     try:
         if args.via_dagster:
-            results = ingest_via_dagster(selection, store, progress.started, progress.finished)
+            ingest_via_dagster(selection, store, progress.started, finished)
         else:
-            results = ingest(selection, store, progress.started, progress.finished)
+            ingest(selection, store, progress.started, finished)
+    except KeyboardInterrupt:  # the days done so far are published; say so and which
+        interrupted = True
     finally:
         progress.close()
     summary(sys.stdout, results, time.monotonic() - began)
-    return 0 if results and all(r.ok for r in results) else 1
+    if interrupted:
+        print(f"interrupted after {len(results)} of {len(units)} day(s)", file=sys.stderr)
+        return 130
+    return 0 if len(results) == len(units) and all(r.ok for r in results) else 1
 
 
 def run_status(args: argparse.Namespace) -> int:
