@@ -81,7 +81,7 @@ def test_terminal_draws_the_progress_and_exits_0_when_every_day_is_published(tmp
             for t in ticks] == generated.expected()
 
 
-def test_via_dagster_records_each_day_in_the_instance(tmp_path: Path, archive_root: Path) -> None:
+def test_via_dagster_records_each_day_as_a_run_in_the_instance(tmp_path: Path, archive_root: Path) -> None:
     generate_trades(archive_root, Market.SPOT, "BTCUSDT", DAY, 2_000)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -89,17 +89,21 @@ def test_via_dagster_records_each_day_in_the_instance(tmp_path: Path, archive_ro
     data_dir = tmp_path / "data"
     with ArchiveServer(archive_root) as server:
         run = run_cli(["ingest", "--source", "binance", "--market", "spot", "--symbol", "BTCUSDT",
-                       "--start", "2024-01-02", "--via-dagster"],
+                       "--start", "2024-01-02", "--end", "2024-01-03", "--via-dagster"],
                       _env(data_dir, HEDGEGRID_BINANCE_URL=server.url, DAGSTER_HOME=str(home)), REPO_ROOT)
-    assert run.returncode == 0, run.output + run.stderr
+    assert run.returncode == 1, run.output + run.stderr
     assert "binance_spot_trades BTCUSDT 2024-01-02 published rows=2000" in run.output
-    assert "via Dagster" in run.output
+    [failed] = [line for line in run.output.splitlines() if line.startswith("FAILED ")]
+    assert failed.startswith("FAILED binance_spot_trades BTCUSDT 2024-01-03: ") and "not published" in failed
+    assert "via Dagster" in run.output and "dagster - " not in run.output + run.stderr  # Dagster's log kept quiet
     with DagsterInstance.from_config(str(home)) as instance:
         for asset in ("binance_spot_trades_raw", "binance_spot_trades_normalized", "binance_spot_trades_catalog"):
             event = instance.get_latest_materialization_event(AssetKey(asset))
             assert event is not None and event.dagster_event.partition == "2024-01-02|BTCUSDT", asset
-        [run_record] = instance.get_run_records()
-        assert run_record.dagster_run.tags["hedgegrid/launched_by"] == "hedgegrid-data ingest"
+        runs = {r.dagster_run.tags["dagster/partition"]: r for r in instance.get_run_records()}
+        assert sorted(runs) == ["2024-01-02|BTCUSDT", "2024-01-03|BTCUSDT"]
+        assert [runs[k].dagster_run.is_success for k in sorted(runs)] == [True, False]
+        assert all(r.dagster_run.tags["hedgegrid/launched_by"] == "hedgegrid-data ingest" for r in runs.values())
     assert len(_binance_ticks(data_dir, "BTCUSDT.BINANCE")) == 2_000
 
 
