@@ -12,12 +12,13 @@ import pytest
 
 from hedgegrid_data.cli.ingest import ingest_day
 from hedgegrid_data.cli.main import main
-from hedgegrid_data.sources.binance_archive.feeds import trades_feed
+from hedgegrid_data.sources.binance_archive.feeds import agg_trades_feed, trades_feed
 from hedgegrid_data.sources.binance_archive.resources import BinanceArchiveResource
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.testing.archive_generator import read_csv_text, replace_csv
+from hedgegrid_data.testing.archive_generator import read_csv_text, replace_csv, write_agg_trades_day
 from hedgegrid_data.testing.cli import run_cli
 from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.venues.symbols import symbol_spec
 from hedgegrid_data_tests.conftest import REPO_ROOT, generate_trades
 
 NOW = "2024-01-07T12:00:00+00:00"
@@ -70,3 +71,24 @@ def test_status_json(store_with_gaps: DataStore, capsys: pytest.CaptureFixture[s
     # nothing stored for a symbol: no row
     assert main(["status", "--json", "--now", NOW, "--symbol", "ETHUSDT"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_feed_that_publishes_nothing_is_judged_by_its_normalized_days(tmp_path: Path, archive_root: Path,
+                                                                         capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = symbol_spec(Market.SPOT, "BTCUSDT")
+    for day in (2, 3):
+        write_agg_trades_day(archive_root, Market.SPOT, "BTCUSDT", dt.date(2024, 1, day), 300,
+                             price_precision=spec.price_precision, size_precision=spec.size_precision,
+                             first_id=day * 10_000)
+    store = DataStore(tmp_path / "data")
+    feed = agg_trades_feed(Market.SPOT)  # aggTrades keep their table: trades publish the TradeTicks
+    for day in (2, 3):
+        assert ingest_day(feed, store, BinanceArchiveResource(base_url=str(archive_root)), dt.date(2024, 1, day),
+                          "BTCUSDT").ok
+    monkeypatch.setenv("HEDGEGRID_DATA_DIR", str(store.root))
+    assert main(["status", "--json", "--now", NOW]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["feed"], row["held_in"], row["first_day"], row["last_day"], row["missing_days"]) == (
+        "binance_spot_agg_trades", "normalized", "2024-01-02", "2024-01-03", [])
+    assert not (store.catalog / "data").exists()
