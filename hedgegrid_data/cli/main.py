@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hedgegrid_data.cli import universe
 from hedgegrid_data.cli.selection import DATA_TYPES, SelectionError, parse_day, select, split_list
+from hedgegrid_data.errors import HedgegridDataError
 
 DESCRIPTION = "Ingest crypto market data into the NautilusTrader catalog and report what it holds."
 EXAMPLES = """examples:
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     except SelectionError as exc:
         print(f"hedgegrid-data {args.command}: {exc}", file=sys.stderr)
         return 2
+    except HedgegridDataError as exc:  # before any day ran (a resource the selected feeds need is missing)
+        print(f"hedgegrid-data {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
