@@ -34,7 +34,8 @@ def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path, terminal: bo
         return CliRun(done.returncode, done.stdout, done.stderr)
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    process = subprocess.Popen(command, env={**env, "TERM": "xterm-256color"}, cwd=cwd, stdin=child,
+    sized = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}  # the terminal's own size rules
+    process = subprocess.Popen(command, env={**sized, "TERM": "xterm-256color"}, cwd=cwd, stdin=child,
                                stdout=child, stderr=child, close_fds=True)
     os.close(child)
     chunks = []
