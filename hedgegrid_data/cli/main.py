@@ -85,10 +85,14 @@ def _apply_environment(args: argparse.Namespace) -> None:
 
 
 def configured():
-    """Every configured feed (the registry ``definitions.py`` builds its groups from)."""
-    from hedgegrid_data.feeds.configured import configured_feeds
+    """Every configured feed (the registry ``definitions.py`` builds its groups from), loaded as the entry points
+    load (``startup.loading``)."""
+    from hedgegrid_data.startup import loading
 
-    return configured_feeds()
+    with loading():
+        from hedgegrid_data.feeds.configured import configured_feeds
+
+        return configured_feeds()
 
 
 def _store():
