@@ -367,3 +367,26 @@ def test_configured_feeds_take_the_imports_file(samples: Path, tmp_path: Path,
     assert "binance_spot_websocket_hft_quotes_availability" not in sensors
     monkeypatch.delenv("HEDGEGRID_IMPORTS")
     assert not [f for f in configured_feeds() if "websocket" in f.name]
+
+
+def test_id_gaps_and_disconnects_are_reported_and_the_day_still_lands(tmp_path: Path, data_store: DataStore) -> None:
+    """A capture that lost 40 seconds (a reconnect): the missing trade ids are counted and the window listed, as
+    WARNs; what was received is published."""
+    generated = generate_capture(tmp_path / "gen.jsonl", Market.USDM, "BTCUSDT", dt.datetime(2024, 8, 8, 12), 20_000)
+    lines = generated.path.read_bytes().splitlines()
+    start = int(lines[5_000].partition(b" ")[0])
+    window = [start <= int(line.partition(b" ")[0]) < start + 40 * 10**9 for line in lines]
+    kept = [line for line, out in zip(lines, window, strict=True) if not out]
+    lost = [json.loads(line.partition(b" ")[2])["data"] for line, out in zip(lines, window, strict=True) if out]
+    _write(tmp_path / "landing" / "gappy.jsonl", kept)
+    [trades] = websocket_feeds(imports(tmp_path, entry("gap", tmp_path / "landing", "um", "BTCUSDT",
+                                                       tables=["trades"], disconnect_seconds=30)))
+    day = build_day(trades, data_store, DAY, "BTCUSDT")
+    verdicts = {v.check: v for v in day.verdicts}
+    gaps = verdicts["trade_id_gaps"]
+    assert (gaps.passed, gaps.severity.value) == (False, "WARN")
+    assert gaps.metadata["missing_ids"] == sum(1 for d in lost if d.get("e") == "trade") > 0
+    disconnects = verdicts["capture_disconnects"]
+    assert not disconnects.passed and disconnects.metadata["silences"] == 3  # before, during and after the capture
+    assert len(catalog_trades(data_store, "BTCUSDT-PERP.BINANCE")) == generated.last_trade_id \
+        - generated.first_trade_id + 1 - gaps.metadata["missing_ids"]
