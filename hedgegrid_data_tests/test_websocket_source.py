@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -233,6 +234,18 @@ def test_bad_captures_fail_closed_naming_file_and_line(samples: Path, tmp_path: 
     _write(decimals / "d.jsonl", [*lines[:index], lines[index].replace(b'"q":"', b'"q":"0.5') , *lines[index + 1:3000]])
     [trades] = websocket_feeds(imports(tmp_path, entry("dec", decimals, "cm", "BTCUSD_PERP", tables=["trades"])))
     with pytest.raises(ArchiveDataError, match=rf"d.jsonl, line {index + 1}: qty '0.5\d*' has more decimals"):
+        build_day(trades, data_store, DAY, "BTCUSD_PERP")
+    _nothing_written(data_store, trades, DAY, "BTCUSD_PERP")
+
+    # a trade of size 0, in the second of two files
+    second = next(i for i in range(index + 1, len(lines)) if b'"e":"trade"' in lines[i])
+    zero = tmp_path / "zero"
+    _write(zero / "a.jsonl", lines[:index + 1])
+    _write(zero / "b.jsonl", [*lines[index + 1:second], re.sub(rb'"q":"[0-9.]+"', b'"q":"0"', lines[second]),
+                              *lines[second + 1:second + 100]])
+    [trades] = websocket_feeds(imports(tmp_path, entry("zero", zero, "cm", "BTCUSD_PERP", tables=["trades"])))
+    with pytest.raises(ArchiveDataError, match=rf"b.jsonl, line {second - index}: a trade of price [0-9.]+ and "
+                                               "size 0: both must be above 0"):
         build_day(trades, data_store, DAY, "BTCUSD_PERP")
     _nothing_written(data_store, trades, DAY, "BTCUSD_PERP")
 

@@ -28,7 +28,7 @@ from nautilus_trader.model.instruments import Instrument
 from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, Feed, PublicationPlan, StagedDay
-from hedgegrid_data.feeds.table_day import CanonicalTable, CanonicalTableDay, TableFile, silences
+from hedgegrid_data.feeds.table_day import CanonicalTable, CanonicalTableDay, TableFile, canonical_day, silences
 from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.trades import TradeCheckThresholds
@@ -171,6 +171,13 @@ class CaptureTradesDay:
         instrument = self.capture.instrument(symbol)
         captures = self.capture.captures(store, day, symbol, lambda frames: frames.trades(
             symbol, instrument.price_precision, instrument.size_precision, self.event))
+        for capture in captures:  # rules no parser guarantees, checked per file to name its line
+            positive = pc.and_(pc.greater(capture.rows.column("price"), 0), pc.greater(capture.rows.column("qty"), 0))
+            if not pc.all(positive).as_py():
+                row = pc.index(positive, False).as_py()
+                raise ArchiveDataError(capture.name, f"a trade of price {capture.rows.column('price')[row]} and size "
+                                       f"{capture.rows.column('qty')[row]}: both must be above 0",
+                                       line=capture.rows.column("line")[row].as_py())
         file = self.trades(captures)
         staged = self.canonical(lambda *_: file).stage(feed, store, day, symbol)
         verdicts = [replace(v, severity=Severity.WARN) if v.check == "trade_id_gaps" else v for v in staged.verdicts]
@@ -206,6 +213,10 @@ class CaptureTableDay:
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         captures = self.capture.captures(store, day, symbol, self.rows(symbol))
+        if len(captures) > 1:  # each file on its own first: an invalid row is then named by its file and line
+            for capture in captures:
+                canonical_day(TableFile(capture.name, capture.rows), self.table, self.capture.instrument(symbol), day,
+                              what=f"{self.table.name} row")
         file = TableFile(" + ".join(c.name for c in captures), pa.concat_tables([c.rows for c in captures]),
                          self.capture.metadata(captures))
         staged = self.canonical(lambda *_: file).stage(feed, store, day, symbol)
