@@ -13,6 +13,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from dagster import Definitions, build_sensor_context, in_process_executor, instance_for_test
 from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, QuoteTick, TradeTick
@@ -254,7 +255,7 @@ def test_a_large_generated_capture_spanning_midnight(tmp_path: Path, data_store:
     landing = tmp_path / "landing"
     generated = generate_capture(landing / "um-BTCUSDT.jsonl.gz", Market.USDM, "BTCUSDT",
                                  dt.datetime(2024, 8, 8, 23, 58), 50_000)
-    toml = imports(tmp_path, entry("gen", landing, "um", "BTCUSDT", tables=["trades", "mark_prices",
+    toml = imports(tmp_path, entry("gen", landing, "um", "BTCUSDT", tables=["trades", "agg_trades", "mark_prices",
                                                                            "funding_updates"]))
     feeds = by_table(websocket_feeds(toml))
     for day in (DAY, NEXT):
@@ -272,6 +273,12 @@ def test_a_large_generated_capture_spanning_midnight(tmp_path: Path, data_store:
     assert [(m.ts_event, m.ts_init, Decimal(str(m.value))) for m in marks] == source
     funding = catalog.query(FundingRateUpdate, identifiers=["BTCUSDT-PERP.BINANCE"])
     assert len(funding) == len(source)
+    # aggTrades keep their table (the trades feed publishes the instrument's TradeTicks)
+    assert not feeds["agg_trades"].publisher
+    aggregates = [row for d in (DAY, NEXT) for row in pq.read_table(
+        feeds["agg_trades"].normalized_file(data_store, d, "BTCUSDT")).to_pylist()]
+    assert [(r["trade_id"], r["price"], r["qty"], r["aggressor_side"], r["ts_event"].value, r["ts_init"].value)
+            for r in aggregates] == [r for d in (DAY, NEXT) for r in expected_trades(frames, d, "aggTrade", "a")]
 
 
 def test_the_registry_keeps_one_publisher_per_series(samples: Path, tmp_path: Path) -> None:
@@ -364,6 +371,8 @@ def test_the_landing_index_reads_each_file_version_once(tmp_path: Path, data_sto
     index = source.index(raw_root)
     assert reader.read == ["a.jsonl", "a.jsonl"] and index.days() == [DAY]
     assert source.change(index, raw_root, LandingDay("x", DAY))[1] == "changed a.jsonl"
+    [republished] = source.republished(None, raw_root, {"x/2024-08-08": LandingDay("x", DAY)}, None)
+    assert (republished.file_key, republished.change) == ("x/2024-08-08", "changed a.jsonl")
     with pytest.raises(NotPublishedError, match="no file of import 'imp'"):
         source.fetch(None, raw_root, [LandingDay("x", NEXT)])
 
