@@ -141,6 +141,7 @@ MARK_ROW = ("line", "receive_ns", "symbol", "mark_price", "index_price", "ts_eve
 FUNDING_ROW = ("line", "receive_ns", "symbol", "rate", "next_funding_time", "ts_event")
 BAR_ROW = ("line", "receive_ns", "symbol", "interval", "open_time", "close_time", "open", "high", "low", "close",
            "volume", "count")
+ROWS = {TRADE: TRADE_ROW, AGG_TRADE: TRADE_ROW, BOOK_TICKER: QUOTE_ROW, MARK_PRICE: MARK_ROW, "funding": FUNDING_ROW}
 
 
 @dataclass
@@ -159,6 +160,12 @@ class Frames:
     def symbols(self, event: str) -> set[str]:
         """The symbols (``s``, as Binance spells them: ``BTCUSDT``, ``BTCUSD_PERP``) with rows of ``event``."""
         return {row[2] for row in self.rows["funding" if event == "funding" else event]}
+
+    def event_times(self, event: str) -> Iterator[tuple[str, int]]:
+        """``(symbol, ts_event)`` of every row of ``event`` (``funding`` for funding updates; not klines)."""
+        symbol, ts_event = ROWS[event].index("symbol"), ROWS[event].index("ts_event")
+        for row in self.rows[event]:
+            yield row[symbol], row[ts_event]
 
     # ---- canonical tables of one symbol ------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 covers (the landing index's content reader).
 
 A capture file is the format of ``../shared/samples/binance_ws/``: one frame a line, ``[<receive time, epoch
-ns> ]<frame>``, the frame bare or in the combined-stream envelope; gzip when its name ends in ``.gz`` or its bytes
-start with gzip's magic. A truncated or corrupt gzip is an error naming the file and the last line it read. A
+ns> ]<frame>``, the frame bare or in the combined-stream envelope; gzip when its bytes start with gzip's magic
+(whatever its name). A truncated or corrupt gzip is an error naming the file and the last line it read. A
 file may span midnight (captures rotate on their own clock): it covers every day it has rows of, and a day takes
 its rows from every file covering it.
 
@@ -44,11 +44,6 @@ TABLE_ROWS = {
 }
 
 
-def _ts_event(event: str, row: tuple) -> int:
-    """``ts_event`` of a frames row (its position differs per row kind)."""
-    return row[{TRADE: 6, AGG_TRADE: 6, BOOK_TICKER: 7, MARK_PRICE: 5, "funding": 5}[event]]
-
-
 def lines_of(path: Path, name: str) -> Iterator[bytes]:
     """The lines of a capture file, inflating a gzip; a broken gzip raises naming the file and line."""
     with path.open("rb") as raw:
@@ -84,8 +79,8 @@ def capture_spans(frames: Frames) -> Spans:
     """``{<table>.<symbol>: (first ts_event, last ts_event)}`` of a parsed capture."""
     spans: Spans = {}
     for table, event in TABLE_ROWS.items():
-        for row in frames.rows[event]:
-            key, ts = f"{table}.{row[2]}", _ts_event(event, row)
+        for symbol, ts in frames.event_times(event):
+            key = f"{table}.{symbol}"
             first, last = spans.get(key, (ts, ts))
             spans[key] = (min(first, ts), max(last, ts))
     return spans
