@@ -22,6 +22,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.automation import AutomationSettings, build_automation
 from hedgegrid_data.automation.alerts import AlertsResource
+from hedgegrid_data.cli.status import symbol_status
 from hedgegrid_data.errors import ArchiveDataError, NotPublishedError
 from hedgegrid_data.feeds.configured import configured_feeds
 from hedgegrid_data.feeds.feed import Feed
@@ -189,6 +190,8 @@ def test_overlapping_captures_are_merged_by_trade_id(samples: Path, tmp_path: Pa
     merged = expected_trades(both, DAY)
     assert [t[:5] for t in merged] == [t[:5] for t in expected_trades(frames_of(samples / SAMPLE["spot"][0]), DAY)]
     assert catalog_trades(data_store, "BTCUSDT.BINANCE") == merged
+    status = symbol_status(feeds["trades"], data_store, "BTCUSDT", dt.datetime(2024, 8, 10, 12, tzinfo=dt.UTC))
+    assert (status["source"], status["first_day"], status["last_day"]) == ("websocket", "2024-08-08", "2024-08-08")
     build_day(feeds["quotes"], data_store, DAY, "BTCUSDT")
     quotes = catalog_quotes(data_store, "BTCUSDT.BINANCE")
     assert len(quotes) == len({q[:5] for q in quotes})  # a quote received by both recorders is in once

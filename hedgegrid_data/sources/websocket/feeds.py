@@ -47,7 +47,6 @@ TRADE_CHECKS = (
     CheckSpec("price_spikes", False, "Consecutive-trade jumps and robust outliers against the minute's median/MAD."),
     CheckSpec("volume_spikes", False, "Minutes whose volume dwarfs the preceding hour's mean."),
 )
-NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)  # no day is "due": the landing sensor requests covered days
 TABLES = {"trades": TradeTick, "agg_trades": TradeTick, "quotes": QuoteTick, "mark_prices": MarkPriceUpdate,
           "funding_updates": FundingRateUpdate}
 WHAT = {"trades": "trade frames", "agg_trades": "aggTrade frames (trade id = aggregate id)",
@@ -84,7 +83,7 @@ def capture_feed(imp: WebsocketImport, source: LandingSource, table: str, publis
             f"Binance {m} {WHAT[table]} of the day from every capture covering it, exact, receive time as ts_init.",
             f"Nautilus {data_cls.__name__} day file (and instrument)"
             + ("" if publisher else "; not published: another feed is the declared publisher")),
-        automation=Automation(nightly=False, due=lambda day: NEVER))
+        automation=Automation(nightly=False))  # the landing sensor requests the days files cover
 
 
 def websocket_feeds(imports_file: Path | None, others: Iterable[Feed] = ()) -> list[Feed]:
