@@ -1,0 +1,337 @@
+"""A landed CSV file's rows → canonical Arrow batches: pure (a file's bytes in, tables or an error out).
+
+Every value is read as text (``pyarrow.csv`` in 4 MiB blocks, every column a string) and converted exactly
+(``sources/text_columns.py``): prices, sizes, rates as ``decimal128`` at the table's precision, timestamps as
+exact ns in the file's detected format (``timestamps.py``). Each batch carries ``line``, the file line of each
+row. Whatever does not convert (a value, an unknown side, a row with another number of fields, a truncated
+compressed stream) is an ``ArchiveDataError`` naming the file, the line and the column.
+
+Days: a file may hold several days (a monthly export) and a day may come from several files; a day's batches
+hold only that day's rows (``day_batches``). A file whose *name* says a day (``…2024-01-02…``) or a month
+(``…2024-01…``) must hold only rows of it: a row of another day is an error, not moved to its day.
+Symbols: with a ``symbol_column``, only the rows of the wanted symbol are kept (other symbols are skipped).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from hedgegrid_data.epochs import day_bounds_ns
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources.csv.compression import open_stream
+from hedgegrid_data.sources.csv.mapping import CsvImport, header_key
+from hedgegrid_data.sources.csv.timestamps import FileTimes, date_in_name
+from hedgegrid_data.sources.inflation import DEFAULT_ZIP_LIMITS
+from hedgegrid_data.sources.text_columns import (
+    DECIMAL_TEXT,
+    TextBlock,
+    fail_at_first,
+    parse_decimal,
+    parse_integer,
+)
+from hedgegrid_data.tables.bars import interval_ns
+from hedgegrid_data.tables.funding import HOUR_NS, RATE_SCALE
+from hedgegrid_data.tables.trades import BUYER, SELLER, TRADE_ID_MAX_LENGTH
+
+BLOCK_SIZE = 4 << 20
+MARK_SCALE = 12  # tables/mark_prices.py's MARK_PRICE_SCALE (foundation)
+SIGNED_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+BUY_WORDS = ("buy", "b", "bid", "buyer", "taker_buy")
+SELL_WORDS = ("sell", "s", "ask", "seller", "taker_sell")
+MAKER_FLAGS = {"true": SELLER, "t": SELLER, "1": SELLER, "false": BUYER, "f": BUYER, "0": BUYER}  # buyer maker ⇒ seller
+MAKER_HEADERS = ("isbuyermaker", "buyermaker", "m")
+READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, ValueError)
+
+
+@dataclass(frozen=True)
+class Precisions:
+    """Decimals of a symbol's prices and sizes (the instrument's)."""
+
+    price: int
+    size: int
+
+
+@dataclass(frozen=True)
+class RowsBlock(TextBlock):
+    """A block after rows were filtered out: each row keeps its own file line."""
+
+    lines: pa.Array | None = None
+
+    def line(self, row: int) -> int:
+        return self.lines[row].as_py() if self.lines is not None else super().line(row)
+
+    def filter(self, keep: pa.Array) -> RowsBlock:
+        return RowsBlock(self.batch.filter(keep), self.first_line, self.line_numbers().filter(keep))
+
+    def line_numbers(self) -> pa.Array:
+        if self.lines is not None:
+            return self.lines
+        return pa.array(range(self.first_line, self.first_line + self.batch.num_rows), pa.int64())
+
+
+def read_header(path: Path, delimiter: str) -> list[str]:
+    """The file's first line as column names (a UTF-8 byte-order mark is dropped)."""
+    try:
+        with open_stream(path) as stream:
+            head = stream.read(DEFAULT_ZIP_LIMITS.max_line_bytes + 1)
+    except READ_ERRORS as exc:
+        raise ArchiveDataError(path.name, f"cannot read the file: {type(exc).__name__} {exc}") from None
+    line = head.split(b"\n", 1)[0]
+    if len(line) > DEFAULT_ZIP_LIMITS.max_line_bytes:
+        raise ArchiveDataError(path.name, "the header line is longer than 1 MiB: not CSV", line=1)
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ArchiveDataError(path.name, "the header is not UTF-8 text", line=1) from None
+    header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+    if not header or not any(h.strip() for h in header):
+        raise ArchiveDataError(path.name, "no header line (an empty file?)", line=1)
+    if len(set(header)) != len(header):
+        raise ArchiveDataError(path.name, f"the header repeats a column name: {header}", line=1)
+    return header
+
+
+def _locate_bad_line(path: Path, fields: int, delimiter: str) -> int | None:
+    """Error path only: the first line whose number of fields differs from the header's."""
+    try:
+        with open_stream(path) as stream:
+            text = io.TextIOWrapper(stream if not isinstance(stream, pa.NativeFile) else io.BytesIO(stream.read()),
+                                    encoding="utf-8", errors="replace", newline="")
+            for number, row in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+                if len(row) != fields:
+                    return number
+    except READ_ERRORS:
+        return None
+    return None
+
+
+def text_blocks(path: Path, header: Sequence[str], delimiter: str) -> Iterator[RowsBlock]:
+    """The rows after the header as blocks of string columns; an empty line is a row with too few fields."""
+    read_options = pcsv.ReadOptions(column_names=list(header), skip_rows=1, block_size=BLOCK_SIZE, use_threads=False)
+    parse_options = pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False)
+    convert_options = pcsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False,
+                                          quoted_strings_can_be_null=False)
+    line = 2
+    try:
+        with open_stream(path) as stream:
+            for batch in pcsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
+                                       convert_options=convert_options):
+                if batch.num_rows:
+                    yield RowsBlock(batch, line)
+                    line += batch.num_rows
+    except pa.ArrowInvalid as exc:
+        message = str(exc).split("\n")[0]
+        raise ArchiveDataError(path.name, message, line=_locate_bad_line(path, len(header), delimiter)) from None
+    except READ_ERRORS as exc:
+        raise ArchiveDataError(path.name, f"cannot read the file past line {line - 1} (truncated or corrupt): "
+                                          f"{exc}") from None
+
+
+def _exact(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
+    """Plain unsigned decimal text (Arrow alone would also read ``1e3``) at most ``scale`` decimals."""
+    fail_at_first(block, column, pc.match_substring_regex(block.column(column), DECIMAL_TEXT), file,
+                  "is not a decimal number")
+    return parse_decimal(block, column, scale, file, what)
+
+
+def _signed(block: RowsBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
+    """Decimal text with an optional ``-``, exact at ``scale``."""
+    values = block.column(column)
+    fail_at_first(block, column, pc.match_substring_regex(values, SIGNED_DECIMAL), file, "is not a decimal number")
+    negative = pc.starts_with(values, "-")
+    magnitude = RowsBlock(block.batch.set_column(block.batch.schema.get_field_index(column), column,
+                                                 pc.replace_substring_regex(values, "^-", "")),
+                          block.first_line, block.lines)
+    exact = parse_decimal(magnitude, column, scale, file, what)
+    return pc.if_else(negative, pc.negate(exact), exact)
+
+
+def side_codes(block: TextBlock, column: str, sides: dict[str, str] | None, file: str) -> pa.Array:
+    """The aggressor side (1 buyer, 2 seller) of each row: the import's ``sides`` exactly, else the usual words
+    (``buy``/``sell``, ``b``/``s``, any case) or, for a buyer-maker flag, ``true``/``false`` (buyer maker ⇒
+    seller aggressor). An unknown value is an error naming its line."""
+    values = block.column(column)
+    if sides is not None:
+        mapping = {value: BUYER if side == "buy" else SELLER for value, side in sides.items()}
+    else:
+        values = pc.utf8_lower(values)
+        if header_key(column) in MAKER_HEADERS:
+            mapping = dict(MAKER_FLAGS)
+        else:
+            mapping = {**dict.fromkeys(BUY_WORDS, BUYER), **dict.fromkeys(SELL_WORDS, SELLER)}
+    keys = list(mapping)
+    index = pc.index_in(values, value_set=pa.array(keys, pa.string()))
+    fail_at_first(block, column, pc.is_valid(index), file,
+                  f"is not a known side value ({sorted(set(keys))}; map others with sides)")
+    return pc.take(pa.array([mapping[k] for k in keys], pa.uint8()), index)
+
+
+def file_tag(name: str) -> str:
+    """A short stable tag of a file name, prefixing the trade ids made up for files without ids."""
+    return hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+class CsvFileReader:
+    """Reads one landed file of an import: its header and column mapping once, then its rows as canonical
+    batches of one (day, symbol)."""
+
+    def __init__(self, path: Path, imp: CsvImport):
+        self.path, self.imp, self.name = path, imp, path.name
+        self.header = read_header(path, imp.delimiter)
+        self.columns = imp.resolve_columns(self.header, self.name)
+        self.named_days = date_in_name(self.name)
+
+    def _blocks(self) -> Iterator[tuple[RowsBlock, pa.Array]]:
+        """Every block with its rows' exact ns timestamps, checked against the days the name says."""
+        times = FileTimes(self.imp.timestamp_format, self.name, self.columns["timestamp"])
+        for block in text_blocks(self.path, self.header, self.imp.delimiter):
+            ts = times.parse(block)
+            if self.named_days is not None:
+                first, last = self.named_days
+                low, high = day_bounds_ns(first)[0], day_bounds_ns(last)[1]
+                said = str(first) if first == last else f"{first:%Y-%m}"
+                fail_at_first(block, self.columns["timestamp"],
+                              pc.and_(pc.greater_equal(ts, low), pc.less_equal(ts, high)), self.name,
+                              f"lies outside {said}, which the file's name says it holds")
+            yield block, ts
+
+    def days(self) -> dict[str, set[dt.date]]:
+        """Symbol → the UTC days the file has rows of (the wanted symbols only)."""
+        found: dict[str, set[dt.date]] = {}
+        for block, ts in self._blocks():
+            for symbol in self.imp.symbols:
+                keep = self._symbol_rows(block, symbol)
+                day_ns = pc.unique(pc.divide(ts if keep is None else ts.filter(keep), 86_400 * 10**9)).to_pylist()
+                found.setdefault(symbol, set()).update(dt.date(1970, 1, 1) + dt.timedelta(days=d) for d in day_ns)
+        return {s: d for s, d in found.items() if d}
+
+    def _symbol_rows(self, block: TextBlock, symbol: str) -> pa.Array | None:
+        if self.imp.symbol_column is None:
+            return None
+        return pc.equal(block.column(self.columns["symbol"]), symbol)
+
+    def batches(self, day: dt.date, symbol: str, precisions: Precisions) -> Iterator[pa.RecordBatch]:
+        """The canonical batches (with ``line``) of ``symbol``'s rows on ``day``."""
+        low, high = day_bounds_ns(day)
+        convert = getattr(self, f"_{self.imp.table}")
+        for block, ts in self._blocks():
+            keep = pc.and_(pc.greater_equal(ts, low), pc.less_equal(ts, high))
+            wanted = self._symbol_rows(block, symbol)
+            if wanted is not None:
+                keep = pc.and_(keep, wanted)
+            if not pc.any(keep).as_py():
+                continue
+            if not pc.all(keep).as_py():
+                block, ts = block.filter(keep), ts.filter(keep)
+            columns = convert(block, ts, precisions)
+            yield pa.RecordBatch.from_arrays([*columns.values(), block.line_numbers()], names=[*columns, "line"])
+
+    # --- one converter per table: a block of text → the canonical columns -----------------------------------
+    def _trades(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+        c, name = self.columns, self.name
+        if "trade_id" in c:
+            if self.imp.ids == "integer":
+                ids = parse_integer(block, c["trade_id"], name)
+            else:
+                ids = block.column(c["trade_id"])
+                length = pc.utf8_length(ids)
+                fail_at_first(block, c["trade_id"], pc.and_(pc.greater(length, 0),
+                                                            pc.less_equal(length, TRADE_ID_MAX_LENGTH)), name,
+                              f"is not a trade id of 1 to {TRADE_ID_MAX_LENGTH} characters")
+        else:  # no id column: the file line makes one, stable across re-runs of the same file
+            lines = block.line_numbers()
+            ids = (lines if self.imp.ids == "integer"
+                   else pc.binary_join_element_wise(file_tag(name), pc.cast(lines, pa.string()), "-"))
+        return {
+            "trade_id": ids,
+            "price": _exact(block, c["price"], precisions.price, name, "the instrument's price precision"),
+            "qty": _exact(block, c["qty"], precisions.size, name, "the instrument's size precision"),
+            "ts_event": ts.cast(pa.timestamp("ns", tz="UTC")),
+            "aggressor_side": side_codes(block, c["side"], dict(self.imp.sides) if self.imp.sides else None, name),
+        }
+
+    def _bars(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+        c, name = self.columns, self.name
+        assert self.imp.interval is not None
+        close_time = pc.add(ts, interval_ns(self.imp.interval) - 1)
+        return {
+            "open_time": ts.cast(pa.timestamp("ns", tz="UTC")),
+            "close_time": close_time.cast(pa.timestamp("ns", tz="UTC")),
+            **{k: _exact(block, c[k], precisions.price, name, "the instrument's price precision")
+               for k in ("open", "high", "low", "close")},
+            "volume": _exact(block, c["volume"], precisions.size, name, "the instrument's size precision"),
+        }
+
+    def _mark_prices(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+        c, name = self.columns, self.name
+        utc = ts.cast(pa.timestamp("ns", tz="UTC"))
+        index = pa.nulls(block.batch.num_rows, pa.decimal128(38, MARK_SCALE))
+        if "index_price" in c:
+            present = pc.not_equal(block.column(c["index_price"]), "")
+            if pc.any(present).as_py():
+                some = block.filter(present)
+                exact = _exact(some, c["index_price"], MARK_SCALE, name, f"{MARK_SCALE} decimals")
+                index = pc.replace_with_mask(index, present, exact)
+        return {"mark_price": _exact(block, c["mark_price"], MARK_SCALE, name, f"{MARK_SCALE} decimals"),
+                "index_price": index, "ts_event": utc, "ts_init": utc}
+
+    def _funding(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+        c, name = self.columns, self.name
+        funding_time = pc.multiply(pc.divide(ts, HOUR_NS), HOUR_NS)  # the hour it falls in
+        if "funding_interval_hours" in c:
+            hours = parse_integer(block, c["funding_interval_hours"], name).cast(pa.int32())
+        elif self.imp.funding_interval_hours is not None:
+            hours = pa.array([self.imp.funding_interval_hours] * block.batch.num_rows, pa.int32())
+        else:
+            raise ArchiveDataError(name, f"no funding_interval_hours column and import {self.imp.name!r} sets no "
+                                         "funding_interval_hours", line=1)
+        next_time = pc.add(funding_time, pc.multiply(hours.cast(pa.int64()), HOUR_NS))
+        utc = pa.timestamp("ns", tz="UTC")
+        return {"ts_event": ts.cast(utc), "funding_time": funding_time.cast(utc),
+                "rate": _signed(block, c["rate"], RATE_SCALE, name, f"the funding table's {RATE_SCALE} decimals"),
+                "funding_interval_hours": hours, "next_funding_time": next_time.cast(utc)}
+
+
+def landed_files(imp: CsvImport, root: Path | None = None) -> list[Path]:
+    """The import's files in its landing folder (or ``root``), by name; hidden and temporary files excluded."""
+    folder = root or imp.landing
+    return sorted(p for p in folder.glob(imp.glob) if p.is_file() and not p.name.startswith("."))
+
+
+def day_batches(paths: Sequence[Path], imp: CsvImport, day: dt.date, symbol: str,
+                precisions: Precisions) -> Iterator[pa.RecordBatch]:
+    """The canonical batches of ``symbol`` on ``day`` from every file in ``paths`` (in that order)."""
+    for path in paths:
+        yield from CsvFileReader(path, imp).batches(day, symbol, precisions)
+
+
+def read_table(paths: Sequence[Path], imp: CsvImport, day: dt.date, symbol: str, precisions: Precisions) -> pa.Table:
+    """All of a day's rows as one table (the non-trades tables: small per day)."""
+    batches = list(day_batches(paths, imp, day, symbol, precisions))
+    if not batches:
+        return _empty(imp, precisions)
+    return pa.Table.from_batches(batches)
+
+
+def _empty(imp: CsvImport, precisions: Precisions) -> pa.Table:
+    """The table of a day without rows (its columns' types as a converter makes them)."""
+    reader = CsvFileReader.__new__(CsvFileReader)
+    reader.imp, reader.name = imp, "(no rows)"
+    reader.columns = {role: role for role in imp.roles()}
+    if imp.table == "funding" and imp.funding_interval_hours is None:
+        reader.columns["funding_interval_hours"] = "funding_interval_hours"
+    header = list(dict.fromkeys([*reader.columns.values()]))
+    block = RowsBlock(pa.RecordBatch.from_arrays([pa.array([], pa.string())] * len(header), names=header), 2)
+    columns = getattr(reader, f"_{imp.table}")(block, pa.array([], pa.int64()), precisions)
+    return pa.Table.from_arrays([*columns.values(), pa.array([], pa.int64())], names=[*columns, "line"])
