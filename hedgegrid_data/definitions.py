@@ -4,24 +4,21 @@ from functools import partial
 
 from dagster import Definitions, in_process_executor
 
-from hedgegrid_data import settings
 from hedgegrid_data.assets.binance_reconciliation import build_binance_reconciliation_asset
 from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.automation import build_automation
 from hedgegrid_data.automation.accept_finding import build_accept_finding_job
-from hedgegrid_data.feeds.registry import FeedRegistry
+from hedgegrid_data.feeds.configured import configured_feeds
 from hedgegrid_data.resources import default_data_store
-from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
 from hedgegrid_data.sources.binance_archive.reconciliation_day import (
     reconciliation_group,
     reconciliation_verdicts_file,
 )
 from hedgegrid_data.sources.binance_archive.resources import default_archive_resources
-from hedgegrid_data.sources.bybit_archive.feeds import bybit_feeds
 from hedgegrid_data.sources.bybit_archive.resources import default_bybit_resources
 from hedgegrid_data.venues.binance import Market
 
-feeds = FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds()])
+feeds = configured_feeds()
 automation = build_automation(feeds)
 accept_finding = build_accept_finding_job(
     {**{feed.name: feed.quality_file for feed in feeds},

@@ -28,6 +28,13 @@ def data_dir() -> Path:
     return Path(os.environ.get("HEDGEGRID_DATA_DIR", "data")).absolute()
 
 
+def imports_file() -> Path | None:
+    """The TOML file describing local imports (``HEDGEGRID_IMPORTS``): its ``[[csv]]`` and ``[[websocket]]``
+    entries become feeds; unset, there are none."""
+    path = os.environ.get("HEDGEGRID_IMPORTS")
+    return Path(path).absolute() if path else None
+
+
 def binance_url() -> str:
     """Archive base: an http(s) URL or a local directory in the archive's key layout."""
     return os.environ.get("HEDGEGRID_BINANCE_URL") or DEFAULT_BINANCE_URL

@@ -113,16 +113,40 @@ def funding_rate_table(normalized: pa.Table, instrument_id: str) -> pa.Table:
     )
 
 
+def funding_update_rows(updates: pa.Table, instrument_id: str) -> pa.Table:
+    """A canonical funding-updates day (``tables/funding.py``) → rows of ``FUNDING_RATE_SCHEMA``, each update with
+    its own ``ts_event``/``ts_init`` and the funding time it applies to (null when unknown)."""
+
+    def ns(name: str) -> pa.Array:
+        return pc.cast(updates.column(name).combine_chunks().cast(pa.int64()), pa.uint64())
+
+    return pa.Table.from_arrays(
+        [pa.array([instrument_id] * updates.num_rows, pa.string()),
+         pa.array([format(rate, "f") for rate in updates.column("rate").to_pylist()], pa.string()),
+         ns("next_funding_time"), ns("ts_event"), ns("ts_init")],
+        schema=FUNDING_RATE_SCHEMA,
+    )
+
+
 def write_funding_rate_day(root: Path, instrument_id: str, day: dt.date, normalized: pa.Table) -> Path:
     """Write one day of ``FundingRateUpdate``s of ``instrument_id`` under ``root`` (a catalog or its staging
     tree) as that day's only file; it appears atomically. ``normalized`` must be the day's funding table."""
+    return write_funding_rows_day(root, instrument_id, day, funding_rate_table(normalized, instrument_id))
+
+
+def write_funding_rows_day(root: Path, instrument_id: str, day: dt.date, rows: pa.Table) -> Path:
+    """Write rows of ``FUNDING_RATE_SCHEMA`` (``funding_rate_table`` or ``funding_update_rows``) as the day file."""
     register_funding_rate_codec()
-    if normalized.num_rows == 0:
+    if rows.num_rows == 0:
         raise ValueError(f"{instrument_id} {day}: no funding events; an empty day gets no file")
     with day_files.day_file_writer(root, FundingRateUpdate, instrument_id, day, FUNDING_RATE_SCHEMA) as write:
-        for batch in funding_rate_table(normalized, instrument_id).to_batches():
+        for batch in rows.to_batches():
             write(batch)
     return day_files.day_file_path(root, FundingRateUpdate, instrument_id, day)
+
+
+def funding_update_tuple(update: FundingRateUpdate) -> tuple:
+    return update.instrument_id.value, format(update.rate, "f"), update.next_funding_ns, update.ts_event, update.ts_init
 
 
 register_funding_rate_codec()

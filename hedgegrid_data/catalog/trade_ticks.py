@@ -90,7 +90,11 @@ def trade_tick_schema(instrument: Instrument) -> pa.Schema:
 
 
 def trade_tick_batch(normalized: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Normalized trades → ``TradeTick`` rows; ``ts_init`` is the batch's receive time where it has one, else
+    ``ts_event``."""
     ts = normalized.column("ts_event").cast(pa.int64()).cast(pa.uint64())
+    names = normalized.schema.names
+    ts_init = normalized.column("ts_init").cast(pa.int64()).cast(pa.uint64()) if "ts_init" in names else ts
     return pa.RecordBatch.from_arrays(
         [
             fixed_point(normalized.column("price"), "price"),
@@ -98,7 +102,7 @@ def trade_tick_batch(normalized: pa.RecordBatch, schema: pa.Schema) -> pa.Record
             normalized.column("aggressor_side"),
             pc.cast(normalized.column("trade_id"), pa.string()),
             ts,
-            ts,
+            ts_init,
         ],
         schema=schema,
     )

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
 from hedgegrid_data.streaming import BatchWriter, on_worker_thread
-from hedgegrid_data.tables.trades import TradeIds
+from hedgegrid_data.tables.trades import RECEIVE_TIME, TradeIds
 from hedgegrid_data.tables.validation import validate_rows
 
 VALIDATION_ROWS = 1 << 18
@@ -138,7 +138,7 @@ def pandera_validation_sink(rules: pa_pl.DataFrameSchema, file: str, line_of: Li
 def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, id_column: str,
                   what: str, order_by: Sequence[str] | None = None) -> tuple[pa.Table, int]:
     """All rows sorted by ``order_by`` (default (ts_event, id); ties keep the file's order) with exact duplicates
-    dropped; returns the drop count.
+    dropped (rows equal but for their receive time ``ts_init``: the earliest kept); returns the drop count.
 
     Takes the rows out of ``batches`` (emptied) and holds about twice them at the peak: the sorted copy
     and, while it is made, the rows it comes from.
@@ -146,12 +146,16 @@ def sorted_unique(batches: list[pa.RecordBatch], schema: pa.Schema, file: str, i
     table = pa.Table.from_batches(batches, schema=schema)
     source_rows = table.num_rows
     batches.clear()
-    by_id = pc.sort_indices(table, [("ts_event", "ascending"), (id_column, "ascending")])  # stable
+    receipt = [(RECEIVE_TIME, "ascending")] if RECEIVE_TIME in table.column_names else []
+    by_id = pc.sort_indices(table, [("ts_event", "ascending"), (id_column, "ascending"), *receipt])  # stable
     table = table.take(by_id)
     if table.num_rows > 1:
-        # exact duplicates share (ts_event, id), so they are neighbours once sorted
+        # exact duplicates share (ts_event, id), so they are neighbours once sorted; one trade received twice
+        # (overlapping captures) differs only in its receive time and keeps the first
         repeats = None
-        for column in table.columns:
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            if name == RECEIVE_TIME:
+                continue
             same = pc.equal(column.slice(1), column.slice(0, table.num_rows - 1))
             repeats = same if repeats is None else pc.and_(repeats, same)
         if pc.any(repeats).as_py():

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandera.polars as pa_pl
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.instruments import Instrument
 
@@ -31,7 +32,7 @@ from hedgegrid_data.feeds.trade_stream import order_check, order_of, write_strea
 from hedgegrid_data.quality.trades import StreamCheck, TradeCheckThresholds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.streaming import on_worker_thread
-from hedgegrid_data.tables.trades import INTEGER_IDS, TRADE_COLUMNS, TradeIds, amount_rules, trade_fields
+from hedgegrid_data.tables.trades import INTEGER_IDS, RECEIVE_TIME, TRADE_COLUMNS, TradeIds, amount_rules, trade_fields
 
 
 def trade_tick_tuple(tick: TradeTick) -> tuple:
@@ -41,14 +42,16 @@ def trade_tick_tuple(tick: TradeTick) -> tuple:
 def trade_tick_plan(instrument: Instrument, normalized: Path, ids: str = "trade_id",
                     qty: str = "qty") -> PublicationPlan:
     """The staged ``TradeTick`` day must read back as the normalized day: its row count, first and last trades
-    (``ids`` and ``qty`` name the source table's id and quantity columns)."""
+    (``ids`` and ``qty`` name the source table's id and quantity columns; ``ts_init`` is the receive time where
+    the table has one)."""
     if not normalized.exists():
         raise HedgegridDataError(f"{normalized}: no normalized trades day to publish; materialize it first")
-    rows, first, last = parquet_edge_rows(normalized, [ids, "price", qty, "aggressor_side", "ts_event"])
+    receipt = [RECEIVE_TIME] if RECEIVE_TIME in pq.read_schema(normalized).names else []
+    rows, first, last = parquet_edge_rows(normalized, [ids, "price", qty, "aggressor_side", "ts_event", *receipt])
 
     def as_tick(row: dict) -> tuple:
         return (str(row[ids]), f"{row['price']:f}", f"{row[qty]:f}", row["aggressor_side"], row["ts_event"],
-                row["ts_event"])
+                row.get(RECEIVE_TIME, row["ts_event"]))
 
     series = CatalogSeries(TradeTick, instrument.id.value)
     return PublicationPlan(instrument, [StagedSeries(series, rows, as_tick(first), as_tick(last), trade_tick_tuple)])
@@ -107,6 +110,11 @@ class CanonicalTradesDay:
     instrument: Callable[[str], Instrument]
     thresholds: TradeCheckThresholds = TradeCheckThresholds()
     ids: TradeIds = INTEGER_IDS
+    receive_times: bool = False  # the batches carry ``ts_init`` (when each trade was received): kept and published
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*TRADE_COLUMNS, RECEIVE_TIME) if self.receive_times else TRADE_COLUMNS
 
     def series(self, symbol: str) -> list[CatalogSeries]:
         return [CatalogSeries(TradeTick, self.instrument(symbol).id.value)]
@@ -117,11 +125,14 @@ class CanonicalTradesDay:
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
         instrument = self.instrument(symbol)
         fields = trade_fields(instrument.price_precision, instrument.size_precision, self.ids)
-        schema = pa.schema([fields[c] for c in TRADE_COLUMNS])
+        columns = self.columns
+        schema = pa.schema([fields[c] for c in columns])
+        utc_ns = pl.Datetime("ns", "UTC")
+        receipt = {RECEIVE_TIME: pa_pl.Column(utc_ns)} if self.receive_times else {}
         rules = pa_pl.DataFrameSchema({**amount_rules(instrument.price_precision, instrument.size_precision),
-                                       "trade_id": self.ids.rule(), "ts_event": pa_pl.Column(
-                                           pl.Datetime("ns", "UTC")), "aggressor_side": pa_pl.Column(
-                                           pl.UInt8, pa_pl.Check.isin([1, 2]))},
+                                       "trade_id": self.ids.rule(), "ts_event": pa_pl.Column(utc_ns),
+                                       "aggressor_side": pa_pl.Column(pl.UInt8, pa_pl.Check.isin([1, 2])),
+                                       **receipt},
                                       strict=True, name=f"{feed.name} {symbol} {day}")
         check = StreamCheck(day_bounds_ns(day), self.thresholds, consecutive_ids=feed.consecutive_ids)
         staging = feed.staging(store)
@@ -131,7 +142,7 @@ class CanonicalTradesDay:
         def stream(summary: TradesSummary, check_order: bool) -> Iterator[pa.RecordBatch]:
             in_order = order_check(self.ids, "trade_id")
             for batch in source_file.batches():
-                batch = pa.RecordBatch.from_arrays([batch.column(c).cast(schema.field(c).type) for c in TRADE_COLUMNS],
+                batch = pa.RecordBatch.from_arrays([batch.column(c).cast(schema.field(c).type) for c in columns],
                                                    schema=schema)
                 summary.source_rows += batch.num_rows
                 if check_order:

@@ -64,3 +64,24 @@ def pandera_funding_schema(day: dt.date) -> pa_pl.DataFrameSchema:
         ordered=True,
         name=f"funding {day}",
     )
+
+
+# Funding-rate updates: the current (predicted) rate each time the venue publishes it, with the funding time it
+# applies to (Binance's markPriceUpdate ``r``/``T``, Tardis' derivative_ticker ``funding_rate``/``funding_timestamp``).
+# NautilusTrader's ``FundingRateUpdate`` is this stream; the archive's settled events above are its values at the
+# boundaries.
+FUNDING_UPDATE_COLUMNS = ("rate", "next_funding_time", "ts_event", "ts_init")
+
+
+def funding_update_schema() -> pa.Schema:
+    utc_ns = pa.timestamp("ns", tz="UTC")
+    return pa.schema([
+        pa.field("rate", pa.decimal128(38, RATE_SCALE), nullable=False),
+        pa.field("next_funding_time", utc_ns, nullable=True),
+        pa.field("ts_event", utc_ns, nullable=False),
+        pa.field("ts_init", utc_ns, nullable=False),
+    ])
+
+
+def funding_update_rules() -> dict[str, pa_pl.Column]:
+    return {"rate": pa_pl.Column(pl.Decimal(38, RATE_SCALE))}

@@ -2,7 +2,8 @@
 checks and the cross-source reconciliation read.
 
 Columns ``trade_id``, ``price`` and ``qty`` (exact ``decimal128`` at the instrument's precisions), ``ts_event``
-(ns, UTC) and ``aggressor_side`` (Nautilus' values: 1 buyer, 2 seller). A source whose own table names a column
+(ns, UTC) and ``aggressor_side`` (Nautilus' values: 1 buyer, 2 seller); sources that know when each trade was
+received (captures, vendors) add ``ts_init`` (ns, UTC), the ``TradeTick``'s ``ts_init``. A source whose own table names a column
 otherwise (an aggregate id, a quantity in contracts) maps it with ``canonical_trades``.
 
 The trade id's type is the source's (``TradeIds``): int64 where ids are integers that increase with the trade
@@ -22,6 +23,7 @@ import pyarrow as pa
 TRADE_COLUMNS = ("trade_id", "price", "qty", "ts_event", "aggressor_side")
 BUYER, SELLER = 1, 2  # nautilus_trader AggressorSide values
 TRADE_ID_MAX_LENGTH = 36  # what a Nautilus TradeId holds
+RECEIVE_TIME = "ts_init"  # the optional column
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ def trade_fields(price_precision: int, size_precision: int, ids: TradeIds = INTE
         "qty": pa.field("qty", pa.decimal128(38, size_precision), nullable=False),
         "ts_event": pa.field("ts_event", pa.timestamp("ns", tz="UTC"), nullable=False),
         "aggressor_side": pa.field("aggressor_side", pa.uint8(), nullable=False),
+        RECEIVE_TIME: pa.field(RECEIVE_TIME, pa.timestamp("ns", tz="UTC"), nullable=False),
     }
 
 

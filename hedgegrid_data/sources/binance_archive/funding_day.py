@@ -29,7 +29,7 @@ from nautilus_trader.model.data import FundingRateUpdate
 
 from hedgegrid_data.atomic import atomic_parquet_writer
 from hedgegrid_data.catalog.day_files import day_file_path, remove_day
-from hedgegrid_data.catalog.funding_rates import write_funding_rate_day
+from hedgegrid_data.catalog.funding_rates import funding_update_tuple, write_funding_rate_day
 from hedgegrid_data.epochs import TimeUnit, day_bounds_ns, utc_text
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import (
@@ -119,10 +119,6 @@ def funding_schedule(table: pa.Table, day: dt.date) -> Verdict:
         {"events": events, "expected_events": events + len(missing),
          "missing_boundaries": [utc_text(t) for t in missing[:MAX_EXAMPLES]]},
     )
-
-
-def funding_update_tuple(update: FundingRateUpdate) -> tuple:
-    return update.instrument_id.value, format(update.rate, "f"), update.next_funding_ns, update.ts_event, update.ts_init
 
 
 def _normalized_update_tuples(path: Path, instrument_id: str) -> list[tuple]:

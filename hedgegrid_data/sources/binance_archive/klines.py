@@ -212,17 +212,6 @@ def normalize_kline_file(zip_path: Path, archive_file: ArchiveFile, spec: Symbol
     return KlineDay(archive_file, table, unit, text.first_line)
 
 
-def exact_precision(values: pa.Array | pa.ChunkedArray, at_least: int, at_most: int = EXACT_SCALE) -> int:
-    """The fewest decimals (at least ``at_least``) that hold every one of the exact ``values`` without rounding."""
-    for precision in range(at_least, at_most + 1):
-        try:
-            pc.cast(values, pa.decimal128(38, precision))
-        except pa.ArrowInvalid:
-            continue
-        return precision
-    raise ValueError(f"values need more than {at_most} decimals")
-
-
 def aggregate_klines(minutes: KlineDay, interval: str) -> pa.Table:
     """``klines`` of ``interval`` built from a day of finer klines (1m, or the finest interval downloaded) with
     exact arithmetic.

@@ -37,8 +37,10 @@ from hedgegrid_data.catalog.bars import (
 from hedgegrid_data.catalog.day_files import day_file_path
 from hedgegrid_data.catalog.integrity import edge_rows
 from hedgegrid_data.catalog.mark_prices import (
-    mark_price_schema,
+    exact_precision,
     mark_price_table,
+    mark_price_tuple,
+    mark_price_update_schema,
     write_mark_price_day,
 )
 from hedgegrid_data.epochs import TimeUnit, utc_text
@@ -59,7 +61,6 @@ from hedgegrid_data.sources.binance_archive.klines import (
     KlineDay,
     aggregate_klines,
     check_agreement,
-    exact_precision,
     normalize_kline_file,
     taker_buy_column,
     volume_column,
@@ -282,10 +283,6 @@ def _expected_bar_edges(klines: pa.Table, volume: str, spec: SymbolSpec) -> tupl
     return as_bar(first), as_bar(last)
 
 
-def mark_price_tuple(update: MarkPriceUpdate) -> tuple:
-    return str(update.value), update.ts_event, update.ts_init
-
-
 def _file_metadata(summary: KlineFileSummary) -> dict[str, object]:
     tag = summary.archive_file.interval
     return {
@@ -407,7 +404,7 @@ class ArchivePriceIndexDay:
             precision = exact_precision(normalized.table.column("close"), spec.price_precision)
             metadata["mark_price_precision"] = precision
             if not blocking(verdicts):
-                updates = mark_price_table(normalized.table, mark_price_schema(instrument.id, precision))
+                updates = mark_price_table(normalized.table, mark_price_update_schema(instrument.id, precision))
                 write_mark_price_day(feed.staging(store), updates, day)
         return StagedDay(verdicts, metadata, {"rows_validated": summary.rows})
 

@@ -1,0 +1,18 @@
+"""The deployment's feeds: every source's feeds as configured by the environment, in one registry.
+
+``definitions.py`` makes the Dagster assets of these feeds and the command line runs their days; both take them
+from here, so a source's feeds are listed once. Building them imports no Dagster.
+"""
+
+from __future__ import annotations
+
+from hedgegrid_data import settings
+from hedgegrid_data.feeds.registry import FeedRegistry
+
+
+def configured_feeds() -> FeedRegistry:
+    """Every feed of every source, as the settings (symbols files, trade source, imports file) configure them."""
+    from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
+    from hedgegrid_data.sources.bybit_archive.feeds import bybit_feeds
+
+    return FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds()])
