@@ -3,6 +3,7 @@ convert fails closed with an error naming the file, the line and the value."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -18,10 +19,12 @@ QUOTED_CHARS = 80  # of a value quoted in an error message
 
 @dataclass(frozen=True)
 class TextBlock:
-    """A block of CSV rows as string columns; ``first_line`` is the file line of its first row."""
+    """A block of CSV rows as string columns; ``first_line`` is the file line of its first row, or ``lines`` the
+    file line of every row (rows gathered from scattered lines, such as one event type's WebSocket frames)."""
 
     batch: pa.RecordBatch
     first_line: int
+    lines: Sequence[int] | None = None
 
     def column(self, name: str) -> pa.Array:
         return self.batch.column(name)
@@ -34,7 +37,7 @@ class TextBlock:
         return text if len(raw) <= QUOTED_CHARS else f"{text}… ({len(raw)} bytes)"
 
     def line(self, row: int) -> int:
-        return self.first_line + row
+        return self.first_line + row if self.lines is None else self.lines[row]
 
 
 def first_mismatch(block: TextBlock, column: str, pattern: str) -> tuple[int, str] | None:
@@ -116,3 +119,19 @@ def parse_epoch_ns(block: TextBlock, column: str, unit: TimeUnit, bounds: tuple[
     fail_at_first(block, column, pc.and_(pc.greater_equal(epochs, low), pc.less_equal(epochs, high)), file,
                    "lies outside the file's UTC day")
     raise AssertionError("unreachable: a value out of the day or of the unit was not found")
+
+
+def parse_signed_decimal(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
+    """``parse_decimal`` for text that may carry a leading ``-`` (funding rates): the magnitude is parsed with every
+    check of ``parse_decimal`` and negated where the text was negative."""
+    values = block.column(column)
+    negative = pc.starts_with(values, "-")
+    if not pc.any(negative).as_py():
+        return parse_decimal(block, column, scale, file, what)
+    magnitude = pc.replace_substring_regex(values, "^-", "")
+    names = block.batch.schema.names
+    unsigned = TextBlock(pa.RecordBatch.from_arrays(
+        [magnitude if name == column else block.batch.column(name) for name in names], names=names),
+        block.first_line, block.lines)
+    parsed = parse_decimal(unsigned, column, scale, file, what)
+    return pc.if_else(negative, pc.negate(parsed), parsed)
