@@ -39,6 +39,7 @@ from hedgegrid_data.sources.text_columns import (
     fail_at_first,
     parse_decimal,
     parse_integer,
+    parse_signed_decimal,
 )
 from hedgegrid_data.tables.bars import interval_ns
 from hedgegrid_data.tables.funding import HOUR_NS, RATE_SCALE
@@ -62,22 +63,16 @@ class Precisions:
     size: int
 
 
-@dataclass(frozen=True)
-class RowsBlock(TextBlock):
-    """A block after rows were filtered out: each row keeps its own file line."""
+def filtered(block: TextBlock, keep: pa.Array) -> TextBlock:
+    """The rows of ``block`` where ``keep`` is true, each keeping its own file line."""
+    return TextBlock(block.batch.filter(keep), block.first_line, line_numbers(block).filter(keep).to_pylist())
 
-    lines: pa.Array | None = None
 
-    def line(self, row: int) -> int:
-        return self.lines[row].as_py() if self.lines is not None else super().line(row)
-
-    def filter(self, keep: pa.Array) -> RowsBlock:
-        return RowsBlock(self.batch.filter(keep), self.first_line, self.line_numbers().filter(keep))
-
-    def line_numbers(self) -> pa.Array:
-        if self.lines is not None:
-            return self.lines
-        return pa.array(range(self.first_line, self.first_line + self.batch.num_rows), pa.int64())
+def line_numbers(block: TextBlock) -> pa.Array:
+    """The file line of every row of ``block``."""
+    if block.lines is not None:
+        return pa.array(block.lines, pa.int64())
+    return pa.array(range(block.first_line, block.first_line + block.batch.num_rows), pa.int64())
 
 
 def read_header(path: Path, delimiter: str) -> list[str]:
@@ -116,7 +111,7 @@ def _locate_bad_line(path: Path, fields: int, delimiter: str) -> int | None:
     return None
 
 
-def text_blocks(path: Path, header: Sequence[str], delimiter: str) -> Iterator[RowsBlock]:
+def text_blocks(path: Path, header: Sequence[str], delimiter: str) -> Iterator[TextBlock]:
     """The rows after the header as blocks of string columns; an empty line is a row with too few fields."""
     read_options = pcsv.ReadOptions(column_names=list(header), skip_rows=1, block_size=BLOCK_SIZE, use_threads=False)
     parse_options = pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False)
@@ -128,7 +123,7 @@ def text_blocks(path: Path, header: Sequence[str], delimiter: str) -> Iterator[R
             for batch in pcsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
                                        convert_options=convert_options):
                 if batch.num_rows:
-                    yield RowsBlock(batch, line)
+                    yield TextBlock(batch, line)
                     line += batch.num_rows
     except pa.ArrowInvalid as exc:
         message = str(exc).split("\n")[0]
@@ -145,16 +140,11 @@ def _exact(block: TextBlock, column: str, scale: int, file: str, what: str) -> p
     return parse_decimal(block, column, scale, file, what)
 
 
-def _signed(block: RowsBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
+def _signed(block: TextBlock, column: str, scale: int, file: str, what: str) -> pa.Array:
     """Decimal text with an optional ``-``, exact at ``scale``."""
-    values = block.column(column)
-    fail_at_first(block, column, pc.match_substring_regex(values, SIGNED_DECIMAL), file, "is not a decimal number")
-    negative = pc.starts_with(values, "-")
-    magnitude = RowsBlock(block.batch.set_column(block.batch.schema.get_field_index(column), column,
-                                                 pc.replace_substring_regex(values, "^-", "")),
-                          block.first_line, block.lines)
-    exact = parse_decimal(magnitude, column, scale, file, what)
-    return pc.if_else(negative, pc.negate(exact), exact)
+    fail_at_first(block, column, pc.match_substring_regex(block.column(column), SIGNED_DECIMAL), file,
+                  "is not a decimal number")
+    return parse_signed_decimal(block, column, scale, file, what)
 
 
 def side_codes(block: TextBlock, column: str, sides: dict[str, str] | None, file: str) -> pa.Array:
@@ -192,7 +182,7 @@ class CsvFileReader:
         self.columns = imp.resolve_columns(self.header, self.name)
         self.named_days = date_in_name(self.name)
 
-    def _blocks(self) -> Iterator[tuple[RowsBlock, pa.Array]]:
+    def _blocks(self) -> Iterator[tuple[TextBlock, pa.Array]]:
         """Every block with its rows' exact ns timestamps, checked against the days the name says."""
         times = FileTimes(self.imp.timestamp_format, self.name, self.columns["timestamp"])
         for block in text_blocks(self.path, self.header, self.imp.delimiter):
@@ -233,12 +223,12 @@ class CsvFileReader:
             if not pc.any(keep).as_py():
                 continue
             if not pc.all(keep).as_py():
-                block, ts = block.filter(keep), ts.filter(keep)
+                block, ts = filtered(block, keep), ts.filter(keep)
             columns = convert(block, ts, precisions)
-            yield pa.RecordBatch.from_arrays([*columns.values(), block.line_numbers()], names=[*columns, "line"])
+            yield pa.RecordBatch.from_arrays([*columns.values(), line_numbers(block)], names=[*columns, "line"])
 
     # --- one converter per table: a block of text → the canonical columns -----------------------------------
-    def _trades(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+    def _trades(self, block: TextBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
         c, name = self.columns, self.name
         if "trade_id" in c:
             if self.imp.ids == "integer":
@@ -250,7 +240,7 @@ class CsvFileReader:
                                                             pc.less_equal(length, TRADE_ID_MAX_LENGTH)), name,
                               f"is not a trade id of 1 to {TRADE_ID_MAX_LENGTH} characters")
         else:  # no id column: the file line makes one, stable across re-runs of the same file
-            lines = block.line_numbers()
+            lines = line_numbers(block)
             ids = (lines if self.imp.ids == "integer"
                    else pc.binary_join_element_wise(file_tag(name), pc.cast(lines, pa.string()), "-"))
         return {
@@ -261,10 +251,10 @@ class CsvFileReader:
             "aggressor_side": side_codes(block, c["side"], dict(self.imp.sides) if self.imp.sides else None, name),
         }
 
-    def _bars(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+    def _bars(self, block: TextBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
         c, name = self.columns, self.name
         assert self.imp.interval is not None
-        close_time = pc.add(ts, interval_ns(self.imp.interval) - 1)
+        close_time = pc.add(ts, interval_ns(self.imp.interval) - 10**6)  # Binance's: the last ms
         return {
             "open_time": ts.cast(pa.timestamp("ns", tz="UTC")),
             "close_time": close_time.cast(pa.timestamp("ns", tz="UTC")),
@@ -273,20 +263,20 @@ class CsvFileReader:
             "volume": _exact(block, c["volume"], precisions.size, name, "the instrument's size precision"),
         }
 
-    def _mark_prices(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+    def _mark_prices(self, block: TextBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
         c, name = self.columns, self.name
         utc = ts.cast(pa.timestamp("ns", tz="UTC"))
         index = pa.nulls(block.batch.num_rows, pa.decimal128(38, MARK_SCALE))
         if "index_price" in c:
             present = pc.not_equal(block.column(c["index_price"]), "")
             if pc.any(present).as_py():
-                some = block.filter(present)
+                some = filtered(block, present)
                 exact = _exact(some, c["index_price"], MARK_SCALE, name, f"{MARK_SCALE} decimals")
                 index = pc.replace_with_mask(index, present, exact)
         return {"mark_price": _exact(block, c["mark_price"], MARK_SCALE, name, f"{MARK_SCALE} decimals"),
                 "index_price": index, "ts_event": utc, "ts_init": utc}
 
-    def _funding(self, block: RowsBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
+    def _funding(self, block: TextBlock, ts: pa.Array, precisions: Precisions) -> dict[str, pa.Array]:
         c, name = self.columns, self.name
         funding_time = pc.multiply(pc.divide(ts, HOUR_NS), HOUR_NS)  # the hour it falls in
         if "funding_interval_hours" in c:
@@ -332,6 +322,6 @@ def _empty(imp: CsvImport, precisions: Precisions) -> pa.Table:
     if imp.table == "funding" and imp.funding_interval_hours is None:
         reader.columns["funding_interval_hours"] = "funding_interval_hours"
     header = list(dict.fromkeys([*reader.columns.values()]))
-    block = RowsBlock(pa.RecordBatch.from_arrays([pa.array([], pa.string())] * len(header), names=header), 2)
+    block = TextBlock(pa.RecordBatch.from_arrays([pa.array([], pa.string())] * len(header), names=header), 2)
     columns = getattr(reader, f"_{imp.table}")(block, pa.array([], pa.int64()), precisions)
     return pa.Table.from_arrays([*columns.values(), pa.array([], pa.int64())], names=[*columns, "line"])
