@@ -14,5 +14,7 @@ def configured_feeds() -> FeedRegistry:
     """Every feed of every source, as the settings (symbols files, trade source, imports file) configure them."""
     from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
     from hedgegrid_data.sources.bybit_archive.feeds import bybit_feeds
+    from hedgegrid_data.sources.csv.feeds import csv_feeds
 
-    return FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds()])
+    return FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds(),
+                         *csv_feeds(settings.imports_file())])

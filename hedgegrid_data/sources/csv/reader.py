@@ -33,6 +33,7 @@ from hedgegrid_data.sources.csv.compression import open_stream
 from hedgegrid_data.sources.csv.mapping import CsvImport, header_key
 from hedgegrid_data.sources.csv.timestamps import FileTimes, date_in_name
 from hedgegrid_data.sources.inflation import DEFAULT_ZIP_LIMITS
+from hedgegrid_data.sources.landing.index import LandingFileError
 from hedgegrid_data.sources.text_columns import (
     DECIMAL_TEXT,
     TextBlock,
@@ -75,25 +76,25 @@ def line_numbers(block: TextBlock) -> pa.Array:
     return pa.array(range(block.first_line, block.first_line + block.batch.num_rows), pa.int64())
 
 
-def read_header(path: Path, delimiter: str) -> list[str]:
+def read_header(path: Path, delimiter: str, name: str) -> list[str]:
     """The file's first line as column names (a UTF-8 byte-order mark is dropped)."""
     try:
         with open_stream(path) as stream:
             head = stream.read(DEFAULT_ZIP_LIMITS.max_line_bytes + 1)
     except READ_ERRORS as exc:
-        raise ArchiveDataError(path.name, f"cannot read the file: {type(exc).__name__} {exc}") from None
+        raise ArchiveDataError(name, f"cannot read the file: {type(exc).__name__} {exc}") from None
     line = head.split(b"\n", 1)[0]
     if len(line) > DEFAULT_ZIP_LIMITS.max_line_bytes:
-        raise ArchiveDataError(path.name, "the header line is longer than 1 MiB: not CSV", line=1)
+        raise ArchiveDataError(name, "the header line is longer than 1 MiB: not CSV", line=1)
     try:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ArchiveDataError(path.name, "the header is not UTF-8 text", line=1) from None
+        raise ArchiveDataError(name, "the header is not UTF-8 text", line=1) from None
     header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
     if not header or not any(h.strip() for h in header):
-        raise ArchiveDataError(path.name, "no header line (an empty file?)", line=1)
+        raise ArchiveDataError(name, "no header line (an empty file?)", line=1)
     if len(set(header)) != len(header):
-        raise ArchiveDataError(path.name, f"the header repeats a column name: {header}", line=1)
+        raise ArchiveDataError(name, f"the header repeats a column name: {header}", line=1)
     return header
 
 
@@ -111,7 +112,7 @@ def _locate_bad_line(path: Path, fields: int, delimiter: str) -> int | None:
     return None
 
 
-def text_blocks(path: Path, header: Sequence[str], delimiter: str) -> Iterator[TextBlock]:
+def text_blocks(path: Path, name: str, header: Sequence[str], delimiter: str) -> Iterator[TextBlock]:
     """The rows after the header as blocks of string columns; an empty line is a row with too few fields."""
     read_options = pcsv.ReadOptions(column_names=list(header), skip_rows=1, block_size=BLOCK_SIZE, use_threads=False)
     parse_options = pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False)
@@ -127,9 +128,9 @@ def text_blocks(path: Path, header: Sequence[str], delimiter: str) -> Iterator[T
                     line += batch.num_rows
     except pa.ArrowInvalid as exc:
         message = str(exc).split("\n")[0]
-        raise ArchiveDataError(path.name, message, line=_locate_bad_line(path, len(header), delimiter)) from None
+        raise ArchiveDataError(name, message, line=_locate_bad_line(path, len(header), delimiter)) from None
     except READ_ERRORS as exc:
-        raise ArchiveDataError(path.name, f"cannot read the file past line {line - 1} (truncated or corrupt): "
+        raise ArchiveDataError(name, f"cannot read the file past line {line - 1} (truncated or corrupt): "
                                           f"{exc}") from None
 
 
@@ -176,17 +177,20 @@ class CsvFileReader:
     """Reads one landed file of an import: its header and column mapping once, then its rows as canonical
     batches of one (day, symbol)."""
 
-    def __init__(self, path: Path, imp: CsvImport):
-        self.path, self.imp, self.name = path, imp, path.name
-        self.header = read_header(path, imp.delimiter)
+    def __init__(self, path: Path, imp: CsvImport, name: str | None = None):
+        self.path, self.imp = path, imp
+        self.name = name or path.name  # what errors call it: the landing file's name, not its raw copy's
+        self.named_days = date_in_name(Path(self.name).name)
+        self.header = read_header(path, imp.delimiter, self.name)
         self.columns = imp.resolve_columns(self.header, self.name)
-        self.named_days = date_in_name(self.name)
+        self.time_format: str | None = None
 
     def _blocks(self) -> Iterator[tuple[TextBlock, pa.Array]]:
         """Every block with its rows' exact ns timestamps, checked against the days the name says."""
         times = FileTimes(self.imp.timestamp_format, self.name, self.columns["timestamp"])
-        for block in text_blocks(self.path, self.header, self.imp.delimiter):
+        for block in text_blocks(self.path, self.name, self.header, self.imp.delimiter):
             ts = times.parse(block)
+            self.time_format = times.format.kind if times.format else None
             if self.named_days is not None:
                 first, last = self.named_days
                 low, high = day_bounds_ns(first)[0], day_bounds_ns(last)[1]
@@ -196,15 +200,29 @@ class CsvFileReader:
                               f"lies outside {said}, which the file's name says it holds")
             yield block, ts
 
-    def days(self) -> dict[str, set[dt.date]]:
-        """Symbol → the UTC days the file has rows of (the wanted symbols only)."""
-        found: dict[str, set[dt.date]] = {}
-        for block, ts in self._blocks():
-            for symbol in self.imp.symbols:
-                keep = self._symbol_rows(block, symbol)
-                day_ns = pc.unique(pc.divide(ts if keep is None else ts.filter(keep), 86_400 * 10**9)).to_pylist()
-                found.setdefault(symbol, set()).update(dt.date(1970, 1, 1) + dt.timedelta(days=d) for d in day_ns)
-        return {s: d for s, d in found.items() if d}
+    def spans(self) -> dict[str, tuple[int, int]]:
+        """Symbol → the first and last time (ns) of its rows in the file (the wanted symbols only).
+
+        A file that does not read whole raises ``LandingFileError`` with what it read, and the days its name
+        says: the days it covers are still built, and fail naming it, rather than silently without it."""
+        found: dict[str, tuple[int, int]] = {}
+        try:
+            for block, ts in self._blocks():
+                for symbol in self.imp.symbols:
+                    keep = self._symbol_rows(block, symbol)
+                    rows = ts if keep is None else ts.filter(keep)
+                    if len(rows):
+                        low, high = pc.min_max(rows).values()
+                        before = found.get(symbol, (low.as_py(), high.as_py()))
+                        found[symbol] = (min(before[0], low.as_py()), max(before[1], high.as_py()))
+        except ArchiveDataError as exc:
+            if self.named_days is not None:
+                first, last = day_bounds_ns(self.named_days[0])[0], day_bounds_ns(self.named_days[1])[1]
+                for symbol in self.imp.symbols:
+                    low, high = found.get(symbol, (first, last))
+                    found[symbol] = (min(low, first), max(high, last))
+            raise LandingFileError(str(exc), found) from exc
+        return found
 
     def _symbol_rows(self, block: TextBlock, symbol: str) -> pa.Array | None:
         if self.imp.symbol_column is None:
@@ -293,35 +311,14 @@ class CsvFileReader:
                 "funding_interval_hours": hours, "next_funding_time": next_time.cast(utc)}
 
 
-def landed_files(imp: CsvImport, root: Path | None = None) -> list[Path]:
-    """The import's files in its landing folder (or ``root``), by name; hidden and temporary files excluded."""
-    folder = root or imp.landing
-    return sorted(p for p in folder.glob(imp.glob) if p.is_file() and not p.name.startswith("."))
-
-
-def day_batches(paths: Sequence[Path], imp: CsvImport, day: dt.date, symbol: str,
-                precisions: Precisions) -> Iterator[pa.RecordBatch]:
-    """The canonical batches of ``symbol`` on ``day`` from every file in ``paths`` (in that order)."""
-    for path in paths:
-        yield from CsvFileReader(path, imp).batches(day, symbol, precisions)
-
-
-def read_table(paths: Sequence[Path], imp: CsvImport, day: dt.date, symbol: str, precisions: Precisions) -> pa.Table:
-    """All of a day's rows as one table (the non-trades tables: small per day)."""
-    batches = list(day_batches(paths, imp, day, symbol, precisions))
-    if not batches:
-        return _empty(imp, precisions)
-    return pa.Table.from_batches(batches)
-
-
-def _empty(imp: CsvImport, precisions: Precisions) -> pa.Table:
-    """The table of a day without rows (its columns' types as a converter makes them)."""
+def empty_table(imp: CsvImport, precisions: Precisions) -> pa.Table:
+    """The canonical table of a day without rows (its columns' types as the converter makes them)."""
     reader = CsvFileReader.__new__(CsvFileReader)
     reader.imp, reader.name = imp, "(no rows)"
     reader.columns = {role: role for role in imp.roles()}
     if imp.table == "funding" and imp.funding_interval_hours is None:
         reader.columns["funding_interval_hours"] = "funding_interval_hours"
-    header = list(dict.fromkeys([*reader.columns.values()]))
+    header = list(dict.fromkeys(reader.columns.values()))
     block = TextBlock(pa.RecordBatch.from_arrays([pa.array([], pa.string())] * len(header), names=header), 2)
     columns = getattr(reader, f"_{imp.table}")(block, pa.array([], pa.int64()), precisions)
     return pa.Table.from_arrays([*columns.values(), pa.array([], pa.int64())], names=[*columns, "line"])
