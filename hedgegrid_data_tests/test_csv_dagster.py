@@ -34,6 +34,7 @@ from hedgegrid_data.sources.csv.feeds import csv_feed, csv_feeds
 from hedgegrid_data.sources.csv.mapping import load_imports
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.tables.trades import BUYER, SELLER
+from hedgegrid_data.testing.csv_generator import trades_table, write_csv
 from hedgegrid_data_tests.conftest import materializations
 
 AGG_TRADES = "data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2026-05-08.zip"
@@ -329,3 +330,35 @@ def test_vendor_mark_prices_filtered_by_symbol_column_read_back_equal(tmp_path: 
     assert [(Decimal(str(m.value)), m.ts_event) for m in marks] == [
         (Decimal(c), int(t) * 10**6) for c, t in zip(klines.column("close").to_pylist(),
                                                       klines.column("close_time").to_pylist(), strict=True)]
+
+
+def test_generated_large_overlapping_exports_are_deduplicated_and_conflicts_refused(tmp_path: Path,
+                                                                                   data_store: DataStore) -> None:
+    """Two large vendor exports of one day overlapping by 30,000 trades (``.gz`` and ``.zst``): every trade once;
+    then one overlapping trade differs between them: the day fails and nothing of it is published."""
+    day = dt.date(2026, 5, 9)
+    table = trades_table(day, 200_000, time_format="iso")
+    landing = tmp_path / "landing/vendorx"
+    write_csv(landing / "part-a.csv.gz", table.slice(0, 150_000))
+    write_csv(landing / "part-b.csv.zst", table.slice(120_000))
+    [feed] = csv_feeds(_imports(tmp_path, TRADES_IMPORT.replace('"*.csv.gz"', '"part-*"')))
+    defs = _definitions(feed, data_store, tmp_path)
+    with instance_for_test() as instance:
+        result = _run(defs, feed, f"{day}|BTCUSD", instance)
+        assert result.success
+        metadata = materializations(result, "csv_vendorx_trades_normalized")[0].metadata
+        assert (metadata["rows"].value, metadata["duplicates_dropped"].value) == (200_000, 30_000)
+    ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks(instrument_ids=["BTCUSD.VENDORX"])
+    assert [(t.trade_id.value, str(t.price), str(t.size)) for t in ticks[::997]] == [
+        (r["Trade ID"], r["Price"], r["Size"]) for r in table.take(list(range(0, 200_000, 997))).to_pylist()]
+
+    other = DataStore(tmp_path / "other")
+    changed = table.slice(120_000).to_pydict()
+    changed["Price"][10] = "1.0"
+    write_csv(landing / "part-b.csv.zst", pa.table(changed))
+    with instance_for_test() as instance:
+        result = _run(_definitions(feed, other, tmp_path), feed, f"{day}|BTCUSD", instance)
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert "ids appear more than once with different values: [120011]" in failure.step_failure_data.error.to_string()
+    assert not any(other.root.rglob("*.parquet"))
