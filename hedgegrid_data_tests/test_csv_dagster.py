@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pytest
 from dagster import Definitions, build_sensor_context, in_process_executor, instance_for_test
-from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate, TradeTick
+from nautilus_trader.model.data import Bar, FundingRateUpdate, MarkPriceUpdate
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.assets.factory import build_feed_assets

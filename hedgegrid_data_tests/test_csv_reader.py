@@ -80,7 +80,8 @@ def test_the_real_tardis_export_maps_itself_and_keeps_its_symbol_rows(tmp_path: 
     reader = CsvFileReader(TARDIS_TRADES, imp)
     assert reader.columns["timestamp"] == "timestamp" and reader.columns["qty"] == "amount"
     assert reader.columns["trade_id"] == "id" and reader.columns["side"] == "side"
-    [(symbol, (first, last))] = reader.spans().items()
+    [(symbol, (first, _last))] = reader.spans().items()
+    assert symbol == "XBTUSD"
     day = dt.datetime.fromtimestamp(first // 10**9, dt.UTC).date()
     got = list(reader.batches(day, "XBTUSD", Precisions(1, 0)))
     text = [line.split(",") for line in TARDIS_TRADES.read_text().splitlines()[1:]]
@@ -243,3 +244,12 @@ def test_the_mapping_fails_closed_and_yaml_equals_toml(tmp_path: Path) -> None:
     assert load_imports(toml) == load_imports(yaml)
     [imp] = load_imports(toml)
     assert imp.landing == tmp_path / "in" and imp.feed_name == "csv_vx_bars" and not imp.is_publisher
+
+
+def test_a_symbol_column_not_filtered_on_must_hold_the_one_symbol(tmp_path: Path) -> None:
+    text = f"symbol,time,price,size,side\nBTCUSD,{T0}000,1,1,buy\nETHUSD,{T0}001,1,1,buy\n"
+    path = write(tmp_path / "two_symbols.csv", text)
+    assert "two_symbols.csv, line 3: symbol 'ETHUSD' is not the import's symbol BTCUSD" in str(
+        error(path, an_import(tmp_path)))
+    filtered = an_import(tmp_path, symbol_column="symbol")
+    assert [r["line"] for r in rows(path, filtered)] == [2]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.tables.bars import INTERVAL_SECONDS
 from hedgegrid_data.venues.symbols import valid_symbol
 
@@ -109,8 +110,6 @@ class CsvImport:
     def resolve_columns(self, header: Sequence[str], file: str) -> dict[str, str]:
         """Role → header name for this file: the ``columns`` overrides, then the usual names; a required role
         without a column, an override naming no column, or a role two columns could fill is an error."""
-        from hedgegrid_data.errors import ArchiveDataError  # noqa: PLC0415 (errors name the file)
-
         by_key: dict[str, list[str]] = {}
         for name in header:
             by_key.setdefault(header_key(name), []).append(name)
@@ -241,7 +240,7 @@ def load_imports(path: Path) -> list[CsvImport]:
     """The ``[[csv]]`` entries of an imports file (``.toml``; ``.yaml``/``.yml`` with a top-level ``csv:`` list).
     Relative landing folders are relative to the file. Two entries sharing a name are an error."""
     if path.suffix in (".yaml", ".yml"):
-        import yaml  # noqa: PLC0415 (PyYAML comes with Dagster; only YAML files need it)
+        import yaml
 
         raw = yaml.safe_load(path.read_text()) or {}
     else:

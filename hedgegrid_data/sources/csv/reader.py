@@ -9,7 +9,9 @@ compressed stream) is an ``ArchiveDataError`` naming the file, the line and the 
 Days: a file may hold several days (a monthly export) and a day may come from several files; a day's batches
 hold only that day's rows (``day_batches``). A file whose *name* says a day (``…2024-01-02…``) or a month
 (``…2024-01…``) must hold only rows of it: a row of another day is an error, not moved to its day.
-Symbols: with a ``symbol_column``, only the rows of the wanted symbol are kept (other symbols are skipped).
+Symbols: with a ``symbol_column``, only the rows of the wanted symbols are kept (other symbols are skipped);
+without one, a column of the usual names (``symbol``, ``instrument``, ``pair``, ``ticker``) must hold
+the import's one symbol on every row.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ BUY_WORDS = ("buy", "b", "bid", "buyer", "taker_buy")
 SELL_WORDS = ("sell", "s", "ask", "seller", "taker_sell")
 MAKER_FLAGS = {"true": SELLER, "t": SELLER, "1": SELLER, "false": BUYER, "f": BUYER, "0": BUYER}  # buyer maker ⇒ seller
 MAKER_HEADERS = ("isbuyermaker", "buyermaker", "m")
+SYMBOL_HEADERS = ("symbol", "instrument", "pair", "ticker")
 READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, ValueError)
 
 
@@ -184,6 +187,9 @@ class CsvFileReader:
         self.header = read_header(path, imp.delimiter, self.name)
         self.columns = imp.resolve_columns(self.header, self.name)
         self.time_format: str | None = None
+        # a symbol column the import does not filter on must hold the import's one symbol on every row
+        self.fixed_symbol = None if imp.symbol_column else next(
+            (h for h in self.header if header_key(h) in SYMBOL_HEADERS), None)
 
     def _blocks(self) -> Iterator[tuple[TextBlock, pa.Array]]:
         """Every block with its rows' exact ns timestamps, checked against the days the name says."""
@@ -198,6 +204,10 @@ class CsvFileReader:
                 fail_at_first(block, self.columns["timestamp"],
                               pc.and_(pc.greater_equal(ts, low), pc.less_equal(ts, high)), self.name,
                               f"lies outside {said}, which the file's name says it holds")
+            if self.fixed_symbol is not None:
+                [symbol] = self.imp.symbols
+                fail_at_first(block, self.fixed_symbol, pc.equal(block.column(self.fixed_symbol), symbol), self.name,
+                              f"is not the import's symbol {symbol} (set symbol_column to keep some symbols' rows)")
             yield block, ts
 
     def spans(self) -> dict[str, tuple[int, int]]:
