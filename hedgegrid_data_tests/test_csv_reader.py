@@ -253,3 +253,14 @@ def test_a_symbol_column_not_filtered_on_must_hold_the_one_symbol(tmp_path: Path
         error(path, an_import(tmp_path)))
     filtered = an_import(tmp_path, symbol_column="symbol")
     assert [r["line"] for r in rows(path, filtered)] == [2]
+
+
+def test_the_readme_mapping_example_is_a_valid_import(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### CSV files (local imports)"):]
+    example = section[section.index("```toml\n") + 8: section.index("```\n", section.index("```toml\n"))]
+    path = tmp_path / "imports.toml"
+    path.write_text(example)
+    [imp] = load_imports(path)
+    assert (imp.feed_name, imp.sides, imp.columns, imp.is_publisher) == (
+        "csv_vendorx_trades", {"B": "buy", "S": "sell"}, {"qty": "Size"}, True)
