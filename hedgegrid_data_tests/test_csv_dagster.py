@@ -10,6 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import json
+import os
+import subprocess
+import sys
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -362,3 +366,24 @@ def test_generated_large_overlapping_exports_are_deduplicated_and_conflicts_refu
         [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         assert "ids appear more than once with different values: [120011]" in failure.step_failure_data.error.to_string()
     assert not any(other.root.rglob("*.parquet"))
+
+
+def test_the_deployment_loads_every_configured_import(tmp_path: Path) -> None:
+    """With ``HEDGEGRID_IMPORTS`` the definitions gain one group and one landing sensor per import; without it
+    they stay as they are (``test_definitions.py``)."""
+    imports = _imports(tmp_path, f"{TRADES_IMPORT}\n{BARS_IMPORT}\n{FUNDING_IMPORT}\n{MARKS_IMPORT}")
+    script = (
+        "import json, hedgegrid_data.definitions as d\n"
+        "r = d.defs.get_repository_def()\n"
+        "print(json.dumps({'assets': sorted(k.to_user_string() for k in r.asset_graph.get_all_asset_keys()\n"
+        "                                   if k.to_user_string().startswith('csv_')),\n"
+        "                  'sensors': sorted(s.name for s in r.sensor_defs if s.name.startswith('csv_')),\n"
+        "                  'schedules': sorted(s.name for s in r.schedule_defs if s.name.startswith('csv_'))}))\n")
+    env = {**os.environ, "HEDGEGRID_IMPORTS": str(imports), "HEDGEGRID_DATA_DIR": str(tmp_path / "data")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    groups = ["csv_bars_vendor_bars", "csv_funding_vendor_funding", "csv_marks_vendor_mark_prices",
+              "csv_vendorx_trades"]
+    assert loaded == {"assets": sorted(f"{g}_{a}" for g in groups for a in ("raw", "normalized", "catalog",
+                                                                             "quality_report")),
+                      "sensors": [f"{g}_landing" for g in groups], "schedules": []}

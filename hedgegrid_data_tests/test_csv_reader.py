@@ -15,7 +15,7 @@ import pytest
 
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.csv.mapping import CsvImport, MappingError, load_imports, parse_import
-from hedgegrid_data.sources.csv.reader import CsvFileReader, Precisions
+from hedgegrid_data.sources.csv.reader import CsvFileReader, Precisions, file_tag
 from hedgegrid_data.sources.landing.index import LandingFileError
 from hedgegrid_data_tests.conftest import SHARED
 
@@ -264,3 +264,10 @@ def test_the_readme_mapping_example_is_a_valid_import(tmp_path: Path) -> None:
     [imp] = load_imports(path)
     assert (imp.feed_name, imp.sides, imp.columns, imp.is_publisher) == (
         "csv_vendorx_trades", {"B": "buy", "S": "sell"}, {"qty": "Size"}, True)
+
+
+def test_trades_without_ids_get_ids_of_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "no_ids.csv", f"time,price,size,side\n{T0}000,1,1,buy\n{T0}001,1,1,buy\n")
+    assert [r["trade_id"] for r in rows(path, an_import(tmp_path))] == [f"{file_tag('no_ids.csv')}-2",
+                                                                       f"{file_tag('no_ids.csv')}-3"]
+    assert "no_ids.csv, line 1: no trade id column" in str(error(path, an_import(tmp_path, ids="integer")))

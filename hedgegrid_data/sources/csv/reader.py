@@ -267,10 +267,11 @@ class CsvFileReader:
                 fail_at_first(block, c["trade_id"], pc.and_(pc.greater(length, 0),
                                                             pc.less_equal(length, TRADE_ID_MAX_LENGTH)), name,
                               f"is not a trade id of 1 to {TRADE_ID_MAX_LENGTH} characters")
-        else:  # no id column: the file line makes one, stable across re-runs of the same file
-            lines = line_numbers(block)
-            ids = (lines if self.imp.ids == "integer"
-                   else pc.binary_join_element_wise(file_tag(name), pc.cast(lines, pa.string()), "-"))
+        elif self.imp.ids == "integer":
+            raise ArchiveDataError(name, f"no trade id column, but import {self.imp.name!r} declares integer ids "
+                                         "(map one with columns.trade_id, or drop ids = \"integer\")", line=1)
+        else:  # no id column: the file and line make one, stable across re-runs of the same file
+            ids = pc.binary_join_element_wise(file_tag(name), pc.cast(line_numbers(block), pa.string()), "-")
         return {
             "trade_id": ids,
             "price": _exact(block, c["price"], precisions.price, name, "the instrument's price precision"),
