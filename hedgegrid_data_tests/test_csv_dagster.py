@@ -34,8 +34,7 @@ from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.feeds.registry import FeedRegistry
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
-from hedgegrid_data.sources.csv.feeds import csv_feed, csv_feeds
-from hedgegrid_data.sources.csv.mapping import load_imports
+from hedgegrid_data.sources.csv.feeds import csv_feeds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.tables.trades import BUYER, SELLER
 from hedgegrid_data.testing.csv_generator import trades_table, write_csv
@@ -199,12 +198,15 @@ market = "um"
 symbol = "BTCUSDT"
 first_day = "2024-01-01"
 """
-    [feed] = csv_feeds(_imports(tmp_path, text))
+    archive = archive_feeds()
+    [feed] = csv_feeds(_imports(tmp_path, text), archive)
     assert feed.instrument_ids("BTCUSDT") == "BTCUSDT-PERP.BINANCE" and not feed.publisher
-    FeedRegistry([*archive_feeds(), feed])
-    [imp] = load_imports(_imports(tmp_path, text + "publisher = true\n"))
+    FeedRegistry([*archive, feed])
+    [alone] = csv_feeds(_imports(tmp_path, text))  # nobody else publishes it: the import does
+    assert alone.publisher
+    [declared] = csv_feeds(_imports(tmp_path, text + "publisher = true\n"), archive)
     with pytest.raises(ValueError, match="would both publish TradeTick for BTCUSDT-PERP.BINANCE"):
-        FeedRegistry([*archive_feeds(), csv_feed(imp)])
+        FeedRegistry([*archive, declared])
 
 
 BARS_IMPORT = """

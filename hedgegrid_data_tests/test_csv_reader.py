@@ -243,7 +243,7 @@ def test_the_mapping_fails_closed_and_yaml_equals_toml(tmp_path: Path) -> None:
                     "    timestamp: {column: t, format: epoch_ms}\n    columns: {volume: v}\n")
     assert load_imports(toml) == load_imports(yaml)
     [imp] = load_imports(toml)
-    assert imp.landing == tmp_path / "in" and imp.feed_name == "csv_vx_bars" and not imp.is_publisher
+    assert imp.landing == tmp_path / "in" and imp.feed_name == "csv_vx_bars" and imp.publisher is None
 
 
 def test_a_symbol_column_not_filtered_on_must_hold_the_one_symbol(tmp_path: Path) -> None:
@@ -262,8 +262,8 @@ def test_the_readme_mapping_example_is_a_valid_import(tmp_path: Path) -> None:
     path = tmp_path / "imports.toml"
     path.write_text(example)
     [imp] = load_imports(path)
-    assert (imp.feed_name, imp.sides, imp.columns, imp.is_publisher) == (
-        "csv_vendorx_trades", {"B": "buy", "S": "sell"}, {"qty": "Size"}, True)
+    assert (imp.feed_name, imp.sides, imp.columns, imp.publisher) == (
+        "csv_vendorx_trades", {"B": "buy", "S": "sell"}, {"qty": "Size"}, None)
 
 
 def test_trades_without_ids_get_ids_of_file_and_line(tmp_path: Path) -> None:

@@ -43,11 +43,12 @@ import pyarrow as pa
 
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.text_columns import TextBlock, parse_decimal, parse_signed_decimal
+from hedgegrid_data.tables.funding import RATE_SCALE
+from hedgegrid_data.tables.mark_prices import MARK_PRICE_SCALE
 from hedgegrid_data.tables.trades import BUYER, SELLER
 
 UTC_NS = pa.timestamp("ns", tz="UTC")
-EXACT_SCALE = 12   # mark and index prices, bar volumes: decimals the instrument does not bound (as klines do)
-RATE_SCALE = 8     # funding rates (``tables/funding.py``)
+EXACT_SCALE = 12   # bar volumes: decimals the instrument does not bound (as the archive's klines)
 MAX_LINE_BYTES = 1 << 22  # a REST snapshot of 5,000 levels is ~250 KiB
 
 TRADE = "trade"
@@ -144,16 +145,16 @@ BAR_ROW = ("line", "receive_ns", "symbol", "interval", "open_time", "close_time"
 
 @dataclass
 class Frames:
-    """What a file's frames hold: rows per built event type (decimals still text), and every frame counted by
-    event type (``events``) with what was skipped and why (``skipped``)."""
+    """What a file's frames hold: rows per built event type (decimals still text), every frame counted by event
+    type (``events``) with what was skipped and why (``skipped``), and every frame's receive time (``receipts``:
+    where a capture was disconnected)."""
 
     file: str
     rows: dict[str, list[tuple]] = field(default_factory=lambda: {k: [] for k in (*BUILT, "funding")})
     events: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     lines: int = 0
-    first_receive_ns: int | None = None
-    last_receive_ns: int | None = None
+    receipts: list[int] = field(default_factory=list)  # the receive time of every frame, in file order
 
     def symbols(self, event: str) -> set[str]:
         """The symbols (``s``, as Binance spells them: ``BTCUSDT``, ``BTCUSD_PERP``) with rows of ``event``."""
@@ -208,15 +209,15 @@ class Frames:
 
     def mark_prices(self, symbol: str) -> pa.Table:
         """``markPriceUpdate`` frames of ``symbol`` as mark prices (``mark_price, index_price`` exact at
-        ``EXACT_SCALE``, ``ts_event`` = ``E``) with ``line``; ``index_price`` null where the frame has none."""
+        ``MARK_PRICE_SCALE``, ``ts_event`` = ``E``) with ``line``; ``index_price`` null where the frame has none."""
         columns = self._columns(MARK_PRICE, MARK_ROW, symbol)
         has_index = [v is not None for v in columns["index_price"]]
         columns["index_price"] = [v if v is not None else "0" for v in columns["index_price"]]
         block = self._block(columns, ("mark_price", "index_price"))
         ts_event, ts_init, line = self._times(columns)
-        index = parse_decimal(block, "index_price", EXACT_SCALE, self.file, "an exact index price")
+        index = parse_decimal(block, "index_price", MARK_PRICE_SCALE, self.file, "an exact index price")
         return pa.table({
-            "mark_price": parse_decimal(block, "mark_price", EXACT_SCALE, self.file, "an exact mark price"),
+            "mark_price": parse_decimal(block, "mark_price", MARK_PRICE_SCALE, self.file, "an exact mark price"),
             "index_price": pa.array([v if ok else None for v, ok in zip(index.to_pylist(), has_index, strict=True)],
                                     index.type) if not all(has_index) else index,
             "ts_event": ts_event, "ts_init": ts_init, "line": line})
@@ -259,9 +260,7 @@ class Frames:
         except _Bad as exc:
             raise ArchiveDataError(self.file, str(exc), line=frame.line) from None
         if frame.receive_ns is not None:
-            if self.first_receive_ns is None:
-                self.first_receive_ns = frame.receive_ns
-            self.last_receive_ns = frame.receive_ns
+            self.receipts.append(frame.receive_ns)
 
     def _add(self, frame: Frame) -> None:
         try:

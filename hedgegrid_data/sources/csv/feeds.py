@@ -9,12 +9,14 @@
 
 Identity: the group is ``csv_<import>_<table>``; store paths are ``<layer>/csv/<market>/<import>_<table>/…`` and
 the raw copies ``raw/csv/<import>/``. The instrument is the venue's (``instruments.py``). ``publisher`` defaults to
-true except for Binance instruments, which the archive publishes (the registry refuses two publishers).
+true unless another feed already publishes the type for the instrument (Binance's archive; the registry refuses
+two publishers).
 No nightly schedule: the ``<feed>_landing`` sensor materializes the days new or changed files cover.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -46,8 +48,8 @@ TRADE_CHECKS = (
 PUBLISHES = {"trades": TradeTick, "bars": Bar, "mark_prices": MarkPriceUpdate, "funding": FundingRateUpdate}
 
 
-def csv_feed(imp: CsvImport) -> Feed:
-    """The feed of one import."""
+def csv_feed(imp: CsvImport, publisher: bool = True) -> Feed:
+    """The feed of one import; ``publisher``: whether it is its instruments' declared publisher."""
     source = LandingSource(SOURCE, LandingImport(imp.name, imp.landing, imp.glob, CsvContent(imp)),
                            kinds=frozenset({"csv", "landing"}))
 
@@ -82,20 +84,35 @@ def csv_feed(imp: CsvImport) -> Feed:
         name=imp.feed_name, source=source, venue=imp.venue.lower(), market=imp.market, table=imp.table,
         dataset=f"{imp.name}_{imp.table}", first_day=imp.first_day, symbols=imp.symbols,
         files=lambda day, symbol: [LandingDay(symbol, day)], steps=steps,
-        instrument_ids=lambda symbol: instrument(symbol).id.value, publishes=data_cls, publisher=imp.is_publisher,
+        instrument_ids=lambda symbol: instrument(symbol).id.value, publishes=data_cls, publisher=publisher,
         consecutive_ids=False, normalized_checks=checks, report_series=series,
         descriptions=Descriptions(
             f"CSV files of import {imp.name!r} ({where}) covering the day, copied into raw/{SOURCE}/{imp.name}/ "
             "with their sha256.",
             f"{imp.venue} {imp.market} {imp.table.replace('_', ' ')} of the day from the CSV import {imp.name!r}: "
             "exact decimals, ns times; pandera-validated.",
-            f"Nautilus {data_cls.__name__} day file (and instrument)."),
+            f"Nautilus {data_cls.__name__} day file (and instrument)"
+            + ("." if publisher else "; not published: another feed is the declared publisher.")),
         automation=Automation(nightly=False))
 
 
-def csv_feeds(imports_file: Path | None = None) -> list[Feed]:
-    """The feeds of every ``[[csv]]`` entry of the imports file (``HEDGEGRID_IMPORTS``); none without one."""
+def csv_feeds(imports_file: Path | None = None, others: Iterable[Feed] = ()) -> list[Feed]:
+    """The feeds of every ``[[csv]]`` entry of the imports file (``HEDGEGRID_IMPORTS``); none without one.
+
+    An import's ``publisher`` defaults to true unless one of ``others`` (the deployment's other feeds, or an
+    earlier import) already publishes the same type for one of its instruments: Binance instruments keep
+    their tables while the archive publishes them."""
     path = imports_file or settings.imports_file()
     if path is None:
         return []
-    return [csv_feed(imp) for imp in load_imports(path)]
+    published = {(f.instrument_ids(s), f.publishes) for f in others if f.publishes and f.publisher
+                 for s in f.symbols}
+    feeds = []
+    for imp in load_imports(path):
+        feed = csv_feed(imp)
+        series = {(feed.instrument_ids(s), feed.publishes) for s in feed.symbols}
+        publisher = imp.publisher if imp.publisher is not None else not series & published
+        if publisher:
+            published |= series
+        feeds.append(feed if publisher else csv_feed(imp, publisher=False))
+    return feeds

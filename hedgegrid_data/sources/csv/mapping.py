@@ -99,11 +99,6 @@ class CsvImport:
     def feed_name(self) -> str:
         return f"csv_{self.name}_{self.table}"
 
-    @property
-    def is_publisher(self) -> bool:
-        """Declared, else true except on Binance, whose archive already publishes its instruments."""
-        return self.publisher if self.publisher is not None else self.venue != "BINANCE"
-
     def roles(self) -> dict[str, tuple[bool, tuple[str, ...]]]:
         return ROLES[self.table]
 

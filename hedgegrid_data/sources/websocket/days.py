@@ -1,0 +1,198 @@
+"""The day steps of capture feeds: a day of one import × table × symbol from every capture file covering it.
+
+The day's files are the ones its raw asset fetched (``sources/landing``); each is parsed by the one frame parser
+and its rows of the day (by ``ts_event``) are taken, so a file spanning midnight gives each day its part.
+
+- **trades / aggTrades**: overlapping captures (reconnects, two recorders) are merged by trade (aggregate) id: a
+  trade received twice keeps its first receipt (``ts_init``), and a repeated id whose price, size, time or side
+  differ is an error naming both files and lines. Then the shared ``CanonicalTradesDay(receive_times=True)``.
+  Missing ids are reported by ``trade_id_gaps`` as a WARN (a capture loses trades at every disconnect: the day is
+  still what was received, and the gap is listed), not a blocking error as for the archive.
+- **quotes, mark prices, funding updates**: the shared ``CanonicalTableDay`` (it drops rows received twice).
+- every table: ``capture_disconnects`` (WARN) lists the stretches of the day longer than the import's
+  ``disconnect_seconds`` without any received frame: disconnects, and the parts of the day no capture covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from nautilus_trader.model.instruments import Instrument
+
+from hedgegrid_data.epochs import day_bounds_ns
+from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, Feed, PublicationPlan, StagedDay
+from hedgegrid_data.feeds.table_day import CanonicalTable, CanonicalTableDay, TableFile, silences
+from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
+from hedgegrid_data.quality.findings import Severity, Verdict
+from hedgegrid_data.quality.trades import TradeCheckThresholds
+from hedgegrid_data.sources.binance_stream.frames import Frames
+from hedgegrid_data.sources.landing.source import FetchedFile, LandingDay, LandingSource, fetched_files
+from hedgegrid_data.sources.websocket.capture import read_capture
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.tables.trades import RECEIVE_TIME, TRADE_COLUMNS
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import symbol_spec
+
+DISCONNECTS = CheckSpec("capture_disconnects", False, "Stretches of the day without any received frame longer than "
+                                                       "the import's disconnect_seconds (disconnects, and the parts "
+                                                       "of the day no capture covers), listed.")
+Captures = list[tuple[FetchedFile, Frames]]
+VALUES = ("price", "qty", "ts_event", "aggressor_side")
+
+
+@dataclass(frozen=True)
+class CaptureDay:
+    """What every capture table's steps share: the import's source, market and table, and how a day's captures
+    are read."""
+
+    source: LandingSource
+    market: Market
+    table: str
+    disconnect_ns: int
+
+    def key(self, symbol: str) -> str:
+        """The landing index key of the table's rows of ``symbol``."""
+        return f"{self.table}.{symbol}"
+
+    def instrument(self, symbol: str) -> Instrument:
+        return build_instrument(symbol_spec(self.market, symbol))
+
+    def captures(self, store: DataStore, day: dt.date, symbol: str) -> Captures:
+        files = fetched_files(self.source.raw_root(store), LandingDay(self.key(symbol), day))
+        return [(f, read_capture(f.path, f.name)) for f in files]
+
+    def disconnects(self, captures: Captures, day: dt.date) -> Verdict:
+        start, end = day_bounds_ns(day)
+        receipts = sorted(ns for _, frames in captures for ns in frames.receipts if start <= ns <= end)
+        if not any(frames.receipts for _, frames in captures):
+            return Verdict(DISCONNECTS.name, True, Severity.WARN, "the captures carry no receive times")
+        return silences(receipts, day, self.disconnect_ns, DISCONNECTS.name)
+
+    def metadata(self, captures: Captures) -> dict[str, object]:
+        events: dict[str, int] = {}
+        skipped: dict[str, int] = {}
+        for _, frames in captures:
+            for name, n in frames.events.items():
+                events[name] = events.get(name, 0) + n
+            for name, n in frames.skipped.items():
+                skipped[name] = skipped.get(name, 0) + n
+        return {"capture_files": ", ".join(f.name for f, _ in captures), "frames_by_event": events,
+                "frames_skipped": skipped}
+
+
+def in_day(table: pa.Table, day: dt.date) -> pa.Table:
+    start, end = day_bounds_ns(day)
+    ts = table.column("ts_event").cast(pa.int64())
+    return table.filter(pc.and_(pc.greater_equal(ts, start), pc.less_equal(ts, end)))
+
+
+def merge_by_id(tables: list[pa.Table], names: list[str]) -> tuple[pa.Table, int]:
+    """The trades of several captures (each with ``line``), one row per trade id: the first receipt of each,
+    ordered by (ts_event, id); returns it and how many receipts were dropped. A repeated id with other values
+    is an error naming both files and lines."""
+    frame = pl.concat([pl.from_arrow(t.append_column("file", pa.array([i] * t.num_rows, pa.int32())))
+                       for i, t in enumerate(tables)]).sort(["trade_id", RECEIVE_TIME, "file", "line"])
+    repeated = frame.filter(pl.col("trade_id").is_duplicated())
+    if repeated.height:
+        conflicts = repeated.group_by("trade_id").agg(pl.struct(VALUES).n_unique().alias("versions")).filter(
+            pl.col("versions") > 1)
+        if conflicts.height:
+            trade_id = conflicts["trade_id"].min()
+            first, other = (repeated.filter(pl.col("trade_id") == trade_id).unique(subset=list(VALUES), keep="first",
+                                                                                 maintain_order=True)
+                            .head(2).rows(named=True))
+            differs = {c: (str(first[c]), str(other[c])) for c in VALUES if first[c] != other[c]}
+            raise ArchiveDataError(names[other["file"]], f"trade id {trade_id} was received before with other values "
+                                   f"({names[first['file']]}, line {first['line']}): {differs}", line=other["line"])
+    unique = frame.unique(subset="trade_id", keep="first", maintain_order=True).sort(["ts_event", "trade_id"])
+    return unique.to_arrow(), frame.height - unique.height
+
+
+def _not_read(store: DataStore, day: dt.date, symbol: str) -> object:
+    raise AssertionError("capture steps read their day themselves")
+
+
+@dataclass(frozen=True)
+class CaptureTradesDay:
+    """``DaySteps`` of a capture's trades (``event``: ``trade`` or ``aggTrade``)."""
+
+    capture: CaptureDay
+    event: str
+    thresholds: TradeCheckThresholds
+
+    def canonical(self, read: Callable = _not_read) -> CanonicalTradesDay:
+        return CanonicalTradesDay(read, self.capture.instrument, self.thresholds, receive_times=True)
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        return self.canonical().series(symbol)
+
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return self.canonical().normalized_files(feed, store, day, symbol)
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        return self.canonical().plan(feed, store, day, symbol)
+
+    def trades(self, captures: Captures, day: dt.date, symbol: str) -> TradesFile:
+        instrument = self.capture.instrument(symbol)
+        tables = [in_day(frames.trades(symbol, instrument.price_precision, instrument.size_precision, self.event),
+                         day) for _, frames in captures]
+        names = [f.name for f, _ in captures]
+        merged, dropped = merge_by_id(tables, names)
+        columns = merged.select([*TRADE_COLUMNS, RECEIVE_TIME])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield from columns.to_batches()
+
+        return TradesFile(" + ".join(names), batches, {**self.capture.metadata(captures),
+                                                       "received_twice": dropped})
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        captures = self.capture.captures(store, day, symbol)
+        file = self.trades(captures, day, symbol)
+        staged = self.canonical(lambda *_: file).stage(feed, store, day, symbol)
+        verdicts = [replace(v, severity=Severity.WARN) if v.check == "trade_id_gaps" else v for v in staged.verdicts]
+        return replace(staged, verdicts=[*verdicts, self.capture.disconnects(captures, day)])
+
+
+@dataclass(frozen=True)
+class CaptureTableDay:
+    """``DaySteps`` of a capture's quotes, mark prices or funding updates (``table``)."""
+
+    capture: CaptureDay
+    table: CanonicalTable
+
+    def canonical(self, read: Callable = _not_read) -> CanonicalTableDay:
+        return CanonicalTableDay(read, self.capture.instrument, self.table)
+
+    def series(self, symbol: str) -> list[CatalogSeries]:
+        return self.canonical().series(symbol)
+
+    def normalized_files(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> list[Path]:
+        return self.canonical().normalized_files(feed, store, day, symbol)
+
+    def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
+        return self.canonical().plan(feed, store, day, symbol)
+
+    def rows(self, captures: Captures, day: dt.date, symbol: str) -> TableFile:
+        instrument = self.capture.instrument(symbol)
+        build = {
+            "quotes": lambda f: f.quotes(symbol, instrument.price_precision, instrument.size_precision),
+            "mark_prices": lambda f: f.mark_prices(symbol),
+            "funding_updates": lambda f: f.funding_updates(symbol),
+        }[self.table.name]
+        tables = [in_day(build(frames), day) for _, frames in captures]
+        return TableFile(" + ".join(f.name for f, _ in captures), pa.concat_tables(tables),
+                         self.capture.metadata(captures))
+
+    def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
+        captures = self.capture.captures(store, day, symbol)
+        file = self.rows(captures, day, symbol)
+        staged = self.canonical(lambda *_: file).stage(feed, store, day, symbol)
+        return replace(staged, verdicts=[*staged.verdicts, self.capture.disconnects(captures, day)])
