@@ -13,7 +13,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from hedgegrid_data.epochs import day_bounds_ns
 from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.sources.csv.days import CsvContent
 from hedgegrid_data.sources.csv.mapping import CsvImport, MappingError, load_imports, parse_import
 from hedgegrid_data.sources.csv.reader import CsvFileReader, Precisions, file_tag
 from hedgegrid_data.sources.landing.index import LandingFileError
@@ -271,3 +273,12 @@ def test_trades_without_ids_get_ids_of_file_and_line(tmp_path: Path) -> None:
     assert [r["trade_id"] for r in rows(path, an_import(tmp_path))] == [f"{file_tag('no_ids.csv')}-2",
                                                                        f"{file_tag('no_ids.csv')}-3"]
     assert "no_ids.csv, line 1: no trade id column" in str(error(path, an_import(tmp_path, ids="integer")))
+
+
+def test_an_unreadable_file_still_covers_the_days_its_name_says(tmp_path: Path) -> None:
+    """The landing index keeps the day of a dated file without a usable header, so that building the day fails
+    naming the file instead of silently leaving it out."""
+    path = write(tmp_path / "vendor_2024-01-02.csv", f"id,time,qty,side\n1,{T0}000,1,buy\n")
+    with pytest.raises(LandingFileError, match="vendor_2024-01-02.csv, line 1: no price column") as caught:
+        CsvContent(an_import(tmp_path)).spans(path, path.name)
+    assert caught.value.spans == {"BTCUSD": day_bounds_ns(DAY)}

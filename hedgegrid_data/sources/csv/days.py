@@ -16,11 +16,12 @@ from pathlib import Path
 import pyarrow as pa
 from nautilus_trader.model.instruments import Instrument
 
+from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.feeds.table_day import TableFile
 from hedgegrid_data.feeds.trades_day import TradesFile
 from hedgegrid_data.sources.csv.mapping import CsvImport
-from hedgegrid_data.sources.csv.reader import CsvFileReader, Precisions, empty_table
-from hedgegrid_data.sources.landing.index import Spans
+from hedgegrid_data.sources.csv.reader import CsvFileReader, Precisions, empty_table, named_spans
+from hedgegrid_data.sources.landing.index import LandingFileError, Spans
 from hedgegrid_data.sources.landing.source import FetchedFile, LandingDay, fetched_files
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.tables.trades import TRADE_COLUMNS
@@ -33,7 +34,11 @@ class CsvContent:
     imp: CsvImport
 
     def spans(self, path: Path, name: str) -> Spans:
-        return CsvFileReader(path, self.imp, name).spans()
+        try:
+            reader = CsvFileReader(path, self.imp, name)
+        except ArchiveDataError as exc:  # no header, no usable columns: the days its name says still fail on it
+            raise LandingFileError(str(exc), named_spans(self.imp, name)) from exc
+        return reader.spans()
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,15 @@ def file_tag(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
+def named_spans(imp: CsvImport, name: str) -> dict[str, tuple[int, int]]:
+    """Every symbol of ``imp`` over the days a file's name says it holds (none when it says nothing): what an
+    unreadable file still covers, so that those days fail naming it."""
+    named = date_in_name(Path(name).name)
+    if named is None:
+        return {}
+    return dict.fromkeys(imp.symbols, (day_bounds_ns(named[0])[0], day_bounds_ns(named[1])[1]))
+
+
 class CsvFileReader:
     """Reads one landed file of an import: its header and column mapping once, then its rows as canonical
     batches of one (day, symbol)."""
@@ -226,12 +235,7 @@ class CsvFileReader:
                         before = found.get(symbol, (low.as_py(), high.as_py()))
                         found[symbol] = (min(before[0], low.as_py()), max(before[1], high.as_py()))
         except ArchiveDataError as exc:
-            if self.named_days is not None:
-                first, last = day_bounds_ns(self.named_days[0])[0], day_bounds_ns(self.named_days[1])[1]
-                for symbol in self.imp.symbols:
-                    low, high = found.get(symbol, (first, last))
-                    found[symbol] = (min(low, first), max(high, last))
-            raise LandingFileError(str(exc), found) from exc
+            raise LandingFileError(str(exc), {**named_spans(self.imp, self.name), **found}) from exc
         return found
 
     def _symbol_rows(self, block: TextBlock, symbol: str) -> pa.Array | None:
