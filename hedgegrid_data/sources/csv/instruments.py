@@ -17,7 +17,6 @@ from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Ins
 from nautilus_trader.model.objects import Quantity
 
 from hedgegrid_data.sources.csv.mapping import CsvImport, MappingError
-from hedgegrid_data.sources.csv.reader import Precisions
 from hedgegrid_data.venues.binance import Market, build_instrument
 from hedgegrid_data.venues.instruments import instrument_terms
 from hedgegrid_data.venues.symbols import increment_precision, symbol_spec
@@ -48,7 +47,3 @@ def import_instrument(imp: CsvImport, symbol: str) -> Instrument:
                            multiplier=Quantity.from_str(imp.contract_size) if inverse else Quantity.from_int(1),
                            **terms)
 
-
-def import_precisions(imp: CsvImport, symbol: str) -> Precisions:
-    instrument = import_instrument(imp, symbol)
-    return Precisions(instrument.price_precision, instrument.size_precision)

@@ -7,7 +7,7 @@ row. Whatever does not convert (a value, an unknown side, a row with another num
 compressed stream) is an ``ArchiveDataError`` naming the file, the line and the column.
 
 Days: a file may hold several days (a monthly export) and a day may come from several files; a day's batches
-hold only that day's rows (``day_batches``). A file whose *name* says a day (``…2024-01-02…``) or a month
+hold only that day's rows (``CsvFileReader.batches``). A file whose *name* says a day (``…2024-01-02…``) or a month
 (``…2024-01…``) must hold only rows of it: a row of another day is an error, not moved to its day.
 Symbols: with a ``symbol_column``, only the rows of the wanted symbols are kept (other symbols are skipped);
 without one, a column of the usual names (``symbol``, ``instrument``, ``pair``, ``ticker``) must hold
@@ -46,10 +46,10 @@ from hedgegrid_data.sources.text_columns import (
 )
 from hedgegrid_data.tables.bars import interval_ns
 from hedgegrid_data.tables.funding import HOUR_NS, RATE_SCALE
+from hedgegrid_data.tables.mark_prices import MARK_PRICE_SCALE as MARK_SCALE
 from hedgegrid_data.tables.trades import BUYER, SELLER, TRADE_ID_MAX_LENGTH
 
 BLOCK_SIZE = 4 << 20
-MARK_SCALE = 12  # tables/mark_prices.py's MARK_PRICE_SCALE (foundation)
 SIGNED_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 BUY_WORDS = ("buy", "b", "bid", "buyer", "taker_buy")
 SELL_WORDS = ("sell", "s", "ask", "seller", "taker_sell")
