@@ -166,13 +166,37 @@ def test_vendor_trades_land_sensor_run_and_read_back_equal_to_the_text(tmp_path:
     assert (data_store.root / "raw/csv/vendorx/BTCUSD/2026-05-08.json").is_file()
 
 
-def test_a_truncated_gz_fails_naming_the_file_and_leaves_nothing(tmp_path: Path, binance_samples: Path,
-                                                                  data_store: DataStore) -> None:
-    landing = tmp_path / "landing/vendorx"
-    vendor_trades(binance_samples, landing)
-    good = landing / "vendorx_BTCUSD_2026-05-08.csv.gz"
-    data = good.read_bytes()
-    good.write_bytes(data[: len(data) // 2])
+def _bad(case: str) -> tuple[bytes, list[str]]:
+    """A vendor file of 2026-05-08 broken one way (gzip bytes), and what its error must say."""
+    table = trades_table(TRADES_DAY, 100_000 if case == "truncated_gz" else 50, time_format="epoch_ms")
+    columns = table.to_pydict()
+    if case == "missing_column":
+        del columns["Price"]
+        expect = ["line 1: no price column"]
+    elif case == "unknown_side":
+        columns["Side"][3] = "X"
+        expect = ["line 5: Side 'X' is not a known side value"]
+    elif case == "mixed_units":
+        columns["Time"][2] = columns["Time"][2][:-3]
+        expect = ["line 4: Time", "mixed units"]
+    elif case == "spanning_days":
+        columns["Time"][1] = str(int(columns["Time"][1]) + 86_400_000)
+        expect = ["line 3: Time", "lies outside 2026-05-08, which the file's name says it holds"]
+    else:
+        expect = ["cannot read the file past line", "truncated or corrupt"]
+    buffer = io.BytesIO()
+    pcsv.write_csv(pa.table(columns), buffer, pcsv.WriteOptions(quoting_style="none"))
+    data = gzip.compress(buffer.getvalue())
+    return (data[: len(data) // 2] if case == "truncated_gz" else data), expect
+
+
+@pytest.mark.parametrize("case", ["missing_column", "unknown_side", "mixed_units", "spanning_days", "truncated_gz"])
+def test_bad_input_fails_naming_file_and_line_and_leaves_nothing(tmp_path: Path, data_store: DataStore,
+                                                                 case: str) -> None:
+    data, expect = _bad(case)
+    name = "vendorx_BTCUSD_2026-05-08.csv.gz"
+    (tmp_path / "landing/vendorx").mkdir(parents=True)
+    (tmp_path / "landing/vendorx" / name).write_bytes(data)
     [feed] = csv_feeds(_imports(tmp_path, TRADES_IMPORT))
     defs = _definitions(feed, data_store, tmp_path)
     with instance_for_test() as instance:
@@ -180,9 +204,8 @@ def test_a_truncated_gz_fails_naming_the_file_and_leaves_nothing(tmp_path: Path,
         assert not result.success
         [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         message = failure.step_failure_data.error.to_string()
-        assert "vendorx_BTCUSD_2026-05-08.csv.gz" in message and "truncated or corrupt" in message
-    assert not (data_store.root / "normalized").exists() or not any((data_store.root / "normalized").rglob("*.parquet"))
-    assert not (data_store.catalog / "data").exists()
+    assert name in message and all(part in message for part in expect), message
+    assert not any(data_store.root.rglob("*.parquet"))
 
 
 def test_binance_instruments_do_not_publish_by_default(tmp_path: Path) -> None:
