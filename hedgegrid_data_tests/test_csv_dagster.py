@@ -153,6 +153,13 @@ def test_vendor_trades_land_sensor_run_and_read_back_equal_to_the_text(tmp_path:
         context = build_sensor_context(instance=instance, definitions=defs, sensor_name=sensor.name,
                                        resources=defs.resources)
         assert sensor.evaluate_tick(context).run_requests == []
+        # a second export of the day lands: the day is requested again, naming the change
+        _write_gz(tmp_path / "landing/vendorx/vendorx_BTCUSD_2026-05-08_late.csv.gz", table.slice(0, 10))
+        context = build_sensor_context(instance=instance, definitions=defs, sensor_name=sensor.name,
+                                       resources=defs.resources)
+        [again] = sensor.evaluate_tick(context).run_requests
+        assert again.partition_key == request.partition_key and again.run_key != request.run_key
+        assert again.tags["hedgegrid/change"] == "new vendorx_BTCUSD_2026-05-08_late.csv.gz"
 
     ticks = ParquetDataCatalog(str(data_store.catalog)).trade_ticks(instrument_ids=["BTCUSD.VENDORX"])
     expected = table.to_pylist()
