@@ -20,12 +20,15 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from hedgegrid_data.assets.factory import build_feed_assets
 from hedgegrid_data.automation import AutomationSettings, build_automation
 from hedgegrid_data.automation.alerts import AlertsResource
-from hedgegrid_data.errors import ArchiveDataError
+from hedgegrid_data.errors import ArchiveDataError, NotPublishedError
+from hedgegrid_data.feeds.configured import configured_feeds
 from hedgegrid_data.feeds.feed import Feed
 from hedgegrid_data.feeds.recipe import normalize_day, publish_day
 from hedgegrid_data.feeds.registry import FeedRegistry
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
+from hedgegrid_data.sources.landing.index import LandingImport
+from hedgegrid_data.sources.landing.source import LandingDay, LandingSource
 from hedgegrid_data.sources.websocket.feeds import websocket_feeds
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.tables.trades import BUYER, SELLER
@@ -152,7 +155,8 @@ def test_real_captures_read_back_through_nautilus_equal_to_the_frames(market: st
     assert catalog_trades(data_store, instrument_id) == [r for d in days for r in expected_trades(frames, d)]
     assert catalog_quotes(data_store, instrument_id) == expected_quotes(frames, DAY)
     assert (data_store.root / f"normalized/websocket/{market}/hft_trades/{symbol}/{DAY}.parquet").is_file()
-    assert sorted(p.name for p in (data_store.raw / "websocket/hft/objects").iterdir())[0].endswith(name)
+    [stored] = (data_store.raw / "websocket/hft/objects").iterdir()  # the file once, for every day it covers
+    assert stored.name.endswith(name)
 
 
 def _write(path: Path, lines: list[bytes]) -> Path:
@@ -236,7 +240,7 @@ def test_bad_captures_fail_closed_naming_file_and_line(samples: Path, tmp_path: 
 def test_a_large_generated_capture_spanning_midnight(tmp_path: Path, data_store: DataStore) -> None:
     landing = tmp_path / "landing"
     generated = generate_capture(landing / "um-BTCUSDT.jsonl.gz", Market.USDM, "BTCUSDT",
-                                 dt.datetime(2024, 8, 8, 23, 56), 120_000)
+                                 dt.datetime(2024, 8, 8, 23, 58), 50_000)
     toml = imports(tmp_path, entry("gen", landing, "um", "BTCUSDT", tables=["trades", "mark_prices",
                                                                            "funding_updates"]))
     feeds = by_table(websocket_feeds(toml))
@@ -314,3 +318,52 @@ def test_a_dagster_materialization_and_the_landing_sensor(samples: Path, tmp_pat
         requests = {r.partition_key: r.tags["hedgegrid/change"] for r in tick(instance)}
         assert requests == {f"{DAY}|BTCUSDT": "new spot-2.jsonl", f"{NEXT}|BTCUSDT": "new: spot-1.gz"}
     assert len(catalog_trades(data_store, "BTCUSDT.BINANCE")) == on_the_day
+
+
+class TimesReader:
+    """A landing content reader of one JSON time per line (``{"t": ns}``), counting the files it reads."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def spans(self, path: Path, name: str) -> dict[str, tuple[int, int]]:
+        self.read.append(name)
+        times = [json.loads(line)["t"] for line in path.read_text().splitlines()]
+        return {"x": (min(times), max(times))}
+
+
+def test_the_landing_index_reads_each_file_version_once(tmp_path: Path, data_store: DataStore) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    midnight = 1723161600 * 10**9
+    (landing / "a.jsonl").write_text(f'{{"t": {midnight - 10**9}}}\n{{"t": {midnight + 10**9}}}\n')
+    (landing / ".hidden.jsonl").write_text("not read\n")
+    (landing / "b.jsonl.part").write_text("being written\n")
+    reader = TimesReader()
+    source = LandingSource("test", LandingImport("imp", landing, "*", reader))
+    raw_root = source.raw_root(data_store)
+    assert source.index(raw_root).days() == [DAY, NEXT] and reader.read == ["a.jsonl"]
+    source.fetch(None, raw_root, [LandingDay("x", DAY)])
+    assert source.change(source.index(raw_root), raw_root, LandingDay("x", DAY)) is None
+    (landing / "a.jsonl").touch()  # same bytes, new mtime: not read again
+    assert source.index(raw_root).days() == [DAY, NEXT] and reader.read == ["a.jsonl"]
+    (landing / "a.jsonl").write_text(f'{{"t": {midnight - 2 * 10**9}}}\n')
+    index = source.index(raw_root)
+    assert reader.read == ["a.jsonl", "a.jsonl"] and index.days() == [DAY]
+    assert source.change(index, raw_root, LandingDay("x", DAY))[1] == "changed a.jsonl"
+    with pytest.raises(NotPublishedError, match="no file of import 'imp'"):
+        source.fetch(None, raw_root, [LandingDay("x", NEXT)])
+
+
+def test_configured_feeds_take_the_imports_file(samples: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEDGEGRID_IMPORTS", str(imports(tmp_path, entry("hft", samples, "spot", "BTCUSDT"))))
+    feeds = {f.name: f for f in configured_feeds()}
+    assert {n: f.publisher for n, f in feeds.items() if "websocket" in n} == {
+        "binance_spot_websocket_hft_trades": False, "binance_spot_websocket_hft_agg_trades": False,
+        "binance_spot_websocket_hft_quotes": True}
+    sensors = {s.name for s in build_automation(feeds.values(), alert_sensors=False)["sensors"]}
+    assert "binance_spot_websocket_hft_quotes_landing" in sensors
+    assert "binance_spot_websocket_hft_quotes_availability" not in sensors
+    monkeypatch.delenv("HEDGEGRID_IMPORTS")
+    assert not [f for f in configured_feeds() if "websocket" in f.name]

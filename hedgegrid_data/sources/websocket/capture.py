@@ -69,12 +69,13 @@ def lines_of(path: Path, name: str) -> Iterator[bytes]:
 
 
 def read_capture(path: Path, name: str) -> Frames:
-    """Every frame of a capture file (errors name ``name`` and the line). The last two files parsed are kept by
-    content (sha256): indexing a file and building its days, or a day's tables, parse it once per process."""
+    """Every frame of a capture file (errors name ``name`` and the line). The last file parsed is kept by
+    content (sha256): indexing a file and building its day parse it once (a parsed file holds a few hundred bytes
+    per frame; a day of many files keeps only its tables, ``websocket/days.py``)."""
     return _parsed(sha256_of(path)[0], name, path)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=1)
 def _parsed(sha256: str, name: str, path: Path) -> Frames:
     return parse_lines(lines_of(path, name), name)
 

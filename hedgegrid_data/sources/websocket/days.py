@@ -33,7 +33,7 @@ from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
 from hedgegrid_data.quality.findings import Severity, Verdict
 from hedgegrid_data.quality.trades import TradeCheckThresholds
 from hedgegrid_data.sources.binance_stream.frames import Frames
-from hedgegrid_data.sources.landing.source import FetchedFile, LandingDay, LandingSource, fetched_files
+from hedgegrid_data.sources.landing.source import LandingDay, LandingSource, fetched_files
 from hedgegrid_data.sources.websocket.capture import read_capture
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.tables.trades import RECEIVE_TIME, TRADE_COLUMNS
@@ -43,8 +43,20 @@ from hedgegrid_data.venues.symbols import symbol_spec
 DISCONNECTS = CheckSpec("capture_disconnects", False, "Stretches of the day without any received frame longer than "
                                                        "the import's disconnect_seconds (disconnects, and the parts "
                                                        "of the day no capture covers), listed.")
-Captures = list[tuple[FetchedFile, Frames]]
 VALUES = ("price", "qty", "ts_event", "aggressor_side")
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One capture file's part of a day: its rows of the table (``line`` included), the receive times of its
+    frames on the day, and its frames counted by event type. Each file's parsed frames are reduced to this at
+    once, so a day of many files holds Arrow tables, not every file's frames."""
+
+    name: str
+    rows: pa.Table
+    receipts: list[int]
+    events: dict[str, int]
+    skipped: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -64,26 +76,32 @@ class CaptureDay:
     def instrument(self, symbol: str) -> Instrument:
         return build_instrument(symbol_spec(self.market, symbol))
 
-    def captures(self, store: DataStore, day: dt.date, symbol: str) -> Captures:
-        files = fetched_files(self.source.raw_root(store), LandingDay(self.key(symbol), day))
-        return [(f, read_capture(f.path, f.name)) for f in files]
-
-    def disconnects(self, captures: Captures, day: dt.date) -> Verdict:
+    def captures(self, store: DataStore, day: dt.date, symbol: str,
+                 rows: Callable[[Frames], pa.Table]) -> list[Capture]:
+        """Every fetched file of the day, its ``rows`` (a table of its frames) taken on the day."""
         start, end = day_bounds_ns(day)
-        receipts = sorted(ns for _, frames in captures for ns in frames.receipts if start <= ns <= end)
-        if not any(frames.receipts for _, frames in captures):
-            return Verdict(DISCONNECTS.name, True, Severity.WARN, "the captures carry no receive times")
-        return silences(receipts, day, self.disconnect_ns, DISCONNECTS.name)
+        captures = []
+        for file in fetched_files(self.source.raw_root(store), LandingDay(self.key(symbol), day)):
+            frames = read_capture(file.path, file.name)
+            captures.append(Capture(file.name, in_day(rows(frames), day),
+                                    [ns for ns in frames.receipts if start <= ns <= end],
+                                    dict(frames.events), dict(frames.skipped)))
+        return captures
 
-    def metadata(self, captures: Captures) -> dict[str, object]:
+    def disconnects(self, captures: list[Capture], day: dt.date) -> Verdict:
+        if not any(c.receipts for c in captures):
+            return Verdict(DISCONNECTS.name, True, Severity.WARN, "the captures carry no receive times")
+        return silences(sorted(ns for c in captures for ns in c.receipts), day, self.disconnect_ns, DISCONNECTS.name)
+
+    def metadata(self, captures: list[Capture]) -> dict[str, object]:
         events: dict[str, int] = {}
         skipped: dict[str, int] = {}
-        for _, frames in captures:
-            for name, n in frames.events.items():
+        for capture in captures:
+            for name, n in capture.events.items():
                 events[name] = events.get(name, 0) + n
-            for name, n in frames.skipped.items():
+            for name, n in capture.skipped.items():
                 skipped[name] = skipped.get(name, 0) + n
-        return {"capture_files": ", ".join(f.name for f, _ in captures), "frames_by_event": events,
+        return {"capture_files": ", ".join(c.name for c in captures), "frames_by_event": events,
                 "frames_skipped": skipped}
 
 
@@ -139,23 +157,21 @@ class CaptureTradesDay:
     def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
         return self.canonical().plan(feed, store, day, symbol)
 
-    def trades(self, captures: Captures, day: dt.date, symbol: str) -> TradesFile:
-        instrument = self.capture.instrument(symbol)
-        tables = [in_day(frames.trades(symbol, instrument.price_precision, instrument.size_precision, self.event),
-                         day) for _, frames in captures]
-        names = [f.name for f, _ in captures]
-        merged, dropped = merge_by_id(tables, names)
+    def trades(self, captures: list[Capture]) -> TradesFile:
+        names = [c.name for c in captures]
+        merged, dropped = merge_by_id([c.rows for c in captures], names)
         columns = merged.select([*TRADE_COLUMNS, RECEIVE_TIME])
 
         def batches() -> Iterator[pa.RecordBatch]:
             yield from columns.to_batches()
 
-        return TradesFile(" + ".join(names), batches, {**self.capture.metadata(captures),
-                                                       "received_twice": dropped})
+        return TradesFile(" + ".join(names), batches, {**self.capture.metadata(captures), "received_twice": dropped})
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
-        captures = self.capture.captures(store, day, symbol)
-        file = self.trades(captures, day, symbol)
+        instrument = self.capture.instrument(symbol)
+        captures = self.capture.captures(store, day, symbol, lambda frames: frames.trades(
+            symbol, instrument.price_precision, instrument.size_precision, self.event))
+        file = self.trades(captures)
         staged = self.canonical(lambda *_: file).stage(feed, store, day, symbol)
         verdicts = [replace(v, severity=Severity.WARN) if v.check == "trade_id_gaps" else v for v in staged.verdicts]
         return replace(staged, verdicts=[*verdicts, self.capture.disconnects(captures, day)])
@@ -180,19 +196,17 @@ class CaptureTableDay:
     def plan(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublicationPlan:
         return self.canonical().plan(feed, store, day, symbol)
 
-    def rows(self, captures: Captures, day: dt.date, symbol: str) -> TableFile:
+    def rows(self, symbol: str) -> Callable[[Frames], pa.Table]:
         instrument = self.capture.instrument(symbol)
-        build = {
+        return {
             "quotes": lambda f: f.quotes(symbol, instrument.price_precision, instrument.size_precision),
             "mark_prices": lambda f: f.mark_prices(symbol),
             "funding_updates": lambda f: f.funding_updates(symbol),
         }[self.table.name]
-        tables = [in_day(build(frames), day) for _, frames in captures]
-        return TableFile(" + ".join(f.name for f, _ in captures), pa.concat_tables(tables),
-                         self.capture.metadata(captures))
 
     def stage(self, feed: Feed, store: DataStore, day: dt.date, symbol: str) -> StagedDay:
-        captures = self.capture.captures(store, day, symbol)
-        file = self.rows(captures, day, symbol)
+        captures = self.capture.captures(store, day, symbol, self.rows(symbol))
+        file = TableFile(" + ".join(c.name for c in captures), pa.concat_tables([c.rows for c in captures]),
+                         self.capture.metadata(captures))
         staged = self.canonical(lambda *_: file).stage(feed, store, day, symbol)
         return replace(staged, verdicts=[*staged.verdicts, self.capture.disconnects(captures, day)])
