@@ -111,20 +111,20 @@ def expected_trades(frames: list[tuple[int, dict]], day: dt.date, event: str = "
 
 
 def expected_quotes(frames: list[tuple[int, dict]], day: dt.date) -> list:
-    """The source's quotes of the day, ordered by (ts_event, ts_init), a quote repeated with equal values and
-    time (a later receipt, or an update that changed nothing Nautilus holds) kept once."""
+    """The source's quotes of the day, ordered by (ts_event, ts_init), each book update (``u``) once: its first
+    receipt."""
     rows = []
     for receive, data in frames:
         if data.get("e", "bookTicker" if "u" in data and "b" in data else None) == "bookTicker":
             ts_event = data["T"] * 10**6 if "T" in data else receive
             if day_of(ts_event) == day:
-                rows.append((*(Decimal(data[k]) for k in "bBaA"), ts_event, receive))
+                rows.append((*(Decimal(data[k]) for k in "bBaA"), ts_event, receive, data["u"]))
     rows.sort(key=lambda r: (r[4], r[5]))
     seen, unique = set(), []
     for row in rows:
-        if row[:5] not in seen:
-            seen.add(row[:5])
-            unique.append(row)
+        if row[6] not in seen:
+            seen.add(row[6])
+            unique.append(row[:6])
     return unique
 
 
@@ -194,7 +194,8 @@ def test_overlapping_captures_are_merged_by_trade_id(samples: Path, tmp_path: Pa
     assert (status["source"], status["first_day"], status["last_day"]) == ("websocket", "2024-08-08", "2024-08-08")
     build_day(feeds["quotes"], data_store, DAY, "BTCUSDT")
     quotes = catalog_quotes(data_store, "BTCUSDT.BINANCE")
-    assert len(quotes) == len({q[:5] for q in quotes})  # a quote received by both recorders is in once
+    # a quote received by both recorders is in once (spot quotes' time is their receipt's: it differs by 5 ms)
+    assert quotes == expected_quotes(both, DAY)  # each update u once
 
     # a trade id received twice with another price is an error naming both files and lines
     index = next(i for i in range(cut_b, cut_a) if b'"e":"trade"' in lines[i])

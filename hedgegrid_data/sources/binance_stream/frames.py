@@ -136,7 +136,8 @@ def _time(obj: dict, key: str, what: str) -> int:
 
 
 TRADE_ROW = ("line", "receive_ns", "symbol", "trade_id", "price", "qty", "ts_event", "aggressor_side")
-QUOTE_ROW = ("line", "receive_ns", "symbol", "bid_price", "bid_size", "ask_price", "ask_size", "ts_event")
+QUOTE_ROW = ("line", "receive_ns", "symbol", "bid_price", "bid_size", "ask_price", "ask_size", "ts_event",
+             "update_id")
 MARK_ROW = ("line", "receive_ns", "symbol", "mark_price", "index_price", "ts_event")
 FUNDING_ROW = ("line", "receive_ns", "symbol", "rate", "next_funding_time", "ts_event")
 BAR_ROW = ("line", "receive_ns", "symbol", "interval", "open_time", "close_time", "open", "high", "low", "close",
@@ -202,7 +203,7 @@ class Frames:
 
     def quotes(self, symbol: str, price_precision: int, size_precision: int) -> pa.Table:
         """``bookTicker`` frames of ``symbol`` as quotes (``bid_price, bid_size, ask_price, ask_size, ts_event,
-        ts_init``) with ``line``."""
+        ts_init``) with ``line`` and ``update_id`` (the book's update id ``u``: the quote's identity)."""
         columns = self._columns(BOOK_TICKER, QUOTE_ROW, symbol)
         block = self._block(columns, ("bid_price", "bid_size", "ask_price", "ask_size"))
         ts_event, ts_init, line = self._times(columns)
@@ -212,7 +213,8 @@ class Frames:
                  for c in ("bid_size", "ask_size")}
         return pa.table({"bid_price": prices["bid_price"], "bid_size": sizes["bid_size"],
                          "ask_price": prices["ask_price"], "ask_size": sizes["ask_size"],
-                         "ts_event": ts_event, "ts_init": ts_init, "line": line})
+                         "ts_event": ts_event, "ts_init": ts_init, "line": line,
+                         "update_id": pa.array(columns["update_id"], pa.int64())})
 
     def mark_prices(self, symbol: str) -> pa.Table:
         """``markPriceUpdate`` frames of ``symbol`` as mark prices (``mark_price, index_price`` exact at
@@ -316,7 +318,7 @@ class Frames:
                 ts_event = receive
             self.rows[event].append((line, receive, _text(obj, "s", event), _text(obj, "b", event),
                                      _text(obj, "B", event), _text(obj, "a", event), _text(obj, "A", event),
-                                     ts_event))
+                                     ts_event, _int(obj, "u", event)))
         elif event == MARK_PRICE:
             symbol, ts_event = _text(obj, "s", event), _time(obj, "E", event)
             index = _text(obj, "i", event) if "i" in obj else None
