@@ -26,6 +26,7 @@ from nautilus_trader.model.instruments import Instrument
 from hedgegrid_data import settings
 from hedgegrid_data.catalog.bars import bar_type
 from hedgegrid_data.feeds.feed import Automation, CatalogSeries, CheckSpec, DaySteps, Descriptions, Feed
+from hedgegrid_data.feeds.registry import published_series
 from hedgegrid_data.feeds.table_day import MARK_PRICES, CanonicalTableDay
 from hedgegrid_data.feeds.trades_day import CanonicalTradesDay
 from hedgegrid_data.quality.trades import TradeCheckThresholds
@@ -105,8 +106,7 @@ def csv_feeds(imports_file: Path | None = None, others: Iterable[Feed] = ()) -> 
     path = imports_file or settings.imports_file()
     if path is None:
         return []
-    published = {(f.instrument_ids(s), f.publishes) for f in others if f.publishes and f.publisher
-                 for s in f.symbols}
+    published = published_series(others)
     feeds = []
     for imp in load_imports(path):
         feed = csv_feed(imp)

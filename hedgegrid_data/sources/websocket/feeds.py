@@ -27,6 +27,7 @@ from pathlib import Path
 from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, QuoteTick, TradeTick
 
 from hedgegrid_data.feeds.feed import Automation, CatalogSeries, CheckSpec, Descriptions, Feed
+from hedgegrid_data.feeds.registry import published_series
 from hedgegrid_data.feeds.table_day import FUNDING_UPDATES, MARK_PRICES, QUOTES
 from hedgegrid_data.quality.trades import TradeCheckThresholds
 from hedgegrid_data.sources.binance_stream.frames import AGG_TRADE, TRADE
@@ -91,8 +92,7 @@ def websocket_feeds(imports_file: Path | None, others: Iterable[Feed] = ()) -> l
     deployment's other feeds, whose published series the captures do not publish unless told to."""
     if imports_file is None:
         return []
-    published = {(f.instrument_ids(s), f.publishes) for f in others if f.publishes and f.publisher
-                 for s in f.symbols}
+    published = published_series(others)
     feeds = []
     for imp in read_websocket_imports(imports_file):
         source = LandingSource(SOURCE, LandingImport(imp.name, imp.landing, imp.glob, CaptureReader()),
