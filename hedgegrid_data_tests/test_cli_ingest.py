@@ -128,3 +128,26 @@ def test_a_wrong_selection_exits_2_naming_what_is_valid(args: list[str], message
     assert main(["ingest", *args]) == 2
     assert capsys.readouterr().err.startswith(f"hedgegrid-data ingest: {message}")
     assert not (tmp_path / "data").exists()
+
+
+def test_captured_websocket_frames_through_the_imports_file(tmp_path: Path) -> None:
+    """``--source websocket --config FILE``: a real USD-M capture; its quotes publish (no other source has them),
+    its trades keep their table (the archive publishes Binance trades)."""
+    capture = REPO_ROOT.parent / "shared" / "samples" / "binance_ws" / "hftbacktest_usdm_btcusdt_20240808.gz"
+    if not capture.is_file():
+        pytest.skip(f"real WebSocket captures not found at {capture.parent} (../shared is absent in a user's clone)")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(capture, landing)
+    config = tmp_path / "imports.toml"
+    config.write_text(f'[[websocket]]\nname = "hft"\nlanding = "{landing}"\nvenue = "binance"\nmarket = "um"\n'
+                      'symbol = "BTCUSDT"\nfirst_day = "2024-08-01"\nglob = "*.gz"\n')
+    data_dir = tmp_path / "data"
+    run = run_cli(["ingest", "--source", "websocket", "--market", "um", "--symbol", "BTCUSDT", "--start",
+                   "2024-08-08", "--data-types", "trades,quotes", "--config", str(config)], _env(data_dir), REPO_ROOT)
+    assert run.returncode == 0, run.output + run.stderr
+    assert "2 of 2 day(s) published, 0 failed" in run.output
+    quotes = ParquetDataCatalog(str(data_dir / "catalog")).quote_ticks(instrument_ids=["BTCUSDT-PERP.BINANCE"])
+    assert len(quotes) > 60_000 and [q.ts_init for q in quotes] == sorted(q.ts_init for q in quotes)
+    assert not (data_dir / "catalog" / "data" / "trade_tick").exists()
+    assert list((data_dir / "normalized" / "websocket" / "um").glob("hft_trades/**/*.parquet"))
