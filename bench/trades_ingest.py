@@ -11,10 +11,13 @@ trades with its CHECKSUM, verifies it, then runs each path in a fresh subprocess
 - ``reference``: ``write_trades_documented_path`` (pandas → ``TradeTickDataWrangler`` → ``write_data``);
 - ``ours``: ``normalize_day`` + ``publish_day`` of the market's trades feed, the zip copied into the raw store
   untimed;
-- ``bare``: the same two calls as a whole process (interpreter start, imports, pipeline, exit), timed from
-  outside like the CLI: the baseline of Dagster's overhead;
+- ``bare``: what the Dagster run does, without Dagster, as a whole process (interpreter start, imports, the
+  verified fetch from the mirror, the same two calls, exit), timed from outside like the CLI: the baseline of
+  Dagster's overhead;
 - ``dagster``: ``dagster asset materialize`` of the market's trades group for one partition, wall clock of
-  the whole CLI, with a private ``DAGSTER_HOME`` and the generated archive as a local mirror.
+  the whole CLI, with the generated archive as a local mirror and the repository's ``dagster.yaml`` in a
+  ``DAGSTER_HOME`` of the workdir whose storage exists (created once, untimed: the nightly run of a
+  deployment goes to an existing instance).
 
 A subprocess reports the wall time of its timed section and its peak RSS (``ru_maxrss``; for the CLI,
 that of its children) as JSON on its last stdout line. Another subprocess reads the catalogs back
@@ -168,12 +171,7 @@ def run_ours(case: Case) -> dict:
 
 
 def run_bare(case: Case) -> dict:
-    from hedgegrid_data.store import DataStore
-
-    store = DataStore(fresh_dir(case.run_dir("bare")) / "data")
-    raw = store.raw / case.archive_file.key
-    raw.parent.mkdir(parents=True)
-    shutil.copyfile(case.zip_path, raw)
+    fresh_dir(case.run_dir("bare"))
     command = [sys.executable, str(Path(__file__).resolve()), "--run-one", "pipeline", "--workdir", str(case.workdir),
                "--market", case.market.value, "--size", str(case.size)]
     start = time.perf_counter()
@@ -186,13 +184,20 @@ def run_bare(case: Case) -> dict:
 
 
 def run_pipeline(case: Case) -> dict:
-    """The child of ``bare``: the pipeline alone, untimed inside."""
-    from hedgegrid_data.feeds.recipe import normalize_day, publish_day
-    from hedgegrid_data.sources.binance_archive.feeds import trades_feed
-    from hedgegrid_data.store import DataStore
+    """The child of ``bare``: what the Dagster run does without Dagster, untimed inside: the verified fetch from
+    the mirror (the raw asset's), then the day recipe."""
+    from hedgegrid_data.startup import loading
+
+    with loading():  # as every entry point loads the pipeline
+        from hedgegrid_data.feeds.recipe import normalize_day, publish_day
+        from hedgegrid_data.sources.binance_archive.download import BinanceArchive
+        from hedgegrid_data.sources.binance_archive.feeds import trades_feed
+        from hedgegrid_data.store import DataStore
 
     store = DataStore(case.run_dir("bare") / "data")
     feed = trades_feed(case.market)
+    with BinanceArchive(str(case.archive_root), feed.source.raw_root(store)) as archive:
+        archive.fetch_verified(case.archive_file)
     normalize_day(feed, store, case.archive_file.day, case.symbol)
     return {"rows": publish_day(feed, store, case.archive_file.day, case.symbol).day.rows_out}
 
@@ -207,8 +212,7 @@ def step_seconds(log: str) -> dict[str, float]:
 
 def run_dagster(case: Case) -> dict:
     run_dir = fresh_dir(case.run_dir("dagster"))
-    home = fresh_dir(run_dir / "dagster_home")
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(case)
     env = {**os.environ, "DAGSTER_HOME": str(home), "HEDGEGRID_DATA_DIR": str(run_dir / "data"),
            "HEDGEGRID_BINANCE_URL": str(case.archive_root)}
     command = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize",
@@ -229,6 +233,19 @@ def run_dagster(case: Case) -> dict:
             "peak_rss_mib": peak_rss_mib(resource.RUSAGE_CHILDREN),
             "steps": step_seconds(log_text), "log": str(log_path),
             "rows": _parquet_rows(day) if day else None}
+
+
+def dagster_home(case: Case) -> Path:
+    """The instance the nightly runs go to: the repository's ``dagster.yaml`` in a home whose storage exists
+    (created untimed, once per workdir, as a deployment's first run or ``dagster instance migrate`` does)."""
+    home = case.workdir / "dagster_home"
+    if not (home / "history" / "runs.db").exists():
+        fresh_dir(home)
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+        subprocess.run([str(Path(sys.executable).with_name("dagster")), "instance", "migrate"], cwd=home,
+                       env={**os.environ, "DAGSTER_HOME": str(home)}, check=True, capture_output=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
 
 
 def _parquet_rows(path: Path) -> int:

@@ -137,3 +137,23 @@ def test_trades_with_receive_times_merge_overlapping_captures(tmp_path: Path) ->
     ticks = ParquetDataCatalog(str(store.catalog)).query(TradeTick, identifiers=[INSTRUMENT_ID])
     assert [(t.trade_id.value, str(t.price), t.ts_event, t.ts_init) for t in ticks] == [
         ("1", "100.00", ns(1), ns(1.3)), ("2", "100.01", ns(2), ns(2.1)), ("3", "100.02", ns(3), ns(3.1))]
+
+
+def test_quotes_with_update_ids_merge_by_update_and_refuse_one_update_with_two_values(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    rows = [("100.00", "2.0000", "100.01", "1.0000", ns(1), ns(1)),
+            ("100.00", "2.0000", "100.01", "1.0000", ns(1.005), ns(1.005)),  # update 7 again, a later receipt
+            ("100.00", "2.0000", "100.01", "1.0000", ns(1), ns(1))]  # update 8: equal values, its own quote
+    quotes = table_of(quote_schema(2, 4), rows, [1, 2, 3]).append_column("update_id", pa.array([7, 7, 8]))
+    feed = feed_of(CanonicalTableDay(lambda s, d, sym: TableFile("quotes.jsonl", quotes), examplex_instrument,
+                                     QUOTES), "quotes", QuoteTick)
+    run_day(feed, store)
+    ticks = ParquetDataCatalog(str(store.catalog)).query(QuoteTick, identifiers=[INSTRUMENT_ID])
+    assert [(t.ts_event, t.ts_init) for t in ticks] == [(ns(1), ns(1)), (ns(1), ns(1))]
+
+    conflicting = quotes.set_column(0, "bid_price", pa.array([Decimal("100.00"), Decimal("99.99"), Decimal("100.00")],
+                                                            pa.decimal128(38, 2)))
+    feed = feed_of(CanonicalTableDay(lambda s, d, sym: TableFile("quotes.jsonl", conflicting), examplex_instrument,
+                                     QUOTES), "quotes", QuoteTick)
+    with pytest.raises(ArchiveDataError, match=r"update 7 differ \(lines 1, 2\)"):
+        normalize_day(feed, DataStore(tmp_path / "other"), DAY, "BTCUSD")

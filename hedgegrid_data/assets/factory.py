@@ -55,10 +55,9 @@ from hedgegrid_data.assets.common import check_result, error_description, fail_c
 from hedgegrid_data.assets.policies import archive_http_retry, days_per_run_policy
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
 from hedgegrid_data.feeds.feed import CheckSpec, Feed
-from hedgegrid_data.feeds.recipe import NormalizedDay, PublishedDays, normalize_day, publish_day
+from hedgegrid_data.feeds.recipe import NormalizedDay, PublishedDays, normalize_day, publish_day, summarize
 from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.quality import findings
-from hedgegrid_data.quality.summaries import write_quality_summaries
 from hedgegrid_data.store import DataStore
 
 SCHEMA_VALID = CheckSpec(findings.SCHEMA_VALID, True, "Every row parsed exactly and passed the table's rules.")
@@ -338,9 +337,7 @@ def normalized_result(day_result: NormalizedDay) -> MaterializeResult:
 
 def quality_report_metadata(feed: Feed, store: DataStore) -> dict[str, object]:
     """Writes the rolling 30-day summary of every symbol of the feed; the report asset's metadata."""
-    summaries = write_quality_summaries(store.quality_directory(feed.source.name, feed.market, feed.dataset),
-                                        store.catalog, f"{feed.market} {feed.dataset}",
-                                        catalog_series=feed.report_series)
+    summaries = summarize(feed, store)
     metadata: dict[str, object] = {
         "summary": MetadataValue.md("\n".join(s.markdown for s in summaries.values()) or "no days checked yet")}
     for symbol, summary in summaries.items():

@@ -7,7 +7,8 @@
                 jobs=automation["jobs"], schedules=automation["schedules"], sensors=automation["sensors"])
 
 Per feed: job ``<feed>_daily``, schedule ``<feed>_nightly`` (not for month files), sensors ``<feed>_availability``
-and ``<feed>_republication``, and the source's own unpartitioned assets (the archive's ``<feed>_universe``).
+and ``<feed>_republication`` (a landing folder's feed: ``<feed>_landing`` instead, ``automation/landing.py``),
+and the source's own unpartitioned assets (the archive's ``<feed>_universe``).
 Once: sensors ``hedgegrid_run_failure_alerts`` and ``hedgegrid_check_failure_alerts``. Everything starts RUNNING
 when the daemon runs.
 """
@@ -24,9 +25,11 @@ from hedgegrid_data.automation.alerts import (
     default_alerts_resource,
 )
 from hedgegrid_data.automation.config import AutomationSettings
+from hedgegrid_data.automation.landing import build_landing_sensor
 from hedgegrid_data.automation.schedules import build_daily_job, build_nightly_schedule
 from hedgegrid_data.automation.sensors import build_availability_sensor, build_republication_sensor
 from hedgegrid_data.feeds.feed import Feed
+from hedgegrid_data.sources.landing.source import LandingSource
 
 __all__ = ["AlertsResource", "AutomationSettings", "build_automation"]
 
@@ -51,8 +54,11 @@ def build_automation(
         jobs.append(job)
         if feed.automation.nightly:
             schedules.append(build_nightly_schedule(feed, job))
-        sensors.append(build_availability_sensor(feed, job, settings))
-        sensors.append(build_republication_sensor(feed, job, settings))
+        if isinstance(feed.source, LandingSource):  # local files: one sensor notices new and changed ones
+            sensors.append(build_landing_sensor(feed, job, settings))
+        else:
+            sensors.append(build_availability_sensor(feed, job, settings))
+            sensors.append(build_republication_sensor(feed, job, settings))
         if source_assets:
             assets.extend(feed.source.extra_assets(feed))
     if alert_sensors:

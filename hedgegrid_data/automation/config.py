@@ -35,6 +35,7 @@ class AutomationSettings:
       (the archive usually publishes daily files 00:15–08:40 UTC the next day).
     - ``max_requests_per_tick`` / ``max_probes_per_tick``: runs requested and HEAD probes sent per evaluation.
     - ``republication_symbols_per_tick``: symbol folders listed per re-publication evaluation (round robin).
+    - ``landing_interval_seconds``: how often a landing folder is indexed for new or changed files.
     """
 
     availability_window_days: int = 7
@@ -45,3 +46,4 @@ class AutomationSettings:
     republication_interval_seconds: int = 6 * 60 * 60
     republication_symbols_per_tick: int = 10
     alerts_interval_seconds: int = 60
+    landing_interval_seconds: int = 60

@@ -14,7 +14,10 @@ def configured_feeds() -> FeedRegistry:
     """Every feed of every source, as the settings (symbols files, trade source, imports file) configure them."""
     from hedgegrid_data.sources.binance_archive.feeds import archive_feeds
     from hedgegrid_data.sources.bybit_archive.feeds import bybit_feeds
+    from hedgegrid_data.sources.csv.feeds import csv_feeds
     from hedgegrid_data.sources.tardis.feeds import tardis_feeds
+    from hedgegrid_data.sources.websocket.feeds import websocket_feeds
 
-    return FeedRegistry([*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds(),
-                         *tardis_feeds()])
+    feeds = [*archive_feeds(settings.kline_intervals(), settings.trade_source()), *bybit_feeds(), *tardis_feeds()]
+    feeds += websocket_feeds(settings.imports_file(), feeds)
+    return FeedRegistry([*feeds, *csv_feeds(settings.imports_file(), feeds)])

@@ -11,6 +11,7 @@
    judged it); each staged series must read back through Nautilus' own decoder with the expected row count
    and first and last rows; then the instrument is written and every series promoted, atomically, replacing
    exactly that day. A day with nothing to publish loses its catalog days.
+3. ``summarize``: after a run's (or a command line's) days, each symbol's rolling quality summary is rewritten.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hedgegrid_data.quality.acceptances import acceptances_file, apply_acceptanc
 from hedgegrid_data.quality.findings import SCHEMA_VALID, Severity, Verdict, blocking
 from hedgegrid_data.quality.gate import RECONCILIATION, refuse_blocked
 from hedgegrid_data.quality.report import write_day_quality
+from hedgegrid_data.quality.summaries import SymbolSummary, write_quality_summaries
 from hedgegrid_data.store import DataStore
 
 
@@ -120,3 +122,10 @@ def publish_day(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> Publ
             for s in plan.staged}
     combined = integrity[None] if list(integrity) == [None] else of_day_files(integrity)
     return PublishedDays(identifier, days, combined, plan.extra_checks)
+
+
+def summarize(feed: Feed, store: DataStore) -> dict[str, SymbolSummary]:
+    """Rewrites the rolling 30-day quality summary of every symbol of the feed (``<feed>_quality_report``), with
+    the days missing from its catalog series; after the days of a run or a command line were normalized."""
+    return write_quality_summaries(store.quality_directory(feed.source.name, feed.market, feed.dataset),
+                                   store.catalog, f"{feed.market} {feed.dataset}", catalog_series=feed.report_series)

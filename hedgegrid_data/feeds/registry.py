@@ -13,6 +13,11 @@ from collections.abc import Iterable, Iterator
 from hedgegrid_data.feeds.feed import Feed
 
 
+def published_series(feeds: Iterable[Feed]) -> set[tuple[str, type]]:
+    """(instrument id, Nautilus type) of every series the declared publishers among ``feeds`` write."""
+    return {(f.instrument_ids(s), f.publishes) for f in feeds if f.publishes and f.publisher for s in f.symbols}
+
+
 class FeedRegistry:
     def __init__(self, feeds: Iterable[Feed]):
         self.feeds = list(feeds)

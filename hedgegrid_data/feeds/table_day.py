@@ -5,8 +5,10 @@ A source only has to read its day: ``CanonicalTableDay(read=...)`` takes the ``T
 canonical columns, and optionally ``line``: each row's line in the source file, for errors), and
 
 1. refuses a row whose ``ts_event`` lies outside the day (naming file and line) and validates the table's rules;
-2. orders the day by (``ts_event``, ``ts_init``) and drops rows received twice (equal in every column but
-   ``ts_init``, as overlapping captures deliver them: the first receipt is kept);
+2. orders the day by (``ts_event``, ``ts_init``) and drops rows received twice, as overlapping captures deliver
+   them (the first receipt is kept): rows equal in every column but ``ts_init`` or, where the source gives each
+   row its own identity (``update_id``: Binance's book update id), rows of one update with equal values — their
+   times may differ where the time is the receipt's; one update with different values is an error;
 3. writes the normalized table and stages the catalog day file through the table's Nautilus writer, atomically;
 4. judges the day: each table's ``checks`` (WARN only: silences, coverage of the day, crossed quotes);
 5. plans the read-back of the staged file through Nautilus (row count, first and last rows).
@@ -52,6 +54,7 @@ from hedgegrid_data.tables.quotes import QUOTE_COLUMNS, quote_rules, quote_schem
 from hedgegrid_data.tables.validation import validate_rows
 
 LINE = "line"  # optional column of a TableFile: the source line of each row
+UPDATE_ID = "update_id"  # optional column of a TableFile: the source's identity of each row
 SECOND_NS = 10**9
 
 
@@ -193,9 +196,21 @@ def canonical_day(file: TableFile, table: CanonicalTable, instrument: Instrument
         {**{c: pa_pl.Column(pl.Datetime("ns", "UTC")) for c in ("ts_event", "ts_init")}, **table.rules(instrument)},
         strict=False, name=f"{table.name} {day}")
     validate_rows(rules, frame, file.name, lambda row: (f"{what} at row {row}", lines[row] if lines else None))
+    if UPDATE_ID in source.column_names:
+        frame = frame.with_columns(pl.Series(UPDATE_ID, source.column(UPDATE_ID).to_pylist(), pl.Int64),
+                                   pl.Series(LINE, lines or [None] * source.num_rows, pl.Int64))
+        key = [UPDATE_ID, *(c for c in table.columns if c not in ("ts_event", "ts_init"))]
+    else:
+        key = [c for c in table.columns if c != "ts_init"]
     ordered = frame.sort(["ts_event", "ts_init"], maintain_order=True)
-    unique = ordered.unique(subset=[c for c in table.columns if c != "ts_init"], keep="first", maintain_order=True)
-    return unique.to_arrow().cast(schema), frame.height - unique.height
+    unique = ordered.unique(subset=key, keep="first", maintain_order=True)
+    if UPDATE_ID in unique.columns:
+        repeated = unique.filter(pl.col(UPDATE_ID).is_duplicated())
+        if repeated.height:
+            first = repeated.sort(UPDATE_ID, LINE).head(2)
+            raise ArchiveDataError(file.name, f"{what}s of update {first[UPDATE_ID][0]} differ (lines "
+                                              f"{', '.join(str(v) for v in first[LINE])})", line=first[LINE][0])
+    return unique.select(table.columns).to_arrow().cast(schema), frame.height - unique.height
 
 
 @dataclass(frozen=True)

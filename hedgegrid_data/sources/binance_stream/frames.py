@@ -44,11 +44,12 @@ import pyarrow as pa
 
 from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.sources.text_columns import TextBlock, parse_decimal, parse_signed_decimal
+from hedgegrid_data.tables.funding import RATE_SCALE
+from hedgegrid_data.tables.mark_prices import MARK_PRICE_SCALE
 from hedgegrid_data.tables.trades import BUYER, SELLER
 
 UTC_NS = pa.timestamp("ns", tz="UTC")
-EXACT_SCALE = 12   # mark and index prices, bar volumes: decimals the instrument does not bound (as klines do)
-RATE_SCALE = 8     # funding rates (``tables/funding.py``)
+EXACT_SCALE = 12   # bar volumes: decimals the instrument does not bound (as the archive's klines)
 MAX_LINE_BYTES = 1 << 22  # a REST snapshot of 5,000 levels is ~250 KiB
 
 TRADE = "trade"
@@ -141,29 +142,37 @@ def _time(obj: dict, key: str, what: str) -> int:
 
 
 TRADE_ROW = ("line", "receive_ns", "symbol", "trade_id", "price", "qty", "ts_event", "aggressor_side")
-QUOTE_ROW = ("line", "receive_ns", "symbol", "bid_price", "bid_size", "ask_price", "ask_size", "ts_event")
+QUOTE_ROW = ("line", "receive_ns", "symbol", "bid_price", "bid_size", "ask_price", "ask_size", "ts_event",
+             "update_id")
 MARK_ROW = ("line", "receive_ns", "symbol", "mark_price", "index_price", "ts_event")
 FUNDING_ROW = ("line", "receive_ns", "symbol", "rate", "next_funding_time", "ts_event")
 BAR_ROW = ("line", "receive_ns", "symbol", "interval", "open_time", "close_time", "open", "high", "low", "close",
            "volume", "count")
+ROWS = {TRADE: TRADE_ROW, AGG_TRADE: TRADE_ROW, BOOK_TICKER: QUOTE_ROW, MARK_PRICE: MARK_ROW, "funding": FUNDING_ROW}
 
 
 @dataclass
 class Frames:
-    """What a file's frames hold: rows per built event type (decimals still text), and every frame counted by
-    event type (``events``) with what was skipped and why (``skipped``)."""
+    """What a file's frames hold: rows per built event type (decimals still text), every frame counted by event
+    type (``events``) with what was skipped and why (``skipped``), and every frame's receive time (``receipts``:
+    where a capture was disconnected)."""
 
     file: str
     rows: dict[str, list[tuple]] = field(default_factory=lambda: {k: [] for k in (*BUILT, "funding")})
     events: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     lines: int = 0
-    first_receive_ns: int | None = None
-    last_receive_ns: int | None = None
+    receipts: list[int] = field(default_factory=list)  # the receive time of every frame, in file order
 
     def symbols(self, event: str) -> set[str]:
         """The symbols (``s``, as Binance spells them: ``BTCUSDT``, ``BTCUSD_PERP``) with rows of ``event``."""
         return {row[2] for row in self.rows["funding" if event == "funding" else event]}
+
+    def event_times(self, event: str) -> Iterator[tuple[str, int]]:
+        """``(symbol, ts_event)`` of every row of ``event`` (``funding`` for funding updates; not klines)."""
+        symbol, ts_event = ROWS[event].index("symbol"), ROWS[event].index("ts_event")
+        for row in self.rows[event]:
+            yield row[symbol], row[ts_event]
 
     # ---- canonical tables of one symbol ------------------------------------------------------------------------
 
@@ -200,7 +209,7 @@ class Frames:
 
     def quotes(self, symbol: str, price_precision: int, size_precision: int) -> pa.Table:
         """``bookTicker`` frames of ``symbol`` as quotes (``bid_price, bid_size, ask_price, ask_size, ts_event,
-        ts_init``) with ``line``."""
+        ts_init``) with ``line`` and ``update_id`` (the book's update id ``u``: the quote's identity)."""
         columns = self._columns(BOOK_TICKER, QUOTE_ROW, symbol)
         block = self._block(columns, ("bid_price", "bid_size", "ask_price", "ask_size"))
         ts_event, ts_init, line = self._times(columns)
@@ -210,19 +219,20 @@ class Frames:
                  for c in ("bid_size", "ask_size")}
         return pa.table({"bid_price": prices["bid_price"], "bid_size": sizes["bid_size"],
                          "ask_price": prices["ask_price"], "ask_size": sizes["ask_size"],
-                         "ts_event": ts_event, "ts_init": ts_init, "line": line})
+                         "ts_event": ts_event, "ts_init": ts_init, "line": line,
+                         "update_id": pa.array(columns["update_id"], pa.int64())})
 
     def mark_prices(self, symbol: str) -> pa.Table:
         """``markPriceUpdate`` frames of ``symbol`` as mark prices (``mark_price, index_price`` exact at
-        ``EXACT_SCALE``, ``ts_event`` = ``E``) with ``line``; ``index_price`` null where the frame has none."""
+        ``MARK_PRICE_SCALE``, ``ts_event`` = ``E``) with ``line``; ``index_price`` null where the frame has none."""
         columns = self._columns(MARK_PRICE, MARK_ROW, symbol)
         has_index = [v is not None for v in columns["index_price"]]
         columns["index_price"] = [v if v is not None else "0" for v in columns["index_price"]]
         block = self._block(columns, ("mark_price", "index_price"))
         ts_event, ts_init, line = self._times(columns)
-        index = parse_decimal(block, "index_price", EXACT_SCALE, self.file, "an exact index price")
+        index = parse_decimal(block, "index_price", MARK_PRICE_SCALE, self.file, "an exact index price")
         return pa.table({
-            "mark_price": parse_decimal(block, "mark_price", EXACT_SCALE, self.file, "an exact mark price"),
+            "mark_price": parse_decimal(block, "mark_price", MARK_PRICE_SCALE, self.file, "an exact mark price"),
             "index_price": pa.array([v if ok else None for v, ok in zip(index.to_pylist(), has_index, strict=True)],
                                     index.type) if not all(has_index) else index,
             "ts_event": ts_event, "ts_init": ts_init, "line": line})
@@ -265,9 +275,7 @@ class Frames:
         except _Bad as exc:
             raise ArchiveDataError(self.file, str(exc), line=frame.line) from None
         if frame.receive_ns is not None:
-            if self.first_receive_ns is None:
-                self.first_receive_ns = frame.receive_ns
-            self.last_receive_ns = frame.receive_ns
+            self.receipts.append(frame.receive_ns)
 
     def _add(self, frame: Frame) -> None:
         try:
@@ -316,7 +324,7 @@ class Frames:
                 ts_event = receive
             self.rows[event].append((line, receive, _text(obj, "s", event), _text(obj, "b", event),
                                      _text(obj, "B", event), _text(obj, "a", event), _text(obj, "A", event),
-                                     ts_event))
+                                     ts_event, _int(obj, "u", event)))
         elif event == MARK_PRICE:
             symbol, ts_event = _text(obj, "s", event), _time(obj, "E", event)
             index = _text(obj, "i", event) if "i" in obj else None
