@@ -106,13 +106,13 @@ def test_the_real_capture_replayed_through_tardis_client_into_the_catalog(
 
     quotes = [(ns, _data(f)) for ns, f in usdm_frames if _channel(f) == "bookTicker"]
     quotes = [(ns, d) for ns, d in quotes if d["T"] < day_end_ms]
-    first_receipt: dict[tuple, int] = {}  # frames equal but for their receive time: one quote received twice
+    first_receipt: dict[int, tuple] = {}  # one book update (``u``) received twice is one quote: its first receipt
     for ns, d in sorted(quotes, key=lambda q: (q[1]["T"], q[0])):
-        first_receipt.setdefault((Decimal(d["b"]), Decimal(d["B"]), Decimal(d["a"]), Decimal(d["A"]), d["T"] * MS),
-                                 ns // 100 * 100)
+        first_receipt.setdefault(d["u"], (Decimal(d["b"]), Decimal(d["B"]), Decimal(d["a"]), Decimal(d["A"]),
+                                          d["T"] * MS, ns // 100 * 100))
     assert [(q.bid_price.as_decimal(), q.bid_size.as_decimal(), q.ask_price.as_decimal(), q.ask_size.as_decimal(),
-             q.ts_event, q.ts_init) for q in catalog.query(QuoteTick, identifiers=[INSTRUMENT])] == [
-        (*key, ts_init) for key, ts_init in first_receipt.items()]
+             q.ts_event, q.ts_init) for q in catalog.query(QuoteTick, identifiers=[INSTRUMENT])] == sorted(
+        first_receipt.values(), key=lambda q: (q[4], q[5]))
     cache = data_store.raw / "tardis_replay" / "cache" / "feeds" / EXCHANGE
     assert len(list(cache.rglob("*.json.gz"))) == 2 * 1442  # the client's cache, under the data directory
 
