@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, EnvVar, instance_for_test, materialize
 from nautilus_trader.config import BacktestDataConfig
-from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, QuoteTick, TradeTick
+from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, OrderBookDepth10, QuoteTick, TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.assets.factory import build_feed_assets
@@ -43,7 +43,7 @@ from hedgegrid_data.testing.tardis_generator import (
 )
 from hedgegrid_data.testing.tardis_server import Fault, TardisServer
 from hedgegrid_data.venues.binance import Market
-from hedgegrid_data_tests.conftest import SHARED, generate_trades
+from hedgegrid_data_tests.conftest import SHARED, edited_symbols_file, generate_trades
 from hedgegrid_data_tests.recording_actor import record_backtest
 
 SAMPLES_TARDIS = SHARED / "samples" / "tardis"
@@ -358,3 +358,38 @@ def test_a_quiet_check_that_the_day_files_hold_what_the_tables_hold(tmp_path: Pa
     assert table.column_names == ["bid_price", "bid_size", "ask_price", "ask_size", "ts_event", "ts_init"]
     with pytest.raises(HedgegridDataError, match="not fetched"):
         normalize_day(_feeds(tmp_path)["trades"], DataStore(tmp_path / "empty"), FREE_DAY, SYMBOL)
+
+
+@pytest.mark.parametrize("book", ["book_snapshot_5", "book_snapshot_25"])
+def test_the_real_book_snapshots_into_order_book_depth10_equal_to_the_text(
+        tmp_path: Path, data_store: DataStore, tardis_samples: Path, monkeypatch: pytest.MonkeyPatch,
+        book: str) -> None:
+    """The real 2020 rows (ticks of 0.01 then: ``price_decimals = 2``); Nautilus reads back every level's text, a
+    five-level snapshot's missing levels as null orders."""
+    monkeypatch.setenv("HEDGEGRID_SYMBOLS_FILE", str(edited_symbols_file(tmp_path, Market.USDM, SYMBOL,
+                                                                         price_decimals=2)))
+    day = dt.date(2020, 9, 1)
+    config = tmp_path / "tardis.toml"
+    config.write_text(f'first_day = "2020-09-01"\npublish = ["OrderBookDepth10"]\n\n["{EXCHANGE}"]\n'
+                      f'symbols = ["{SYMBOL}"]\ndatasets = ["{book}"]\n')
+    [feed] = tardis_feeds(load_config(config))
+    lines = (tardis_samples / f"binance-futures_{book}_BTCUSDT.csv").read_text().splitlines()
+    target = data_store.raw / "tardis" / DatasetFile(EXCHANGE, book, SYMBOL, day).key
+    target.parent.mkdir(parents=True)
+    target.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    normalize_day(feed, data_store, day, SYMBOL)
+    published = publish_day(feed, data_store, day, SYMBOL)
+    assert published.integrity.passed
+    depths = ParquetDataCatalog(str(data_store.catalog)).query(OrderBookDepth10, identifiers=[INSTRUMENT])
+    assert len(depths) == len(lines) - 1
+
+    def level(text: str, decimals: int) -> str:
+        return f"{Decimal(text):.{decimals}f}" if text else f"{0:.{decimals}f}"
+
+    header = lines[0].split(",")
+    for depth, line in zip(depths, lines[1:], strict=True):
+        row = dict(zip(header, line.split(","), strict=True))
+        expected = [(level(row.get(f"{side}[{i}].price", ""), 2), level(row.get(f"{side}[{i}].amount", ""), 3))
+                    for side in ("bids", "asks") for i in range(10)]
+        assert [(str(o.price), str(o.size)) for o in (*depth.bids, *depth.asks)] == expected
+        assert (depth.ts_event, depth.ts_init) == (_us(row["timestamp"]), _us(row["local_timestamp"]))

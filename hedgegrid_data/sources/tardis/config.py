@@ -9,7 +9,7 @@ replay_publish = []               # replay feeds that publish (default: none, ta
 
 ["binance-futures"]
 symbols = ["BTCUSDT"]             # each must be in the Binance symbols file (its increments make the instrument)
-datasets = ["trades", "quotes", "derivative_ticker"]
+datasets = ["trades", "quotes", "derivative_ticker"]   # and book_snapshot_5 or book_snapshot_25
 channels = ["trade", "aggTrade", "markPrice", "bookTicker"]   # replay
 ```
 """
@@ -26,7 +26,7 @@ from hedgegrid_data.venues.binance import Market
 from hedgegrid_data.venues.symbols import symbol_universe, valid_symbol
 
 ENV = "HEDGEGRID_TARDIS_FILE"
-PUBLISHABLE = ("TradeTick", "QuoteTick", "MarkPriceUpdate", "FundingRateUpdate")
+PUBLISHABLE = ("TradeTick", "QuoteTick", "MarkPriceUpdate", "FundingRateUpdate", "OrderBookDepth10")
 CHANNELS = ("trade", "aggTrade", "markPrice", "bookTicker")
 DEFAULT_PUBLISH = ("QuoteTick",)
 

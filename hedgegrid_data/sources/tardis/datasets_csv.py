@@ -10,6 +10,7 @@ line.
 | trades | ``exchange,symbol,timestamp,local_timestamp,id,side,price,amount`` | trades + ``ts_init`` |
 | quotes | ``exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount`` | quotes |
 | derivative_ticker | ``…,funding_timestamp,funding_rate,predicted_funding_rate,open_interest,last_price,index_price,mark_price`` | mark prices, funding updates |
+| book_snapshot_5, book_snapshot_25 | ``…,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount,…`` | book depth (top 10 levels) |
 
 A derivative_ticker row is written whenever any of its fields changes (open interest, last price …): the mark-price
 table keeps the rows whose (mark, index) pair changed, the funding-update table those whose (rate, funding time)
@@ -39,6 +40,7 @@ from hedgegrid_data.sources.text_columns import (
     parse_integer,
     parse_signed_decimal,
 )
+from hedgegrid_data.tables.book_depth import DEPTH, LEVEL_COLUMNS
 from hedgegrid_data.tables.trades import BUYER, SELLER
 
 HEADERS = {
@@ -48,6 +50,11 @@ HEADERS = {
     "derivative_ticker": ("exchange", "symbol", "timestamp", "local_timestamp", "funding_timestamp", "funding_rate",
                           "predicted_funding_rate", "open_interest", "last_price", "index_price", "mark_price"),
 }
+BOOK_LEVELS = {"book_snapshot_5": 5, "book_snapshot_25": 25}
+for _data_type, _levels in BOOK_LEVELS.items():
+    HEADERS[_data_type] = ("exchange", "symbol", "timestamp", "local_timestamp",
+                           *(f"{side}[{i}].{what}" for i in range(_levels) for side in ("asks", "bids")
+                             for what in ("price", "amount")))
 BLOCK_SIZE = 4 << 20
 MAX_HEADER_BYTES = 4096
 RECEIVE_SLACK_NS = 3_600 * 10**9  # Tardis' receive time may trail the exchange's by this much at most
@@ -209,3 +216,34 @@ def derivative_ticker_tables(path: Path, name: str, day: dt.date, exchange: str,
     funding = funding.filter(_changed(funding, ["rate", "next_funding_time"]))
     return (marks.select(["mark_price", "index_price", "ts_event", "ts_init", "line"]),
             funding.select(["rate", "next_funding_time", "ts_event", "ts_init", "line"]))
+
+
+def book_snapshot_table(path: Path, name: str, day: dt.date, exchange: str, symbol: str, data_type: str,
+                        price_scale: int, size_scale: int) -> pa.Table:
+    """A day's book snapshots as the book-depth table (``tables/book_depth.py``: the top ``DEPTH`` levels, null
+    where the snapshot has fewer) with ``line``. Every level of the file is parsed exactly, the deeper ones of a
+    25-level snapshot too (and then left out: ``OrderBookDepth10`` holds ten)."""
+    levels = BOOK_LEVELS[data_type]
+    batches = []
+    for block in text_blocks(path, name, data_type, exchange, symbol):
+        ts_event, ts_init = _times(block, day, name)
+        columns = {}
+        for i in range(levels):
+            for side, canonical in (("bids", "bid"), ("asks", "ask")):
+                price = _optional_decimal(block, f"{side}[{i}].price", price_scale, name)
+                size = _optional_decimal(block, f"{side}[{i}].amount", size_scale, name)
+                fail_at_first(block, f"{side}[{i}].amount", pc.equal(pc.is_valid(price), pc.is_valid(size)), name,
+                              f"is not given with {side}[{i}].price (or the other way round)")
+                if i < DEPTH:
+                    columns[f"{canonical}_price_{i}"], columns[f"{canonical}_size_{i}"] = price, size
+        for i in range(levels, DEPTH):
+            for c in (f"bid_price_{i}", f"ask_price_{i}"):
+                columns[c] = pa.nulls(block.batch.num_rows, pa.decimal128(38, price_scale))
+            for c in (f"bid_size_{i}", f"ask_size_{i}"):
+                columns[c] = pa.nulls(block.batch.num_rows, pa.decimal128(38, size_scale))
+        batches.append(pa.RecordBatch.from_arrays(
+            [columns[c] for c in LEVEL_COLUMNS] + [ts_event, ts_init, _lines(block)],
+            names=[*LEVEL_COLUMNS, "ts_event", "ts_init", "line"]))
+    return _table(batches, [*LEVEL_COLUMNS, "ts_event", "ts_init", "line"],
+                  [pa.decimal128(38, price_scale if "_price_" in c else size_scale) for c in LEVEL_COLUMNS]
+                  + [UTC_NS, UTC_NS, pa.int64()])

@@ -9,6 +9,7 @@ reconciled with the Binance archive's normalized tables of the same instrument a
 | quotes | quotes | — (the archive has none) |
 | derivative_ticker | mark prices | ``mark_prices_match_archive``: against the archive's 1m mark-price klines |
 | derivative_ticker | funding updates | ``funding_matches_archive``: settled rates against the archive's funding file |
+| book_snapshot_5, book_snapshot_25 | book depth (top 10 levels) → ``OrderBookDepth10`` | — |
 """
 
 from __future__ import annotations
@@ -19,20 +20,36 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
+from nautilus_trader.model.data import OrderBookDepth10
 from nautilus_trader.model.instruments import Instrument
 
+from hedgegrid_data.catalog.order_book_depths import order_book_depth_tuple, write_order_book_depth_day
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, DaySteps, Feed, PublicationPlan, StagedDay
-from hedgegrid_data.feeds.table_day import FUNDING_UPDATES, MARK_PRICES, QUOTES, CanonicalTableDay, TableFile
+from hedgegrid_data.feeds.table_day import (
+    FUNDING_UPDATES,
+    MARK_PRICES,
+    QUOTES,
+    SECOND_NS,
+    CanonicalTable,
+    CanonicalTableDay,
+    TableFile,
+)
 from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
 from hedgegrid_data.quality.cross_source import funding_matches, mark_prices_match, not_applicable, trades_match
 from hedgegrid_data.quality.findings import Verdict
 from hedgegrid_data.quality.trades import TradeCheckThresholds
 from hedgegrid_data.sources.binance_archive.klines_day import kline_archive_file, normalized_kline_path
 from hedgegrid_data.sources.binance_archive.layout import SOURCE as ARCHIVE
-from hedgegrid_data.sources.tardis.datasets_csv import derivative_ticker_tables, quotes_table, trade_batches
+from hedgegrid_data.sources.tardis.datasets_csv import (
+    book_snapshot_table,
+    derivative_ticker_tables,
+    quotes_table,
+    trade_batches,
+)
 from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, market_of
 from hedgegrid_data.store import DataStore
+from hedgegrid_data.tables.book_depth import BOOK_DEPTH_COLUMNS, DEPTH, SIDES, book_depth_rules, book_depth_schema
 from hedgegrid_data.tables.funding import RATE_SCALE
 from hedgegrid_data.tables.mark_prices import MARK_PRICE_SCALE
 from hedgegrid_data.venues.binance import Market, build_instrument
@@ -44,6 +61,24 @@ MARKS_RECONCILED = CheckSpec("mark_prices_match_archive", False, "Mark prices wi
                                                                  "klines; minute closes compared.")
 FUNDING_RECONCILED = CheckSpec("funding_matches_archive", False, "The rate in force before each funding boundary "
                                                                  "against the archive's settled rate.")
+
+
+
+def _published_depth(row: dict, instrument: Instrument, day_table: object) -> tuple:
+    """A normalized depth row as ``order_book_depth_tuple`` reads its object back (a missing level: 0, 0)."""
+    def text(value: object, precision: int) -> str:
+        return f"{value if value is not None else 0:.{precision}f}"
+
+    p, s = instrument.price_precision, instrument.size_precision
+    return (*(text(row[f"{side}_{what}_{i}"], p if what == "price" else s)
+              for side in SIDES for i in range(DEPTH) for what in ("price", "size")), row["ts_event"], row["ts_init"])
+
+
+BOOK_DEPTH = CanonicalTable(
+    "book_depth", OrderBookDepth10, BOOK_DEPTH_COLUMNS,
+    schema=lambda i: book_depth_schema(i.price_precision, i.size_precision),
+    rules=lambda i: book_depth_rules(i.price_precision, i.size_precision), write=write_order_book_depth_day,
+    published=_published_depth, as_tuple=order_book_depth_tuple, silence_ns=60 * SECOND_NS)
 
 
 @dataclass(frozen=True)
@@ -83,6 +118,15 @@ class DatasetReaders:
         tables = derivative_ticker_tables(path, file.file_name, day, self.exchange, symbol, MARK_PRICE_SCALE,
                                           RATE_SCALE)
         return TableFile(file.file_name, tables[which], {"derivative_ticker_rows_kept": tables[which].num_rows})
+
+    def book_depth(self, data_type: str) -> Callable[[DataStore, dt.date, str], TableFile]:
+        def read(store: DataStore, day: dt.date, symbol: str) -> TableFile:
+            file, path = self.file(store, data_type, day, symbol)
+            instrument = self.instrument(symbol)
+            return TableFile(file.file_name, book_snapshot_table(
+                path, file.file_name, day, self.exchange, symbol, data_type, instrument.price_precision,
+                instrument.size_precision))
+        return read
 
     def mark_prices(self, store: DataStore, day: dt.date, symbol: str) -> TableFile:
         return self._ticker(store, day, symbol, 0)
@@ -158,6 +202,10 @@ def trades_steps(readers: DatasetReaders, thresholds: TradeCheckThresholds | Non
 
 def quotes_steps(readers: DatasetReaders) -> DaySteps:
     return CanonicalTableDay(readers.quotes, readers.instrument, QUOTES)
+
+
+def book_depth_steps(readers: DatasetReaders, data_type: str) -> DaySteps:
+    return CanonicalTableDay(readers.book_depth(data_type), readers.instrument, BOOK_DEPTH)
 
 
 def mark_price_steps(readers: DatasetReaders) -> DaySteps:

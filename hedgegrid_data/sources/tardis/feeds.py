@@ -7,6 +7,7 @@ configured symbols; instrument ids are Binance's (``BTCUSDT-PERP.BINANCE``), whi
 | ``tardis_<exchange>_quotes`` | datasets ``quotes`` | quotes | ``QuoteTick`` (published by default) |
 | ``tardis_<exchange>_mark_prices`` | datasets ``derivative_ticker`` | mark prices | ``MarkPriceUpdate`` |
 | ``tardis_<exchange>_funding_updates`` | datasets ``derivative_ticker`` | funding updates | ``FundingRateUpdate`` |
+| ``tardis_<exchange>_book_snapshot_5``, ``_25`` | datasets ``book_snapshot_5``/``_25`` | book depth | ``OrderBookDepth10`` |
 
 Replay (``channels``), source ``tardis_replay``: ``tardis_replay_<exchange>_trades`` (``trade``),
 ``_agg_trades`` (``aggTrade``), ``_quotes`` (``bookTicker``), ``_mark_prices`` and ``_funding_updates``
@@ -23,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, QuoteTick, TradeTick
+from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, OrderBookDepth10, QuoteTick, TradeTick
 
 from hedgegrid_data.epochs import day_end
 from hedgegrid_data.feeds.feed import Automation, CatalogSeries, CheckSpec, DaySteps, Descriptions, Feed
@@ -31,10 +32,12 @@ from hedgegrid_data.feeds.table_day import FUNDING_UPDATES, MARK_PRICES, QUOTES
 from hedgegrid_data.sources.binance_archive.feeds import TRADE_CHECKS as ARCHIVE_TRADE_CHECKS
 from hedgegrid_data.sources.tardis.config import ExchangeConfig, TardisConfig, tardis_config
 from hedgegrid_data.sources.tardis.datasets_day import (
+    BOOK_DEPTH,
     FUNDING_RECONCILED,
     MARKS_RECONCILED,
     TRADES_RECONCILED,
     DatasetReaders,
+    book_depth_steps,
     funding_steps,
     mark_price_steps,
     quotes_steps,
@@ -73,7 +76,7 @@ def _dataset_feed(config: TardisConfig, ex: ExchangeConfig, data_type: str, tabl
     publishes = data_cls if config.publishes(data_cls.__name__) else None
     return Feed(
         name=f"{feed_prefix(ex.exchange)}_{table}", source=TARDIS_DATASETS, venue=VENUE, market=ex.exchange,
-        table=table, dataset=table, first_day=config.first_day, symbols=tuple(sorted(ex.symbols)),
+        table="book_depth" if table.startswith("book_snapshot") else table, dataset=table, first_day=config.first_day, symbols=tuple(sorted(ex.symbols)),
         files=lambda day, symbol: [DatasetFile(ex.exchange, data_type, symbol, day)], steps=steps,
         instrument_ids=ids, publishes=publishes, normalized_checks=checks,
         report_series=lambda symbol: CatalogSeries(data_cls, ids(symbol)),
@@ -105,6 +108,10 @@ def dataset_feeds(config: TardisConfig) -> list[Feed]:
             feeds.append(_dataset_feed(config, ex, "derivative_ticker", "funding_updates", funding_steps(readers),
                                        FundingRateUpdate, (*FUNDING_UPDATES.checks, FUNDING_RECONCILED),
                                        "funding-rate updates (rows where the rate or funding time changed)"))
+        for book in ("book_snapshot_5", "book_snapshot_25"):
+            if book in ex.datasets:
+                feeds.append(_dataset_feed(config, ex, book, book, book_depth_steps(readers, book), OrderBookDepth10,
+                                           BOOK_DEPTH.checks, f"book snapshots ({book}: the top 10 levels)"))
     return feeds
 
 

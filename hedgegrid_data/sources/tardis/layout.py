@@ -20,7 +20,7 @@ from hedgegrid_data.venues.binance import Market
 SOURCE = "tardis"
 EXCHANGES = {"binance": Market.SPOT, "binance-futures": Market.USDM, "binance-delivery": Market.COINM}
 MARKET_EXCHANGES = {market: exchange for exchange, market in EXCHANGES.items()}
-DATASETS = ("trades", "quotes", "derivative_ticker")
+DATASETS = ("trades", "quotes", "derivative_ticker", "book_snapshot_5", "book_snapshot_25")
 DERIVATIVE_DATASETS = frozenset({"derivative_ticker"})  # futures exchanges only
 DATASETS_PUBLISHED_AFTER = dt.timedelta(hours=6)  # after the day's end
 
