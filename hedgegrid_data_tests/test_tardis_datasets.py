@@ -13,12 +13,22 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, EnvVar, instance_for_test, materialize
+from dagster import (
+    AssetKey,
+    Definitions,
+    EnvVar,
+    build_sensor_context,
+    in_process_executor,
+    instance_for_test,
+    materialize,
+)
 from nautilus_trader.config import BacktestDataConfig
 from nautilus_trader.model.data import FundingRateUpdate, MarkPriceUpdate, OrderBookDepth10, QuoteTick, TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from hedgegrid_data.assets.factory import build_feed_assets
+from hedgegrid_data.automation import AutomationSettings, build_automation
+from hedgegrid_data.automation.alerts import AlertsResource
 from hedgegrid_data.catalog.funding_rates import register_funding_rate_codec
 from hedgegrid_data.errors import ArchiveDataError, ChecksumMismatchError, DownloadError, HedgegridDataError
 from hedgegrid_data.feeds.feed import Feed
@@ -393,3 +403,40 @@ def test_the_real_book_snapshots_into_order_book_depth10_equal_to_the_text(
                     for side in ("bids", "asks") for i in range(10)]
         assert [(str(o.price), str(o.size)) for o in (*depth.bids, *depth.asks)] == expected
         assert (depth.ts_event, depth.ts_init) == (_us(row["timestamp"]), _us(row["local_timestamp"]))
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+def test_sensors_request_the_published_days_the_deployment_may_fetch_and_republished_ones(
+        tmp_path: Path, data_store: DataStore, with_key: bool) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    days = [today - dt.timedelta(days=n) for n in (3, 2)]  # published; the day before them is not
+    root = tmp_path / "tardis"
+    for day in days:
+        write_rows(root, EXCHANGE, "quotes", SYMBOL, day, quotes_rows(EXCHANGE, SYMBOL, day, 20))
+    feed = _feeds(tmp_path, first_day=str(today - dt.timedelta(days=40)))["quotes"]
+    with TardisServer(root, api_key=KEY) as server, instance_for_test() as instance:
+        resources = {**_resources(server, data_store, KEY if with_key else ""),
+                     "hedgegrid_alerts": AlertsResource(alerts_file=str(tmp_path / "alerts.jsonl"))}
+        automation = build_automation([feed], AutomationSettings(availability_window_days=4), resources=resources,
+                                      alert_sensors=False)
+        defs = Definitions(assets=build_feed_assets(feed), resources=automation["resources"], jobs=automation["jobs"],
+                           schedules=automation["schedules"], sensors=automation["sensors"],
+                           executor=in_process_executor)
+        repository = defs.get_repository_def()
+
+        def evaluate(name: str):
+            context = build_sensor_context(instance=instance, definitions=defs, sensor_name=name,
+                                           resources=defs.resources)
+            return repository.get_sensor_def(name).evaluate_tick(context)
+
+        fetchable = [d for d in days if with_key or d.day == 1]  # without a key: the free first of a month only
+        available = evaluate("tardis_binance_futures_quotes_availability")
+        assert sorted(r.partition_key for r in available.run_requests) == [f"{d}|{SYMBOL}" for d in fetchable]
+        if with_key:
+            day = days[0]
+            assert repository.get_job("tardis_binance_futures_quotes_daily").execute_in_process(
+                partition_key=f"{day}|{SYMBOL}", instance=instance).success
+            assert evaluate("tardis_binance_futures_quotes_republication").run_requests == []
+            write_rows(root, EXCHANGE, "quotes", SYMBOL, day, quotes_rows(EXCHANGE, SYMBOL, day, 21))  # re-published
+            [rebuild] = evaluate("tardis_binance_futures_quotes_republication").run_requests
+            assert rebuild.partition_key == f"{day}|{SYMBOL}"
