@@ -143,8 +143,9 @@ def test_every_message_is_filed_under_the_day_of_its_exchange_time(tmp_path: Pat
     feeds = _feeds(tmp_path, '["trade", "markPrice"]')
     with TardisServer(tmp_path / "empty", api_key=KEY) as server:
         server.add_frames(EXCHANGE, _minute_frames(day))
-        for feed in feeds.values():
+        for feed in (feeds["trades"], feeds["mark_prices"]):  # funding updates share the markPrice file
             feed.source.fetch(_resource(server), feed.source.raw_root(data_store), feed.files(day, SYMBOL))
+        for feed in feeds.values():
             normalize_day(feed, data_store, day, SYMBOL)
     table = pq.read_table(feeds["trades"].normalized_file(data_store, day, SYMBOL)).to_pylist()
     assert [r["trade_id"] for r in table] == [2, 3]  # 1 is the previous day's, 4 the next day's
