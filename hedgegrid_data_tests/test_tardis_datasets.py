@@ -440,3 +440,33 @@ def test_sensors_request_the_published_days_the_deployment_may_fetch_and_republi
             write_rows(root, EXCHANGE, "quotes", SYMBOL, day, quotes_rows(EXCHANGE, SYMBOL, day, 21))  # re-published
             [rebuild] = evaluate("tardis_binance_futures_quotes_republication").run_requests
             assert rebuild.partition_key == f"{day}|{SYMBOL}"
+
+
+@pytest.mark.parametrize(("exchange", "symbol", "instrument", "tick", "step"), [
+    ("binance", "BTCUSDT", "BTCUSDT.BINANCE", "0.01", "0.00001"),
+    ("binance-delivery", "BTCUSD_PERP", "BTCUSD-PERP.BINANCE", "0.1", "1"),
+])
+def test_spot_and_coin_m_days_read_back_equal_to_the_text(tmp_path: Path, data_store: DataStore, exchange: str,
+                                                          symbol: str, instrument: str, tick: str, step: str) -> None:
+    config = tmp_path / "tardis.toml"
+    config.write_text(f'first_day = "2024-01-01"\npublish = ["TradeTick", "QuoteTick"]\n\n["{exchange}"]\n'
+                      f'symbols = ["{symbol}"]\ndatasets = ["trades", "quotes"]\n')
+    feeds = {f.table: f for f in tardis_feeds(load_config(config))}
+    rows = {"trades": trades_rows(exchange, symbol, FREE_DAY, 200, tick=tick, step=step),
+            "quotes": quotes_rows(exchange, symbol, FREE_DAY, 200, tick=tick, step=step)}
+    for table, written in rows.items():
+        write_rows(data_store.raw / "tardis", exchange, table, symbol, FREE_DAY, written)
+        source = data_store.raw / "tardis" / DatasetFile(exchange, table, symbol, FREE_DAY).url_key
+        target = data_store.raw / "tardis" / DatasetFile(exchange, table, symbol, FREE_DAY).key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, target)
+        normalize_day(feeds[table], data_store, FREE_DAY, symbol)
+        assert publish_day(feeds[table], data_store, FREE_DAY, symbol).integrity.passed
+    catalog = ParquetDataCatalog(str(data_store.catalog))
+    trades = sorted(rows["trades"], key=lambda r: (int(r[2]), int(r[4])))
+    assert [(t.trade_id.value, t.price.as_decimal(), t.size.as_decimal(), t.ts_init)
+            for t in catalog.query(TradeTick, identifiers=[instrument])] == [
+        (r[4], Decimal(r[6]), Decimal(r[7]), _us(r[3])) for r in trades]
+    quotes = sorted(rows["quotes"], key=lambda r: (int(r[2]), int(r[3])))
+    assert [(q.bid_price.as_decimal(), q.ask_size.as_decimal()) for q in
+            catalog.query(QuoteTick, identifiers=[instrument])] == [(Decimal(r[6]), Decimal(r[4])) for r in quotes]
