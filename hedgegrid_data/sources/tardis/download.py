@@ -10,6 +10,7 @@ size, ETag, Last-Modified, CSV length/CRC-32/sha256) is kept beside it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,8 +45,9 @@ class TardisDatasets(HttpEndpoint):
     """Dataset files from ``base`` (datasets.tardis.dev or a loopback fake) into ``raw_root``."""
 
     def __init__(self, base: str, raw_root: Path, api_key: str = "", *, retry: RetryPolicy | None = None,
-                 timeout: float = 60.0, user_agent: str = USER_AGENT):
-        super().__init__(base, timeout=timeout, retry=retry or RetryPolicy(), user_agent=user_agent)
+                 timeout: float = 60.0, user_agent: str = USER_AGENT, redirect_hosts: Sequence[str] = ()):
+        super().__init__(base, timeout=timeout, retry=retry or RetryPolicy(), user_agent=user_agent,
+                         redirect_hosts=redirect_hosts)
         if self.is_local:
             raise ValueError("the Tardis datasets base must be an http(s) URL")
         self.raw_root = raw_root

@@ -24,10 +24,12 @@ class TardisResource(ConfigurableResource):
     api_url: str = DEFAULT_API_URL
     download_attempts: int = 5
     base_delay: float = 0.5
+    redirect_hosts: str = ""  # comma-separated hosts besides the datasets server's its redirects may lead to
 
     def datasets(self, raw_root: Path) -> TardisDatasets:
         return TardisDatasets(self.datasets_url, raw_root, self.api_key,
-                              retry=RetryPolicy(attempts=self.download_attempts, base_delay=self.base_delay))
+                              retry=RetryPolicy(attempts=self.download_attempts, base_delay=self.base_delay),
+                              redirect_hosts=[h.strip() for h in self.redirect_hosts.split(",") if h.strip()])
 
     def replay(self, raw_root: Path) -> TardisReplay:
         """The replay client, its cache under the data directory (``raw/tardis_replay/cache``)."""
