@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hedgegrid_data.atomic import atomic_write_bytes
 from hedgegrid_data.errors import DownloadError
@@ -55,6 +55,24 @@ class Provenance:
     @property
     def version(self) -> str:
         return version_of(Served(self.size, self.etag, self.last_modified))
+
+
+class FetchedFile(Protocol):
+    """A file a source fetched and verified: where it is and its provenance (``file.file_name`` names it)."""
+
+    path: Path
+    provenance: Provenance
+    file: Any
+
+
+def fetch_metadata(verified: list[FetchedFile]) -> tuple[dict[str, object], dict[str, object]]:
+    """A raw asset's metadata (one file's facts, or each file's prefixed by its name) and its check's metadata
+    (each file's sha256 and what was verified)."""
+    metadata: dict[str, object] = {}
+    for v in verified:
+        facts = v.provenance.metadata(v.path)
+        metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value for k, value in facts.items()}
+    return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified} for v in verified}
 
 
 def sha256_of(path: Path) -> tuple[str, int]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.sources.bybit_archive.layout import SOURCE, BybitFile
 from hedgegrid_data.sources.http import HttpEndpoint
-from hedgegrid_data.sources.provenance import republished_by_head
+from hedgegrid_data.sources.provenance import fetch_metadata, republished_by_head
 from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call into it
@@ -45,13 +45,7 @@ class BybitArchiveSource:
               files: Sequence[BybitFile]) -> tuple[dict[str, object], dict[str, object]]:
         with resource.open(raw_root) as archive:
             verified = [archive.fetch_verified(f) for f in files]
-        metadata: dict[str, object] = {}
-        for v in verified:
-            facts = v.provenance.metadata(v.path)
-            metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value
-                                                          for k, value in facts.items()}
-        return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified}
-                          for v in verified}
+        return fetch_metadata(verified)
 
     def probe(self, resource: BybitArchiveResource) -> HttpEndpoint:
         return resource.probe()

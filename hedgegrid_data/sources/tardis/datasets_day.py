@@ -24,7 +24,6 @@ from nautilus_trader.model.data import OrderBookDepth10
 from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.catalog.order_book_depths import order_book_depth_tuple, write_order_book_depth_day
-from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import CatalogSeries, CheckSpec, DaySteps, Feed, PublicationPlan, StagedDay
 from hedgegrid_data.feeds.table_day import (
     FUNDING_UPDATES,
@@ -47,13 +46,12 @@ from hedgegrid_data.sources.tardis.datasets_csv import (
     quotes_table,
     trade_batches,
 )
-from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, market_of
+from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, TardisExchange
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.tables.book_depth import BOOK_DEPTH_COLUMNS, DEPTH, SIDES, book_depth_rules, book_depth_schema
 from hedgegrid_data.tables.funding import RATE_SCALE
 from hedgegrid_data.tables.mark_prices import MARK_PRICE_SCALE
-from hedgegrid_data.venues.binance import Market, build_instrument
-from hedgegrid_data.venues.symbols import symbol_spec
+from hedgegrid_data.venues.binance import Market
 
 TRADES_RECONCILED = CheckSpec("trades_match_archive", False, "Trades id by id against the Binance archive's day "
                                                              "(missing, extra, differing), when it is normalized.")
@@ -82,24 +80,12 @@ BOOK_DEPTH = CanonicalTable(
 
 
 @dataclass(frozen=True)
-class DatasetReaders:
+class DatasetReaders(TardisExchange):
     """Reads the verified dataset files of one Tardis exchange (a Binance market) from the raw store."""
-
-    exchange: str
-
-    @property
-    def market(self) -> Market:
-        return market_of(self.exchange)
-
-    def instrument(self, symbol: str) -> Instrument:
-        return build_instrument(symbol_spec(self.market, symbol))
 
     def file(self, store: DataStore, data_type: str, day: dt.date, symbol: str) -> tuple[DatasetFile, Path]:
         file = DatasetFile(self.exchange, data_type, symbol, day)
-        path = store.raw / SOURCE / file.key
-        if not path.is_file():
-            raise HedgegridDataError(f"{path}: not fetched; materialize the raw asset first")
-        return file, path
+        return file, self.fetched(store, SOURCE, file.key)
 
     def trades(self, store: DataStore, day: dt.date, symbol: str) -> TradesFile:
         file, path = self.file(store, "trades", day, symbol)

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
+
+from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.epochs import day_end
-from hedgegrid_data.venues.binance import Market
+from hedgegrid_data.errors import HedgegridDataError
+from hedgegrid_data.store import DataStore
+from hedgegrid_data.venues.binance import Market, build_instrument
+from hedgegrid_data.venues.symbols import symbol_spec
 
 SOURCE = "tardis"
 EXCHANGES = {"binance": Market.SPOT, "binance-futures": Market.USDM, "binance-delivery": Market.COINM}
@@ -65,3 +71,24 @@ class DatasetFile:
     @property
     def file_name(self) -> str:
         return f"{self.exchange}_{self.data_type}_{self.day.isoformat()}_{self.symbol}.csv.gz"
+
+
+@dataclass(frozen=True)
+class TardisExchange:
+    """One Tardis exchange (a Binance market): its instruments (the venue's) and its fetched files."""
+
+    exchange: str
+
+    @property
+    def market(self) -> Market:
+        return market_of(self.exchange)
+
+    def instrument(self, symbol: str) -> Instrument:
+        return build_instrument(symbol_spec(self.market, symbol))
+
+    def fetched(self, store: DataStore, source: str, key: str) -> Path:
+        """The raw file of ``key`` under ``source``; an error when it was not fetched."""
+        path = store.raw / source / key
+        if not path.is_file():
+            raise HedgegridDataError(f"{path}: not fetched; materialize the raw asset first")
+        return path

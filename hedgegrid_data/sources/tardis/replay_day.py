@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from nautilus_trader.model.instruments import Instrument
 
 from hedgegrid_data.epochs import day_bounds_ns, utc_text
-from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
+from hedgegrid_data.errors import ArchiveDataError
 from hedgegrid_data.feeds.feed import DaySteps
 from hedgegrid_data.feeds.table_day import FUNDING_UPDATES, MARK_PRICES, QUOTES, CanonicalTableDay, TableFile
 from hedgegrid_data.feeds.trades_day import CanonicalTradesDay, TradesFile
@@ -47,11 +46,9 @@ from hedgegrid_data.sources.tardis.datasets_day import (
     reconcile_marks,
     reconcile_trades,
 )
-from hedgegrid_data.sources.tardis.layout import market_of
+from hedgegrid_data.sources.tardis.layout import TardisExchange
 from hedgegrid_data.sources.tardis.replay import REPLAY_SOURCE, ReplayFile
 from hedgegrid_data.store import DataStore
-from hedgegrid_data.venues.binance import Market, build_instrument
-from hedgegrid_data.venues.symbols import symbol_spec
 
 CHANNEL_EVENTS = {"trade": TRADE, "aggTrade": AGG_TRADE, "bookTicker": BOOK_TICKER, "markPrice": MARK_PRICE}
 EDGE_NS = 120 * 10**9  # how far outside its day a replayed day's exchange times may lie (edge minute + skew)
@@ -74,23 +71,12 @@ def in_day(table: pa.Table, day: dt.date, file: str) -> tuple[pa.Table, dict[str
 
 
 @dataclass(frozen=True)
-class ReplayReaders:
+class ReplayReaders(TardisExchange):
     """Reads the verified replay files of one Tardis exchange (a Binance market) from the raw store."""
-
-    exchange: str
-
-    @property
-    def market(self) -> Market:
-        return market_of(self.exchange)
-
-    def instrument(self, symbol: str) -> Instrument:
-        return build_instrument(symbol_spec(self.market, symbol))
 
     def frames(self, store: DataStore, channel: str, day: dt.date, symbol: str) -> tuple[str, Frames]:
         file = ReplayFile(self.exchange, channel, symbol, day)
-        path = store.raw / REPLAY_SOURCE / file.key
-        if not path.is_file():
-            raise HedgegridDataError(f"{path}: not fetched; materialize the raw asset first")
+        path = self.fetched(store, REPLAY_SOURCE, file.key)
 
         def lines() -> Iterator[bytes]:
             with gzip.open(path, "rb") as f:

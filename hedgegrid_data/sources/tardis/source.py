@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.sources.http import Served
-from hedgegrid_data.sources.provenance import republished_by_head
+from hedgegrid_data.sources.provenance import fetch_metadata, republished_by_head
 from hedgegrid_data.sources.tardis.download import TardisDatasets
 from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, is_free
 from hedgegrid_data.sources.tardis.replay import REPLAY_SOURCE, ReplayFile
@@ -76,13 +76,7 @@ class TardisDatasetsSource:
               files: Sequence[DatasetFile]) -> tuple[dict[str, object], dict[str, object]]:
         with resource.datasets(raw_root) as datasets:
             verified = [datasets.fetch_verified(f) for f in files]
-        metadata: dict[str, object] = {}
-        for v in verified:
-            facts = v.provenance.metadata(v.path)
-            metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value
-                                                          for k, value in facts.items()}
-        return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified}
-                          for v in verified}
+        return fetch_metadata(verified)
 
     @contextmanager
     def probe(self, resource: TardisResource) -> Iterator[_DatasetsProbe]:
@@ -138,13 +132,7 @@ class TardisReplaySource:
               files: Sequence[ReplayFile]) -> tuple[dict[str, object], dict[str, object]]:
         replay = resource.replay(raw_root)
         verified = [replay.fetch_verified(f) for f in files]
-        metadata: dict[str, object] = {}
-        for v in verified:
-            facts = v.provenance.metadata(v.path)
-            metadata |= facts if len(verified) == 1 else {f"{v.file.file_name}_{k}": value
-                                                          for k, value in facts.items()}
-        return metadata, {v.file.file_name: {"sha256": v.provenance.sha256, **v.provenance.verified}
-                          for v in verified}
+        return fetch_metadata(verified)
 
     @contextmanager
     def probe(self, resource: TardisResource) -> Iterator[_ReplayProbe]:
