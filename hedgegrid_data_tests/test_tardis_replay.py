@@ -26,7 +26,7 @@ from hedgegrid_data.feeds.recipe import normalize_day
 from hedgegrid_data.resources import DataStoreResource
 from hedgegrid_data.sources.tardis.config import load_config
 from hedgegrid_data.sources.tardis.feeds import tardis_feeds
-from hedgegrid_data.sources.tardis.replay import ReplayFile
+from hedgegrid_data.sources.tardis.layout import ReplayFile
 from hedgegrid_data.sources.tardis.resources import TardisResource
 from hedgegrid_data.store import DataStore
 from hedgegrid_data.testing.tardis_server import Fault, TardisServer, iso_time

@@ -43,8 +43,7 @@ from hedgegrid_data.sources.tardis.datasets_day import (
     quotes_steps,
     trades_steps,
 )
-from hedgegrid_data.sources.tardis.layout import DatasetFile, datasets_due
-from hedgegrid_data.sources.tardis.replay import ReplayFile
+from hedgegrid_data.sources.tardis.layout import DatasetFile, ReplayFile, datasets_due
 from hedgegrid_data.sources.tardis.replay_day import ReplayReaders, replay_steps
 from hedgegrid_data.sources.tardis.source import TARDIS_DATASETS, TARDIS_REPLAY
 from hedgegrid_data.venues.binance import instrument_id

@@ -92,3 +92,31 @@ class TardisExchange:
         if not path.is_file():
             raise HedgegridDataError(f"{path}: not fetched; materialize the raw asset first")
         return path
+
+
+REPLAY_SOURCE = "tardis_replay"
+MINUTE = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class ReplayFile:
+    """One day of one channel of one symbol, replayed."""
+
+    exchange: str
+    channel: str
+    symbol: str
+    day: dt.date
+
+    @property
+    def key(self) -> str:
+        d = self.day
+        return f"{self.exchange}/{self.channel}/{d.year:04d}/{d.month:02d}/{d.day:02d}/{self.symbol}.txt.gz"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.exchange}_{self.channel}_{self.day.isoformat()}_{self.symbol}.txt.gz"
+
+    def minutes(self, with_edges: bool) -> list[dt.datetime]:
+        """The receive-time minutes replayed: the day's, and with ``with_edges`` the minutes either side of it."""
+        start = dt.datetime.combine(self.day, dt.time()) - (MINUTE if with_edges else dt.timedelta())
+        return [start + n * MINUTE for n in range(24 * 60 + (2 if with_edges else 0))]

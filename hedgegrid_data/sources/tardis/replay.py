@@ -41,10 +41,8 @@ from hedgegrid_data.atomic import atomic_path
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, NotPublishedError
 from hedgegrid_data.secrets import redact_url
 from hedgegrid_data.sources.provenance import Provenance, now_text, sha256_of
-from hedgegrid_data.sources.tardis.layout import is_free
+from hedgegrid_data.sources.tardis.layout import MINUTE, ReplayFile, is_free
 
-REPLAY_SOURCE = "tardis_replay"
-MINUTE = dt.timedelta(minutes=1)
 CACHE_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError, ValueError)
 REPLAY_ATTEMPTS = 3  # a corrupt cached minute found while replaying is deleted and the replay run again
 
@@ -61,32 +59,9 @@ def _gzip_only_session(*args: object, headers: dict | None = None, **kwargs: obj
 _downloader.aiohttp = types.SimpleNamespace(ClientSession=_gzip_only_session, ClientTimeout=aiohttp.ClientTimeout)
 
 
-@dataclass(frozen=True)
-class ReplayFile:
-    """One day of one channel of one symbol, replayed."""
-
-    exchange: str
-    channel: str
-    symbol: str
-    day: dt.date
-
-    @property
-    def key(self) -> str:
-        d = self.day
-        return f"{self.exchange}/{self.channel}/{d.year:04d}/{d.month:02d}/{d.day:02d}/{self.symbol}.txt.gz"
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.exchange}_{self.channel}_{self.day.isoformat()}_{self.symbol}.txt.gz"
-
-    @property
-    def filters(self) -> list[Channel]:
-        return [Channel(self.channel, [self.symbol.lower()])]
-
-    def minutes(self, with_edges: bool) -> list[dt.datetime]:
-        """The receive-time minutes replayed: the day's, and with ``with_edges`` the minutes either side of it."""
-        start = dt.datetime.combine(self.day, dt.time()) - (MINUTE if with_edges else dt.timedelta())
-        return [start + n * MINUTE for n in range(24 * 60 + (2 if with_edges else 0))]
+def channels(file: ReplayFile) -> list[Channel]:
+    """The client's filter of a replayed file: its channel of its symbol."""
+    return [Channel(file.channel, [file.symbol.lower()])]
 
 
 def _naive(minute: dt.datetime) -> str:
@@ -133,7 +108,7 @@ class TardisReplay:
         self.http_timeout = http_timeout
 
     def _cache_path(self, file: ReplayFile, minute: dt.datetime) -> Path:
-        return Path(get_slice_cache_path(str(self.cache_dir), file.exchange, minute, file.filters))
+        return Path(get_slice_cache_path(str(self.cache_dir), file.exchange, minute, channels(file)))
 
     def _drop_corrupt(self, file: ReplayFile, minutes: list[dt.datetime]) -> list[str]:
         """Delete every cached minute that does not verify; return which."""
@@ -151,7 +126,7 @@ class TardisReplay:
     async def _replay(self, file: ReplayFile, start: dt.datetime, end: dt.datetime) -> None:
         client = TardisClient(endpoint=self.api_url, cache_dir=str(self.cache_dir), api_key=self._api_key,
                               http_timeout=self.http_timeout)
-        async for _ in client.replay(file.exchange, _naive(start), _naive(end), file.filters, decode_response=False):
+        async for _ in client.replay(file.exchange, _naive(start), _naive(end), channels(file), decode_response=False):
             pass
 
     def _shown(self, file: ReplayFile) -> str:

@@ -46,8 +46,7 @@ from hedgegrid_data.sources.tardis.datasets_day import (
     reconcile_marks,
     reconcile_trades,
 )
-from hedgegrid_data.sources.tardis.layout import TardisExchange
-from hedgegrid_data.sources.tardis.replay import REPLAY_SOURCE, ReplayFile
+from hedgegrid_data.sources.tardis.layout import REPLAY_SOURCE, ReplayFile, TardisExchange
 from hedgegrid_data.store import DataStore
 
 CHANNEL_EVENTS = {"trade": TRADE, "aggTrade": AGG_TRADE, "bookTicker": BOOK_TICKER, "markPrice": MARK_PRICE}

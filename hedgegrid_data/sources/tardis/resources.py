@@ -5,13 +5,16 @@ the UI and the run storage show the variable's name, never its value), the datas
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
 from hedgegrid_data import settings
 from hedgegrid_data.sources.http import RetryPolicy
 from hedgegrid_data.sources.tardis.download import DEFAULT_DATASETS_URL, TardisDatasets
-from hedgegrid_data.sources.tardis.replay import TardisReplay
+
+if TYPE_CHECKING:  # tardis-client and aiohttp load only in a process that replays
+    from hedgegrid_data.sources.tardis.replay import TardisReplay
 
 DEFAULT_API_URL = "https://api.tardis.dev"
 
@@ -33,6 +36,8 @@ class TardisResource(ConfigurableResource):
 
     def replay(self, raw_root: Path) -> TardisReplay:
         """The replay client, its cache under the data directory (``raw/tardis_replay/cache``)."""
+        from hedgegrid_data.sources.tardis.replay import TardisReplay
+
         return TardisReplay(self.api_url, raw_root, raw_root / "cache", self.api_key)
 
 

@@ -18,8 +18,7 @@ from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
 from hedgegrid_data.sources.http import Served
 from hedgegrid_data.sources.provenance import fetch_metadata, republished_by_head
 from hedgegrid_data.sources.tardis.download import TardisDatasets
-from hedgegrid_data.sources.tardis.layout import SOURCE, DatasetFile, is_free
-from hedgegrid_data.sources.tardis.replay import REPLAY_SOURCE, ReplayFile
+from hedgegrid_data.sources.tardis.layout import REPLAY_SOURCE, SOURCE, DatasetFile, ReplayFile, is_free
 from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:
