@@ -74,10 +74,7 @@ def write_bar_day(root: Path, bars: pa.Table, day: dt.date) -> Path:
     """Write one day of bars (from :func:`bar_table`) as the day file of its bar type under ``root``."""
     _check_high_precision_build()
     identifier = bars.schema.metadata[b"bar_type"].decode()
-    with day_files.day_file_writer(root, Bar, identifier, day, bars.schema) as write:
-        for batch in bars.to_batches():
-            write(batch)
-    return day_files.day_file_path(root, Bar, identifier, day)
+    return day_files.write_day_table(root, Bar, identifier, day, bars)
 
 
 def raw_values(column: pa.ChunkedArray | pa.Array) -> pa.Array:

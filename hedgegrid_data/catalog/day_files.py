@@ -91,6 +91,15 @@ def day_file_writer(root: Path, data_cls: type, identifier: str, day: dt.date, s
             write(pa.Table.from_batches(pending))
 
 
+def write_day_table(root: Path, data_cls: type, identifier: str, day: dt.date, table: pa.Table,
+                    statistics_columns: list[str] | None = None) -> Path:
+    """Write a whole day's rows (already in the catalog's schema) as its day file under ``root``; atomic."""
+    with day_file_writer(root, data_cls, identifier, day, table.schema, statistics_columns=statistics_columns) as write:
+        for batch in table.to_batches():
+            write(batch)
+    return day_file_path(root, data_cls, identifier, day)
+
+
 def promote_day(staging_root: Path, catalog_root: Path, data_cls: type, identifier: str, day: dt.date) -> Path:
     """Replace ``day`` of ``identifier`` in the catalog with its staged file; returns the catalog path."""
     staged = day_file_path(staging_root, data_cls, identifier, day)

@@ -139,10 +139,7 @@ def write_funding_rows_day(root: Path, instrument_id: str, day: dt.date, rows: p
     register_funding_rate_codec()
     if rows.num_rows == 0:
         raise ValueError(f"{instrument_id} {day}: no funding events; an empty day gets no file")
-    with day_files.day_file_writer(root, FundingRateUpdate, instrument_id, day, FUNDING_RATE_SCHEMA) as write:
-        for batch in rows.to_batches():
-            write(batch)
-    return day_files.day_file_path(root, FundingRateUpdate, instrument_id, day)
+    return day_files.write_day_table(root, FundingRateUpdate, instrument_id, day, rows)
 
 
 def funding_update_tuple(update: FundingRateUpdate) -> tuple:

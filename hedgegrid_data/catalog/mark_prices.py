@@ -74,10 +74,7 @@ def write_mark_price_day(root: Path, updates: pa.Table, day: dt.date) -> Path:
     """Write one day of updates (from :func:`mark_price_table` or :func:`mark_price_updates`) as the instrument's day file under ``root``."""
     _check_high_precision_build()
     identifier = updates.schema.metadata[b"instrument_id"].decode()
-    with day_files.day_file_writer(root, MarkPriceUpdate, identifier, day, updates.schema) as write:
-        for batch in updates.to_batches():
-            write(batch)
-    return day_files.day_file_path(root, MarkPriceUpdate, identifier, day)
+    return day_files.write_day_table(root, MarkPriceUpdate, identifier, day, updates)
 
 
 def mark_price_tuple(update: MarkPriceUpdate) -> tuple:

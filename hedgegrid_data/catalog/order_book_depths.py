@@ -63,12 +63,8 @@ def order_book_depth_table(depth: pa.Table, instrument: Instrument) -> pa.Table:
 def write_order_book_depth_day(root: Path, depth: pa.Table, instrument: Instrument, day: dt.date) -> Path:
     """Write one day of depth snapshots of ``instrument`` under ``root`` (a catalog or its staging tree); atomic."""
     _check_high_precision_build()
-    table = order_book_depth_table(depth, instrument)
-    with day_files.day_file_writer(root, OrderBookDepth10, instrument.id.value, day, table.schema,
-                                   statistics_columns=STATISTICS_COLUMNS) as write:
-        for batch in table.to_batches():
-            write(batch)
-    return day_files.day_file_path(root, OrderBookDepth10, instrument.id.value, day)
+    return day_files.write_day_table(root, OrderBookDepth10, instrument.id.value, day,
+                                     order_book_depth_table(depth, instrument), STATISTICS_COLUMNS)
 
 
 def order_book_depth_tuple(depth: OrderBookDepth10) -> tuple:

@@ -53,12 +53,8 @@ def quote_tick_table(quotes: pa.Table, instrument: Instrument) -> pa.Table:
 def write_quote_tick_day(root: Path, quotes: pa.Table, instrument: Instrument, day: dt.date) -> Path:
     """Write one day of quotes of ``instrument`` under ``root`` (a catalog or its staging tree); atomic."""
     _check_high_precision_build()
-    table = quote_tick_table(quotes, instrument)
-    with day_files.day_file_writer(root, QuoteTick, instrument.id.value, day, table.schema,
-                                   statistics_columns=STATISTICS_COLUMNS) as write:
-        for batch in table.to_batches():
-            write(batch)
-    return day_files.day_file_path(root, QuoteTick, instrument.id.value, day)
+    return day_files.write_day_table(root, QuoteTick, instrument.id.value, day, quote_tick_table(quotes, instrument),
+                                     STATISTICS_COLUMNS)
 
 
 def quote_tick_tuple(tick: QuoteTick) -> tuple:

@@ -151,6 +151,25 @@ class Source(Protocol):
         """Source-specific unpartitioned assets of a feed (the archive's symbol universe)."""
 
 
+class KeyedFiles:
+    """Defaults of a ``Source`` whose files name themselves (``file.key``) under ``raw/<name>/``, answer
+    availability by that key and add no assets of their own."""
+
+    name: str
+
+    def raw_root(self, store: DataStore) -> Path:
+        return store.raw / self.name
+
+    def file_key(self, file: Any) -> str:
+        return file.key
+
+    def probe_key(self, file: Any) -> str:
+        return self.file_key(file)
+
+    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
+        return []
+
+
 @dataclass(frozen=True)
 class Automation:
     """When a feed's days are due and how they are watched.

@@ -176,7 +176,11 @@ def canonical_day(file: TableFile, table: CanonicalTable, instrument: Instrument
     missing = [c for c in table.columns if c not in source.column_names]
     if missing:
         raise ArchiveDataError(file.name, f"the {table.name} table lacks columns {missing}")
-    lines = source.column(LINE).to_pylist() if LINE in source.column_names else None
+    lines = source.column(LINE) if LINE in source.column_names else pa.nulls(source.num_rows, pa.int64())
+
+    def line_of(row: int) -> int | None:
+        return lines[row].as_py()
+
     try:
         rows = pa.Table.from_arrays([source.column(c).cast(schema.field(c).type) for c in table.columns],
                                     schema=schema)
@@ -191,14 +195,14 @@ def canonical_day(file: TableFile, table: CanonicalTable, instrument: Instrument
     if len(outside):
         row = outside[0]
         raise ArchiveDataError(file.name, f"{what} at {utc_text(ts[row])} is outside {day} "
-                                          f"({len(outside)} rows are)", line=lines[row] if lines else None)
+                                          f"({len(outside)} rows are)", line=line_of(row))
     rules = pa_pl.DataFrameSchema(
         {**{c: pa_pl.Column(pl.Datetime("ns", "UTC")) for c in ("ts_event", "ts_init")}, **table.rules(instrument)},
         strict=False, name=f"{table.name} {day}")
-    validate_rows(rules, frame, file.name, lambda row: (f"{what} at row {row}", lines[row] if lines else None))
+    validate_rows(rules, frame, file.name, lambda row: (f"{what} at row {row}", line_of(row)))
     if UPDATE_ID in source.column_names:
-        frame = frame.with_columns(pl.Series(UPDATE_ID, source.column(UPDATE_ID).to_pylist(), pl.Int64),
-                                   pl.Series(LINE, lines or [None] * source.num_rows, pl.Int64))
+        frame = frame.with_columns(pl.from_arrow(source.column(UPDATE_ID)).cast(pl.Int64).alias(UPDATE_ID),
+                                   pl.from_arrow(lines).cast(pl.Int64).alias(LINE))
         key = [UPDATE_ID, *(c for c in table.columns if c not in ("ts_event", "ts_init"))]
     else:
         key = [c for c in table.columns if c != "ts_init"]

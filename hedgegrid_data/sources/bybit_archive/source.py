@@ -8,19 +8,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
+from hedgegrid_data.feeds.feed import CheckSpec, KeyedFiles, Republication
 from hedgegrid_data.sources.bybit_archive.layout import SOURCE, BybitFile
 from hedgegrid_data.sources.http import HttpEndpoint
 from hedgegrid_data.sources.provenance import fetch_metadata, republished_by_head
-from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call into it
-    from dagster import AssetsDefinition
 
     from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
 
 
-class BybitArchiveSource:
+class BybitArchiveSource(KeyedFiles):
     """public.bybit.com (or a mirror of it): daily gzip CSVs, verified by gzip's CRC-32 and length."""
 
     name = SOURCE
@@ -31,15 +29,6 @@ class BybitArchiveSource:
     raw_check = CheckSpec("gzip_verified", True, "The file inflates whole and every gzip member's CRC-32 and length "
                                                  "match (Bybit publishes no checksum); sha256, size, ETag and "
                                                  "Last-Modified are recorded.")
-
-    def raw_root(self, store: DataStore) -> Path:
-        return store.raw / SOURCE
-
-    def file_key(self, file: BybitFile) -> str:
-        return file.key
-
-    def probe_key(self, file: BybitFile) -> str:
-        return file.key
 
     def fetch(self, resource: BybitArchiveResource, raw_root: Path,
               files: Sequence[BybitFile]) -> tuple[dict[str, object], dict[str, object]]:
@@ -56,9 +45,6 @@ class BybitArchiveSource:
         provenance is a re-publication."""
         with resource.probe() as archive:
             yield from republished_by_head(archive, raw_root, files, log)
-
-    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
-        return []
 
 
 BYBIT_ARCHIVE = BybitArchiveSource()

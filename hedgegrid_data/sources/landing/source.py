@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from hedgegrid_data.atomic import atomic_path, atomic_write_bytes
 from hedgegrid_data.errors import HedgegridDataError, NotPublishedError
-from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
+from hedgegrid_data.feeds.feed import CheckSpec, KeyedFiles, Republication
 from hedgegrid_data.sources.landing.index import IndexedFile, LandingImport, LandingIndex, day_version, index_landing
 from hedgegrid_data.sources.provenance import now_text, sha256_of
 from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:
-    from dagster import AssetsDefinition
 
     from hedgegrid_data.resources import DataStoreResource
 
@@ -79,7 +78,7 @@ def fetched_files(raw_root: Path, day: LandingDay) -> list[FetchedFile]:
             for f in manifest["files"]]
 
 
-class LandingSource:
+class LandingSource(KeyedFiles):
     """The files of one configured import (``landing``), under source name ``name`` in store paths."""
 
     resource_key = listing_resource_key = "data_store"  # a local folder: the data store is all it needs
@@ -99,9 +98,6 @@ class LandingSource:
         return index_landing(self.landing, raw_root / INDEX_FILE)
 
     def file_key(self, file: LandingDay) -> str:
-        return file.file_key
-
-    def probe_key(self, file: LandingDay) -> str:
         return file.file_key
 
     def fetch(self, resource: DataStoreResource, raw_root: Path,
@@ -174,9 +170,6 @@ class LandingSource:
         parts = [f"{what} {', '.join(names)}" for what, names in (("new", added), ("changed", changed),
                                                                    ("gone", removed)) if names]
         return version, "; ".join(parts)
-
-    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
-        return []
 
 
 class _LandingProbe:

@@ -14,15 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hedgegrid_data.feeds.feed import CheckSpec, Feed, Republication
+from hedgegrid_data.feeds.feed import CheckSpec, KeyedFiles, Republication
 from hedgegrid_data.sources.http import Served
 from hedgegrid_data.sources.provenance import fetch_metadata, republished_by_head
 from hedgegrid_data.sources.tardis.download import TardisDatasets
 from hedgegrid_data.sources.tardis.layout import REPLAY_SOURCE, SOURCE, DatasetFile, ReplayFile, is_free
-from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:
-    from dagster import AssetsDefinition
 
     from hedgegrid_data.sources.tardis.resources import TardisResource
 
@@ -50,7 +48,7 @@ class _V1Endpoint:
         return self.endpoint.served(f"v1/{key}")
 
 
-class TardisDatasetsSource:
+class TardisDatasetsSource(KeyedFiles):
     """datasets.tardis.dev: daily gzip CSVs per exchange, data type and symbol."""
 
     name = SOURCE
@@ -61,15 +59,6 @@ class TardisDatasetsSource:
     raw_check = CheckSpec("gzip_verified", True, "The file inflates whole and every gzip member's CRC-32 and length "
                                                  "match (Tardis publishes no checksum); sha256, size, ETag and "
                                                  "Last-Modified are recorded.")
-
-    def raw_root(self, store: DataStore) -> Path:
-        return store.raw / SOURCE
-
-    def file_key(self, file: DatasetFile) -> str:
-        return file.key
-
-    def probe_key(self, file: DatasetFile) -> str:
-        return file.key
 
     def fetch(self, resource: TardisResource, raw_root: Path,
               files: Sequence[DatasetFile]) -> tuple[dict[str, object], dict[str, object]]:
@@ -87,9 +76,6 @@ class TardisDatasetsSource:
         with resource.datasets(raw_root) as datasets:
             yield from republished_by_head(_V1Endpoint(datasets), raw_root, files, log)  # type: ignore[arg-type]
 
-    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
-        return []
-
 
 TARDIS_DATASETS = TardisDatasetsSource()
 
@@ -106,7 +92,7 @@ class _ReplayProbe:
         return True if self.has_key or is_free(dt.date(int(year), int(month), int(day))) else None
 
 
-class TardisReplaySource:
+class TardisReplaySource(KeyedFiles):
     """api.tardis.dev's replay through tardis-client: one raw file per exchange × channel × symbol × day."""
 
     name = REPLAY_SOURCE
@@ -117,15 +103,6 @@ class TardisReplaySource:
     raw_check = CheckSpec("minutes_verified", True, "Every replayed minute is a complete gzip whose lines all start "
                                                     "with Tardis' 28-character receive time; kept as one file with "
                                                     "its sha256.")
-
-    def raw_root(self, store: DataStore) -> Path:
-        return store.raw / REPLAY_SOURCE
-
-    def file_key(self, file: ReplayFile) -> str:
-        return file.key
-
-    def probe_key(self, file: ReplayFile) -> str:
-        return file.key
 
     def fetch(self, resource: TardisResource, raw_root: Path,
               files: Sequence[ReplayFile]) -> tuple[dict[str, object], dict[str, object]]:
@@ -141,9 +118,6 @@ class TardisReplaySource:
                     log: Any) -> Iterator[Republication]:
         """Recorded messages do not change: nothing is ever re-published."""
         yield from ()
-
-    def extra_assets(self, feed: Feed) -> list[AssetsDefinition]:
-        return []
 
 
 TARDIS_REPLAY = TardisReplaySource()
