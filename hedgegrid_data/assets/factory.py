@@ -55,17 +55,20 @@ from hedgegrid_data.assets.common import check_result, error_description, fail_c
 from hedgegrid_data.assets.policies import archive_http_retry, days_per_run_policy
 from hedgegrid_data.errors import ArchiveDataError, DownloadError, HedgegridDataError
 from hedgegrid_data.feeds.feed import CheckSpec, Feed
-from hedgegrid_data.feeds.recipe import NormalizedDay, PublishedDays, normalize_day, publish_day, summarize
+from hedgegrid_data.feeds.recipe import (
+    PUBLICATION_CHECKS,
+    ROWS_IN_EQUALS_ROWS_OUT,
+    NormalizedDay,
+    PublishedDays,
+    normalize_day,
+    publish_day,
+    summarize,
+)
 from hedgegrid_data.partitions import day_and_symbol
 from hedgegrid_data.quality import findings
 from hedgegrid_data.store import DataStore
 
 SCHEMA_VALID = CheckSpec(findings.SCHEMA_VALID, True, "Every row parsed exactly and passed the table's rules.")
-PUBLICATION_CHECKS = (
-    CheckSpec("rows_in_equals_rows_out", True, "The day file holds as many rows as the normalized day it was made "
-                                               "from."),
-    CheckSpec("catalog_integrity", True, "The day reads back through Nautilus as published; no overlapping files."),
-)
 
 
 def _metadata(values: dict[str, object]) -> dict[str, object]:
@@ -87,7 +90,7 @@ def published_result(published: PublishedDays, catalog_checks: tuple[CheckSpec, 
     return MaterializeResult(
         metadata=_metadata(metadata),
         check_results=[
-            AssetCheckResult(check_name="rows_in_equals_rows_out", severity=AssetCheckSeverity.ERROR,
+            AssetCheckResult(check_name=ROWS_IN_EQUALS_ROWS_OUT.name, severity=AssetCheckSeverity.ERROR,
                              passed=all(d.rows_in == d.rows_out for d in published.days.values()), metadata=balance),
             check_result(published.integrity),
             *(AssetCheckResult(check_name=name, passed=passed, metadata=_metadata(details),

@@ -22,7 +22,7 @@ from hedgegrid_data.cli.progress import DayResult
 from hedgegrid_data.cli.selection import Selection
 from hedgegrid_data.errors import HedgegridDataError
 from hedgegrid_data.feeds.feed import Feed
-from hedgegrid_data.feeds.recipe import PublishedDays, normalize_day, publish_day, summarize
+from hedgegrid_data.feeds.recipe import normalize_day, publish_day, summarize
 from hedgegrid_data.quality.findings import blocking
 from hedgegrid_data.store import DataStore
 
@@ -44,18 +44,6 @@ def _describe(exc: BaseException) -> str:
     return text if isinstance(exc, HedgegridDataError) else f"{type(exc).__name__}: {text}"
 
 
-def publication_problems(feed: Feed, published: PublishedDays) -> list[str]:
-    """What fails a published day in the factory too: rows in ≠ rows out, integrity, a blocking catalog check."""
-    problems = [f"{label or 'day'}: {d.rows_in} rows in, {d.rows_out} out"
-                for label, d in published.days.items() if d.rows_in != d.rows_out]
-    if not published.integrity.passed:
-        problems.append(f"catalog_integrity: {published.integrity.summary}")
-    blocking_checks = {c.name for c in feed.catalog_checks if c.blocking}
-    problems += [f"{name} failed: {details}" for name, (passed, details) in published.extra_checks.items()
-                 if not passed and name in blocking_checks]
-    return problems
-
-
 def ingest_day(feed: Feed, store: DataStore, resource: Any, day: dt.date, symbol: str) -> DayResult:
     """One day of one feed and symbol, fetched, normalized and (by its declared publisher) published."""
     started = time.monotonic()
@@ -71,7 +59,7 @@ def ingest_day(feed: Feed, store: DataStore, resource: Any, day: dt.date, symbol
                                      + "; ".join(f"{v.check}: {v.summary}" for v in blocked))
         if feed.publishes is not None and feed.publisher:
             published = publish_day(feed, store, day, symbol)
-            problems = publication_problems(feed, published)
+            problems = published.blocking_failures(feed.catalog_checks)
             if problems:
                 raise HedgegridDataError("publication checks failed: " + "; ".join(problems))
             rows = sum(d.rows_out for d in published.days.values()) or rows

@@ -25,7 +25,7 @@ from hedgegrid_data.catalog.instruments import write_instrument
 from hedgegrid_data.catalog.integrity import of_day_files
 from hedgegrid_data.catalog.publication import PublishedDay, promote_verified, verify_staged
 from hedgegrid_data.errors import ArchiveDataError, HedgegridDataError
-from hedgegrid_data.feeds.feed import Feed
+from hedgegrid_data.feeds.feed import CheckSpec, Feed
 from hedgegrid_data.feeds.republication import Outcome, fail_day, kept_aside, published_version
 from hedgegrid_data.quality.acceptances import acceptances_file, apply_acceptances, read_acceptances
 from hedgegrid_data.quality.findings import SCHEMA_VALID, Severity, Verdict, blocking
@@ -98,6 +98,24 @@ class PublishedDays:
         """The day of a feed that publishes one series."""
         [day] = self.days.values()
         return day
+
+    def blocking_failures(self, catalog_checks: tuple[CheckSpec, ...]) -> list[str]:
+        """The failed checks that fail the published day (the assets' blocking checks on the catalog asset, and the
+        command line's error), one line each: ``PUBLICATION_CHECKS`` and the feed's blocking ``catalog_checks``."""
+        failures = [f"{ROWS_IN_EQUALS_ROWS_OUT.name}: {label or 'day'}: {d.rows_in} rows in, {d.rows_out} out"
+                    for label, d in self.days.items() if d.rows_in != d.rows_out]
+        if not self.integrity.passed:
+            failures.append(f"{CATALOG_INTEGRITY.name}: {self.integrity.summary}")
+        blocking_checks = {c.name for c in catalog_checks if c.blocking}
+        return failures + [f"{name} failed: {details}" for name, (passed, details) in self.extra_checks.items()
+                           if not passed and name in blocking_checks]
+
+
+ROWS_IN_EQUALS_ROWS_OUT = CheckSpec("rows_in_equals_rows_out", True,
+                                    "The day file holds as many rows as the normalized day it was made from.")
+CATALOG_INTEGRITY = CheckSpec("catalog_integrity", True,
+                              "The day reads back through Nautilus as published; no overlapping files.")
+PUBLICATION_CHECKS = (ROWS_IN_EQUALS_ROWS_OUT, CATALOG_INTEGRITY)  # every published day's, both blocking
 
 
 def publish_day(feed: Feed, store: DataStore, day: dt.date, symbol: str) -> PublishedDays:
