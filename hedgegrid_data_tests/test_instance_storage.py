@@ -29,6 +29,7 @@ from hedgegrid_data.instance_storage import (
     KEPT_DATABASES,
     KeptConnectionsSqliteEventLogStorage,
     KeptConnectionsSqliteRunStorage,
+    KeptConnectionsSqliteScheduleStorage,
 )
 from hedgegrid_data_tests.conftest import REPO_ROOT
 
@@ -75,6 +76,7 @@ def test_runs_written_by_either_storage_read_back_through_the_other(home: Path) 
     ours, dagsters = _instance(home, "dagster.yaml"), _instance(home, "dagster_default.yaml")
     assert isinstance(ours.run_storage, KeptConnectionsSqliteRunStorage)
     assert isinstance(ours.event_log_storage, KeptConnectionsSqliteEventLogStorage)
+    assert isinstance(ours.schedule_storage, KeptConnectionsSqliteScheduleStorage)
     assert type(dagsters.event_log_storage).__name__ == "SqliteEventLogStorage"
     assert ours.get_runs() == []  # our connections are open before the other storage writes
 
