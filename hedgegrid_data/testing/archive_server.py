@@ -188,6 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # clients open many connections at once (tardis-client up to 60): with socketserver's default backlog of 5 the
+    # kernel drops their connects, retried after 1, 3, 7… s, and a test stalled for minutes now and then
+    request_queue_size = 128
     archive: ArchiveServer
 
     def handle_error(self, request: object, client_address: object) -> None:
