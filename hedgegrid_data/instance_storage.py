@@ -156,8 +156,7 @@ class KeptConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
     def _engine(self, shard: str) -> Engine:
         """The shard's kept engine, the database created first if it is new (or was deleted meanwhile)."""
         engine = self._kept.pop(shard, None)
-        exists = os.path.exists(self.path_for_shard(shard))
-        if not exists:
+        if not os.path.exists(self.path_for_shard(shard)):
             self._initialized_dbs.discard(shard)
             if engine is not None:
                 engine.dispose()
@@ -166,14 +165,11 @@ class KeptConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
             engine = create_engine(self.conn_string_for_shard(shard), poolclass=StaticPool,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
                                                  "check_same_thread": False})
-        if shard not in self._initialized_dbs:
-            if not (exists and _is_stamped(engine)):
-                # Dagster's initialization (it acts only on a database without a schema revision), on a
-                # connection of its own as in Dagster's class
-                initializing = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool,
-                                             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
-                self._initdb(initializing)
-                initializing.dispose()
+        if shard not in self._initialized_dbs:  # Dagster's initialization, on a connection of its own as in its class
+            initializing = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool,
+                                         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            self._initdb(initializing)
+            initializing.dispose()
             self._initialized_dbs.add(shard)
         self._kept[shard] = engine
         while len(self._kept) > KEPT_DATABASES:
@@ -199,11 +195,3 @@ class KeptConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
         if hasattr(self, "_base_dir"):
             self._close_kept()
             super().dispose()
-
-
-def _is_stamped(engine: Engine) -> bool:
-    """Whether the database has its schema revision (what Dagster's initialization checks, without loading
-    every migration script to learn the head revision it does not use)."""
-    with engine.connect() as conn:
-        names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").all()
-        return bool(names) and conn.exec_driver_sql("SELECT version_num FROM alembic_version").first() is not None

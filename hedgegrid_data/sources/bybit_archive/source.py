@@ -14,7 +14,6 @@ from hedgegrid_data.sources.http import HttpEndpoint
 from hedgegrid_data.sources.provenance import fetch_metadata, republished_by_head
 
 if TYPE_CHECKING:  # Dagster glue: only the asset factory and automation call into it
-
     from hedgegrid_data.sources.bybit_archive.resources import BybitArchiveResource
 
 

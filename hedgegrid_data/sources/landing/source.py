@@ -32,7 +32,6 @@ from hedgegrid_data.sources.provenance import now_text, sha256_of
 from hedgegrid_data.store import DataStore
 
 if TYPE_CHECKING:
-
     from hedgegrid_data.resources import DataStoreResource
 
 INDEX_FILE = "landing-index.json"

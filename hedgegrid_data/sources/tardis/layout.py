@@ -49,6 +49,16 @@ def datasets_due(day: dt.date) -> dt.datetime:
     return day_end(day) + DATASETS_PUBLISHED_AFTER
 
 
+def day_key(exchange: str, kind: str, symbol: str, day: dt.date, extension: str) -> str:
+    """Tardis' layout of one day's file (a dataset's data type or a replay's channel): its path under the raw store."""
+    return f"{exchange}/{kind}/{day.year:04d}/{day.month:02d}/{day.day:02d}/{symbol}.{extension}"
+
+
+def day_file_name(exchange: str, kind: str, symbol: str, day: dt.date, extension: str) -> str:
+    """The same file's name in errors and metadata."""
+    return f"{exchange}_{kind}_{day.isoformat()}_{symbol}.{extension}"
+
+
 @dataclass(frozen=True)
 class DatasetFile:
     """One day of one symbol's dataset on datasets.tardis.dev."""
@@ -61,8 +71,7 @@ class DatasetFile:
     @property
     def key(self) -> str:
         """Path under the raw store (and, with ``v1/``, under the datasets base)."""
-        d = self.day
-        return f"{self.exchange}/{self.data_type}/{d.year:04d}/{d.month:02d}/{d.day:02d}/{self.symbol}.csv.gz"
+        return day_key(self.exchange, self.data_type, self.symbol, self.day, "csv.gz")
 
     @property
     def url_key(self) -> str:
@@ -70,7 +79,7 @@ class DatasetFile:
 
     @property
     def file_name(self) -> str:
-        return f"{self.exchange}_{self.data_type}_{self.day.isoformat()}_{self.symbol}.csv.gz"
+        return day_file_name(self.exchange, self.data_type, self.symbol, self.day, "csv.gz")
 
 
 @dataclass(frozen=True)
@@ -109,12 +118,11 @@ class ReplayFile:
 
     @property
     def key(self) -> str:
-        d = self.day
-        return f"{self.exchange}/{self.channel}/{d.year:04d}/{d.month:02d}/{d.day:02d}/{self.symbol}.txt.gz"
+        return day_key(self.exchange, self.channel, self.symbol, self.day, "txt.gz")
 
     @property
     def file_name(self) -> str:
-        return f"{self.exchange}_{self.channel}_{self.day.isoformat()}_{self.symbol}.txt.gz"
+        return day_file_name(self.exchange, self.channel, self.symbol, self.day, "txt.gz")
 
     def minutes(self, with_edges: bool) -> list[dt.datetime]:
         """The receive-time minutes replayed: the day's, and with ``with_edges`` the minutes either side of it."""

@@ -21,7 +21,6 @@ from hedgegrid_data.sources.tardis.download import TardisDatasets
 from hedgegrid_data.sources.tardis.layout import REPLAY_SOURCE, SOURCE, DatasetFile, ReplayFile, is_free
 
 if TYPE_CHECKING:
-
     from hedgegrid_data.sources.tardis.resources import TardisResource
 
 
